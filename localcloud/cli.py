@@ -1,0 +1,404 @@
+"""`python -m localcloud up | demo | down | status | logs | run | approve`."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from localcloud.stacks import REPO_ROOT, StackError
+
+STATE_DIR = REPO_ROOT / ".localcloud"
+CONNECTION_FILE = "connection.json"
+START_TIMEOUT_SECONDS = 120
+SAMPLE_RECORDS = 5
+
+
+def _connection(state_dir: Path) -> dict[str, Any] | None:
+    path = state_dir / CONNECTION_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _running_connection(state_dir: Path) -> dict[str, Any] | None:
+    """The connection of a live cloud; a file left by a killed one is removed on sight."""
+    connection = _connection(state_dir)
+    if connection is None:
+        return None
+    if _alive(int(connection["pid"])):
+        return connection
+    (state_dir / CONNECTION_FILE).unlink(missing_ok=True)
+    print(f"Removed {state_dir / CONNECTION_FILE} left by a local cloud that is no longer running.")
+    return None
+
+
+# --- demo ------------------------------------------------------------------------------------
+def post_predict(url: str, api_key: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """POST raw records to /predict through the local API gateway."""
+    request = urllib.request.Request(  # noqa: S310 - loopback gateway URL
+        url,
+        data=json.dumps({"instances": records}).encode(),
+        headers={"Content-Type": "application/json", "x-api-key": api_key},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def sample_records(splits_dir: Path, count: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """The first records of the test split as raw features, and their true rings."""
+    with (splits_dir / "test" / "test.csv").open(newline="") as handle:
+        rows = [row for _, row in zip(range(count), csv.DictReader(handle), strict=False)]
+    truths = [row.pop("rings") for row in rows]
+    records = [{k: (v if k == "sex" else float(v)) for k, v in row.items()} for row in rows]
+    return records, truths
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Whole flow in this process: cloud up, pipeline, predictions, summary, everything down."""
+    from localcloud.cloud import CloudSettings, LocalCloud
+    from localcloud.view import LiveView, summary_lines
+
+    if _running_connection(args.state_dir) is not None:
+        print("A local cloud is already up (`make down` first); the demo starts its own.")
+        return 1
+    cloud = LocalCloud(CloudSettings(state_dir=args.state_dir, gateway_port=args.port))
+    started = time.monotonic()
+    try:
+        cloud.start()
+        view = LiveView()
+        report = cloud.run_pipeline(
+            approve=lambda stage, action, config: (True, "approved automatically by the demo"),
+            observer=lambda r: view(r.to_json()),
+        )
+        document = report.to_json()
+        print()
+        print("\n".join(summary_lines(document)))
+        if report.status != "Succeeded":
+            return 1
+        records, truths = sample_records(args.state_dir / "data", SAMPLE_RECORDS)
+        url = f"{cloud.gateway_url}/prod/predict"
+        answer = post_predict(url, cloud.api_key, records)
+        print(f"\nPOST {url} ({answer.get('endpoint')}, model {answer.get('model')}):")
+        print(f"  {'sex':<4}{'length':>8}{'shell_weight':>14}{'predicted':>11}{'true rings':>12}")
+        for record, prediction, truth in zip(records, answer["predictions"], truths, strict=True):
+            print(
+                f"  {record['sex']:<4}{record['length']:>8.3f}{record['shell_weight']:>14.4f}"
+                f"{float(prediction):>11.2f}{truth:>12}"
+            )
+        print(f"\nDemo finished in {time.monotonic() - started:.1f}s; stopping the local cloud.")
+        return 0
+    finally:
+        cloud.stop()
+
+
+# --- up / serve / down -----------------------------------------------------------------------
+def serve(args: argparse.Namespace) -> int:
+    """The background process of `up`: the cloud plus its control API until SIGTERM."""
+    from localcloud.cloud import CloudSettings, LocalCloud
+    from localcloud.control import ControlState, start_control_server
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    cloud = LocalCloud(CloudSettings(state_dir=args.state_dir, gateway_port=args.port))
+    connection_path = args.state_dir / CONNECTION_FILE
+    try:
+        cloud.start()
+        control = start_control_server(ControlState(cloud))
+        assert cloud.pipeline_stack is not None and cloud.prep_stack is not None
+        connection = {
+            "pid": os.getpid(),
+            "api_url": cloud.gateway_url,
+            "api_key": cloud.api_key,
+            "control_url": f"http://127.0.0.1:{control.server_address[1]}",
+            "region": cloud.environment["AWS_DEFAULT_REGION"],
+            "aws_access_key_id": cloud.environment["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": cloud.environment["AWS_SECRET_ACCESS_KEY"],
+            "endpoints": {
+                "default": cloud.environment["AWS_ENDPOINT_URL"],
+                "sagemaker": cloud.environment["AWS_ENDPOINT_URL_SAGEMAKER"],
+                "sagemaker_runtime": cloud.environment["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"],
+                "codepipeline": cloud.environment["AWS_ENDPOINT_URL_CODEPIPELINE"],
+            },
+            "environment": cloud.environment,
+            "stacks": {
+                "prep": cloud.prep_stack.outputs,
+                "pipeline": cloud.pipeline_stack.outputs,
+            },
+        }
+        connection_path.write_text(json.dumps(connection, indent=2))
+        print("local cloud ready", flush=True)
+        stop.wait()
+        control.shutdown()
+        return 0
+    finally:
+        connection_path.unlink(missing_ok=True)
+        cloud.stop()
+
+
+def _start_background(args: argparse.Namespace) -> dict[str, Any]:
+    """Start `serve` detached, wait for its connection file, and surface its log on failure."""
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = args.state_dir / "cloud.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "localcloud",
+                "--state-dir",
+                str(args.state_dir),
+                "serve",
+                "--port",
+                str(args.port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=REPO_ROOT,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        connection = _connection(args.state_dir)
+        if connection is not None and connection["pid"] == process.pid:
+            return connection
+        if process.poll() is not None:
+            tail = log_path.read_text().strip().splitlines()[-5:]
+            raise StackError("the local cloud did not start:\n  " + "\n  ".join(tail))
+        time.sleep(0.2)
+    process.terminate()
+    raise StackError(
+        f"the local cloud did not start within {START_TIMEOUT_SECONDS}s; see {log_path}"
+    )
+
+
+def up(args: argparse.Namespace) -> int:
+    """Start the cloud in the background, run the pipeline once, print how to connect."""
+    connection = _running_connection(args.state_dir)
+    if connection is None:
+        print("Starting the local cloud (log: .localcloud/cloud.log) ...", flush=True)
+        connection = _start_background(args)
+    else:
+        print(f"The local cloud is already up (pid {connection['pid']}).")
+    status = run(args)
+    _print_connection(connection)
+    return status
+
+
+def _print_connection(connection: dict[str, Any]) -> None:
+    url = f"{connection['api_url']}/prod/predict"
+    key = connection["api_key"]
+    record = (
+        '{"sex": "M", "length": 0.455, "diameter": 0.365, "height": 0.095, "whole_weight": 0.514,'
+        ' "shucked_weight": 0.2245, "viscera_weight": 0.101, "shell_weight": 0.15}'
+    )
+    endpoints = connection["endpoints"]
+    print(f"""
+The local cloud is up (connection details: .localcloud/{CONNECTION_FILE}).
+  API:        {url}   (and {connection["api_url"]}/dev/predict)
+  API key:    {key}
+  AWS APIs:   {endpoints["default"]}  (SageMaker: {endpoints["sagemaker"]})
+
+Try it:
+  curl -s -X POST {url} -H 'x-api-key: {key}' -H 'Content-Type: application/json' \\
+       -d '{{"instances": [{record}]}}'
+
+  python - <<'EOF'
+  import json, boto3
+  conn = json.load(open(".localcloud/{CONNECTION_FILE}"))
+  runtime = boto3.client("sagemaker-runtime", endpoint_url=conn["endpoints"]["sagemaker_runtime"],
+      region_name=conn["region"], aws_access_key_id=conn["aws_access_key_id"],
+      aws_secret_access_key=conn["aws_secret_access_key"])
+  body = json.dumps({{"instances": [{record}]}})
+  answer = runtime.invoke_endpoint(EndpointName="abalone-prod", Body=body,
+      ContentType="application/json")
+  print(answer["Body"].read().decode())
+  EOF
+
+Retrain and update dev and prod in place: python -m localcloud run
+Stop everything:                          make down""")
+
+
+def down(args: argparse.Namespace) -> int:
+    """Stop the background cloud and everything it started; say so when nothing runs."""
+    connection = _running_connection(args.state_dir)
+    if connection is None:
+        print("No local cloud is running.")
+        return 0
+    pid = int(connection["pid"])
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+    (args.state_dir / CONNECTION_FILE).unlink(missing_ok=True)
+    print(f"Stopped the local cloud (pid {pid}).")
+    return 0
+
+
+# --- run / approve / status / logs -----------------------------------------------------------
+def _require_connection(args: argparse.Namespace) -> dict[str, Any]:
+    connection = _running_connection(args.state_dir)
+    if connection is None:
+        raise StackError("no local cloud is running: start one with `make up`")
+    return connection
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start a pipeline run in the running cloud and follow it to the end."""
+    from localcloud.control import call
+    from localcloud.view import LiveView, summary_lines
+
+    connection = _require_connection(args)
+    started = call(f"{connection['control_url']}/runs", "POST", {})
+    if "execution_id" not in started:
+        raise StackError(started.get("error", "the run did not start"))
+    view = LiveView()
+    prompted = False
+    while True:
+        state = call(f"{connection['control_url']}/runs/current")
+        run_state = state["run"]
+        view(run_state)
+        view.tick()
+        waiting = state.get("waiting_for_approval")
+        if waiting and not prompted:
+            prompted = True
+            _ask_for_approval(connection, waiting, getattr(args, "auto_approve", False))
+        if run_state["status"] != "InProgress":
+            print()
+            print("\n".join(summary_lines(run_state)))
+            return 0 if run_state["status"] == "Succeeded" else 1
+        if not waiting:
+            prompted = False
+        time.sleep(0.5)
+
+
+def _ask_for_approval(connection: dict[str, Any], waiting: dict[str, Any], auto: bool) -> None:
+    from localcloud.control import call
+
+    where = f"{waiting['stage']}/{waiting['action']}"
+    if auto:
+        call(f"{connection['control_url']}/approval", "POST", {"approved": True, "comment": "auto"})
+        return
+    if sys.stdin.isatty():
+        answer = input(f"\n{where}: promote this model to prod? [y/N] ").strip().lower()
+        approved = answer in {"y", "yes"}
+        comment = "approved at the terminal" if approved else "rejected at the terminal"
+        call(
+            f"{connection['control_url']}/approval",
+            "POST",
+            {"approved": approved, "comment": comment},
+        )
+    else:
+        print(f"\n{where} is waiting: run `python -m localcloud approve` (or `approve --reject`).")
+
+
+def approve(args: argparse.Namespace) -> int:
+    """Answer the approval the running pipeline waits for."""
+    from localcloud.control import call
+
+    connection = _require_connection(args)
+    answer = call(
+        f"{connection['control_url']}/approval",
+        "POST",
+        {"approved": not args.reject, "comment": args.comment},
+    )
+    if "error" in answer:
+        print(f"localcloud: {answer['error']}", file=sys.stderr)
+        return 1
+    print("Approved." if answer["approved"] else "Rejected.")
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    """Whether the cloud is up, and the last run's report."""
+    from localcloud.view import summary_lines
+
+    connection = _running_connection(args.state_dir)
+    print(f"Local cloud: {'up, pid ' + str(connection['pid']) if connection else 'down'}")
+    latest = args.state_dir / "runs" / "latest.json"
+    if not latest.is_file():
+        print("No pipeline run yet.")
+        return 0
+    print("\n".join(summary_lines(json.loads(latest.read_text()))))
+    return 0
+
+
+def logs(args: argparse.Namespace) -> int:
+    """Print the logs of training jobs, endpoints, Lambda functions and the cloud itself."""
+    files = sorted(p for p in args.state_dir.rglob("*.log") if args.name in str(p))
+    if not files:
+        print(f"No logs under {args.state_dir} match {args.name!r}.")
+        return 1
+    for path in files:
+        lines = path.read_text(errors="replace").splitlines()
+        print(f"==> {path.relative_to(args.state_dir)} <==")
+        print("\n".join(lines[-args.lines :]))
+    return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line; bad arguments get argparse's one-line error."""
+    parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
+    parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, function, text in [
+        ("demo", demo, "run the whole pipeline locally, print a summary, stop"),
+        ("up", up, "start the local cloud in the background and run the pipeline"),
+        ("serve", serve, argparse.SUPPRESS),
+    ]:
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--port", type=int, default=3000, help="API gateway port (3000)")
+        command.set_defaults(function=function)
+    commands.choices["up"].add_argument(
+        "--auto-approve", action="store_true", help="approve the prod deployment without asking"
+    )
+    run_command = commands.add_parser("run", help="run the pipeline again in the running cloud")
+    run_command.add_argument("--auto-approve", action="store_true", help="approve without asking")
+    run_command.set_defaults(function=run)
+    approve_command = commands.add_parser("approve", help="approve (or reject) the waiting stage")
+    approve_command.add_argument("--reject", action="store_true", help="reject instead")
+    approve_command.add_argument("--comment", default="", help="a note kept with the answer")
+    approve_command.set_defaults(function=approve)
+    commands.add_parser("down", help="stop the local cloud").set_defaults(function=down)
+    commands.add_parser("status", help="show the last run").set_defaults(function=status)
+    logs_command = commands.add_parser("logs", help="show logs (jobs, endpoints, Lambdas)")
+    logs_command.add_argument("name", nargs="?", default="", help="only logs whose path has this")
+    logs_command.add_argument("--lines", type=int, default=40, help="lines per log (40)")
+    logs_command.set_defaults(function=logs)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; expected failures print one clear line and exit 1."""
+    args = parse_args(argv)
+    try:
+        return int(args.function(args))
+    except (StackError, urllib.error.URLError, ConnectionError) as error:
+        print(f"localcloud: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

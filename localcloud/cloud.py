@@ -1,0 +1,266 @@
+"""Bring the whole local cloud up (and down) around the real templates, zips and container."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from localcloud.apigateway import LocalApiGateway
+from localcloud.cfn import resolve
+from localcloud.codepipeline.build import LocalBuilder, zip_source_tree
+from localcloud.codepipeline.definition import PipelineDefinition, read_pipeline
+from localcloud.codepipeline.job_api import JobApi
+from localcloud.codepipeline.runner import ActionServices, PipelineRunner, RunReport
+from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
+from localcloud.routes import api_keys_of, routes_of
+from localcloud.sagemaker import start_server as start_sagemaker
+from localcloud.stacks import (
+    LAMBDA_FOLDERS,
+    PIPELINE_TEMPLATE,
+    PREP_TEMPLATE,
+    REPO_ROOT,
+    Stack,
+    StackError,
+    create_stack,
+    upload_lambda_zips,
+    upload_training_data,
+)
+
+REGION = "us-east-1"
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+DEFAULT_GATEWAY_PORT = 3000
+ZIP_KEY_PARAMETERS = {
+    "train_model": "TrainModelZipKey",
+    "get_status": "GetStatusZipKey",
+    "deploy_model": "DeployModelZipKey",
+    "evaluate_model": "EvaluateModelZipKey",
+    "predict_proxy": "PredictProxyZipKey",
+}
+
+
+@dataclass
+class CloudSettings:
+    """What a user can choose about a local cloud; defaults match the console walkthrough."""
+
+    state_dir: Path = REPO_ROOT / ".localcloud"
+    project: str = "abalone"
+    gateway_port: int = DEFAULT_GATEWAY_PORT
+    model_code: Path = REPO_ROOT / "model-code"
+    dist: Path = REPO_ROOT / "dist" / "lambdas"
+    pipeline_parameters: dict[str, str] = field(default_factory=dict)
+    python: str = sys.executable
+
+
+def free_port() -> int:
+    """A free loopback port picked by the kernel."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def ensure_port_free(port: int, what: str) -> None:
+    """Fail fast, naming the port, when something already listens there."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise StackError(
+                f"port {port} ({what}) is already in use: stop whatever holds it "
+                "(`python -m localcloud down` if it is an earlier local cloud)"
+            ) from None
+
+
+class LocalCloud:
+    """moto server, the local SageMaker, Lambda runtime, job API and gateway, with both stacks."""
+
+    def __init__(self, settings: CloudSettings) -> None:
+        self.settings = settings
+        self.state_dir = settings.state_dir
+        self._stoppers: list[Callable[[], None]] = []
+        self.environment: dict[str, str] = {}
+        self.pipeline_stack: Stack | None = None
+        self.prep_stack: Stack | None = None
+        self.definition: PipelineDefinition | None = None
+        self.api_key = ""
+        self._run_lock = threading.Lock()
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self, progress: Callable[[str], None] = print) -> None:
+        """Start every service and create both stacks; stop what started if anything fails."""
+        ensure_port_free(self.settings.gateway_port, "the local API gateway")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_services(progress)
+            self._create_stacks(progress)
+            self._start_gateway(progress)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop everything in reverse order of starting; safe to call twice."""
+        while self._stoppers:
+            stopper = self._stoppers.pop()
+            try:
+                stopper()
+            except Exception as error:
+                print(f"localcloud: while stopping: {error}", file=sys.stderr)
+
+    def _start_services(self, progress: Callable[[str], None]) -> None:
+        moto_port = free_port()
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        moto.start()
+        self._stoppers.append(moto.stop)
+        moto_url = f"http://127.0.0.1:{moto_port}"
+        progress(f"moto server        {moto_url}")
+        self.environment = {
+            **DUMMY_CREDENTIALS,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": moto_url,
+        }
+        os.environ.update(self.environment)
+        sagemaker = start_sagemaker(self.state_dir, host="127.0.0.1", port=0)
+        self._stoppers.append(sagemaker.stop)
+        progress(f"local SageMaker    {sagemaker.url}")
+        jobs = JobApi(host="127.0.0.1", port=0)
+        jobs.start()
+        self._stoppers.append(jobs.stop)
+        self.jobs = jobs
+        self.environment.update(
+            {
+                "AWS_ENDPOINT_URL_SAGEMAKER": sagemaker.url,
+                "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": sagemaker.url,
+                "AWS_ENDPOINT_URL_CODEPIPELINE": jobs.url,
+            }
+        )
+        os.environ.update(self.environment)
+        self.session = boto3.session.Session(region_name=REGION)
+        self.runtime = LambdaRuntime(self.state_dir, ambient_environment=self.environment)
+        self._stoppers.append(self.runtime.shutdown)
+
+    def _create_stacks(self, progress: Callable[[str], None]) -> None:
+        project = self.settings.project
+        self.prep_stack = create_stack(
+            self.session, f"{project}-prep", PREP_TEMPLATE, {"ProjectName": project}
+        )
+        progress(f"stack created      {self.prep_stack.name}")
+        parameters = {"PrepStackName": self.prep_stack.name, **self.settings.pipeline_parameters}
+        keys = {
+            folder: parameters.get(ZIP_KEY_PARAMETERS[folder], f"lambdas/{folder}.zip")
+            for folder in LAMBDA_FOLDERS
+        }
+        upload_lambda_zips(
+            self.session, self.prep_stack.outputs["LambdaCodeBucketName"], self.settings.dist, keys
+        )
+        self.pipeline_stack = create_stack(
+            self.session, f"{project}-pipeline", PIPELINE_TEMPLATE, parameters
+        )
+        progress(f"stack created      {self.pipeline_stack.name}")
+        self.definition = read_pipeline(self.pipeline_stack.template, self.pipeline_stack.context)
+        self._register_functions()
+        splits = self.state_dir / "data"
+        subprocess.run(
+            [self.settings.python, str(REPO_ROOT / "scripts" / "prepare_data.py"), str(splits)],
+            check=True,
+            capture_output=True,
+        )
+        upload_training_data(self.session, self.pipeline_stack.outputs["DataBucketName"], splits)
+        progress(f"training data in   s3://{self.pipeline_stack.outputs['DataBucketName']}/")
+
+    def _register_functions(self) -> None:
+        """Give the Lambda runtime each function as the stack defines it, code from S3."""
+        assert self.pipeline_stack is not None
+        s3 = self.session.client("s3")
+        context = self.pipeline_stack.context
+        for logical_id, resource in self.pipeline_stack.resources_of_type(
+            "AWS::Lambda::Function"
+        ).items():
+            properties = resolve(resource["Properties"], context)
+            code = properties["Code"]
+            zip_bytes = s3.get_object(Bucket=code["S3Bucket"], Key=code["S3Key"])["Body"].read()
+            self.runtime.register(
+                LambdaFunction(
+                    name=context.physical_ids[logical_id],
+                    code=zip_bytes,
+                    handler=properties["Handler"],
+                    environment=properties.get("Environment", {}).get("Variables", {}),
+                    timeout=int(properties.get("Timeout", 3)),
+                )
+            )
+
+    def _start_gateway(self, progress: Callable[[str], None]) -> None:
+        assert self.pipeline_stack is not None
+        keys = api_keys_of(self.pipeline_stack, self.session)
+        self.api_key = next(iter(keys))
+        gateway = LocalApiGateway(
+            self.runtime,
+            routes=routes_of(self.pipeline_stack),
+            api_keys=keys,
+            host="127.0.0.1",
+            port=self.settings.gateway_port,
+        )
+        gateway.start()
+        self._stoppers.append(gateway.stop)
+        self.gateway_url = gateway.url
+        progress(f"API gateway        {gateway.url}")
+
+    # --- pipeline runs -------------------------------------------------------------------
+    def run_pipeline(
+        self,
+        approve: Callable[[str, str, dict[str, Any]], tuple[bool, str]],
+        observer: Callable[[RunReport], None] = lambda report: None,
+    ) -> RunReport:
+        """One pipeline execution from the working copy's model code; one at a time."""
+        assert self.definition is not None and self.pipeline_stack is not None
+        with self._run_lock:
+            services = ActionServices(
+                s3=self.session.client("s3"),
+                jobs=self.jobs,
+                invoke_lambda=self.runtime.invoke,
+                source_code=lambda: zip_source_tree(self.settings.model_code),
+                build_image=LocalBuilder(
+                    self.state_dir / "images",
+                    self.session.client("ecr"),
+                    self._build_environments(),
+                    python=self.settings.python,
+                ),
+                approve=approve,
+                account_id=self.pipeline_stack.context.account_id,
+            )
+            report = PipelineRunner(self.definition, services, observer).run()
+            self._save_report(report)
+            return report
+
+    def _build_environments(self) -> dict[str, dict[str, str]]:
+        assert self.pipeline_stack is not None
+        environments = {}
+        for logical_id, resource in self.pipeline_stack.resources_of_type(
+            "AWS::CodeBuild::Project"
+        ).items():
+            properties = resolve(resource["Properties"], self.pipeline_stack.context)
+            variables = properties.get("Environment", {}).get("EnvironmentVariables", [])
+            name = properties.get("Name") or self.pipeline_stack.context.physical_ids[logical_id]
+            environments[name] = {v["Name"]: str(v["Value"]) for v in variables}
+        return environments
+
+    def _save_report(self, report: RunReport) -> None:
+        runs = self.state_dir / "runs"
+        runs.mkdir(exist_ok=True)
+        text = json.dumps(report.to_json(), indent=2)
+        (runs / f"{report.execution_id}.json").write_text(text)
+        (runs / "latest.json").write_text(text)

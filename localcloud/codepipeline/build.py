@@ -1,0 +1,131 @@
+"""The Source and Build stages without Docker: zip the model code, test it, snapshot it as an image.
+
+The "image" is a frozen copy of the model-code tree under `<state>/images/<repo>/<tag>/`, which the
+local SageMaker runs; it is also registered in moto's ECR under the same tag, so the image URI
+the Lambdas see is the one a real build would push.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from localcloud.codepipeline.runner import zip_json
+
+IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints"}
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+TAG_LENGTH = 8
+
+
+def _tree_files(root: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in root.rglob("*")
+        if path.is_file() and not IGNORED_PARTS.intersection(path.relative_to(root).parts)
+    )
+
+
+def zip_source_tree(root: Path) -> tuple[bytes, str]:
+    """Zip a source tree deterministically; the revision is a digest of its paths and bytes."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in _tree_files(root):
+            relative = path.relative_to(root).as_posix()
+            data = path.read_bytes()
+            digest.update(relative.encode() + b"\0" + data + b"\0")
+            info = zipfile.ZipInfo(relative, FIXED_TIME)
+            info.external_attr = (0o755 if path.stat().st_mode & 0o111 else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return buffer.getvalue(), digest.hexdigest()
+
+
+def _extract(source_zip: bytes, target: Path) -> None:
+    """Unpack a source artifact, keeping the executable bits the zip recorded."""
+    with zipfile.ZipFile(io.BytesIO(source_zip)) as archive:
+        for info in archive.infolist():
+            path = archive.extract(info, target)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                Path(path).chmod(mode)
+
+
+class LocalBuilder:
+    """What CodeBuild does with `buildspecs/buildspec.yml`, minus Docker."""
+
+    def __init__(
+        self,
+        images_dir: Path,
+        ecr: Any,
+        environment_by_project: dict[str, dict[str, str]],
+        python: str = sys.executable,
+    ) -> None:
+        self.images_dir = images_dir
+        self.ecr = ecr
+        self.environment_by_project = environment_by_project
+        self.python = python
+
+    def __call__(self, source_zip: bytes, configuration: dict[str, Any], revision: str) -> bytes:
+        """Build the source artifact into an image tagged with its revision; return imageDetail."""
+        project = configuration.get("ProjectName", "")
+        environment = self.environment_by_project.get(project, {})
+        repository_uri = environment.get("REPOSITORY_URI")
+        if not repository_uri:
+            raise RuntimeError(f"build project {project!r} sets no REPOSITORY_URI")
+        tag = revision[:TAG_LENGTH]
+        repository = repository_uri.split("/", 1)[1]
+        snapshot = self.images_dir / repository / tag
+        if not snapshot.exists():
+            self._test_and_snapshot(source_zip, snapshot)
+        self._register(repository, tag)
+        return zip_json("imageDetail.json", {"ImageURI": f"{repository_uri}:{tag}"})
+
+    def _test_and_snapshot(self, source_zip: bytes, snapshot: Path) -> None:
+        snapshot.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=snapshot.parent, prefix=".build-") as scratch:
+            tree = Path(scratch) / "src"
+            _extract(source_zip, tree)
+            if (tree / "tests").is_dir():
+                self._run_unit_tests(tree)
+            tree.rename(snapshot)
+
+    def _run_unit_tests(self, tree: Path) -> None:
+        result = subprocess.run(
+            [self.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+            cwd=tree,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tree / "src"), "HOME": str(tree)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            tail = (result.stdout + result.stderr).strip().splitlines()[-5:]
+            raise RuntimeError("unit tests failed: " + " | ".join(tail))
+
+    def _register(self, repository: str, tag: str) -> None:
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 0,
+                "digest": "sha256:" + hashlib.sha256(tag.encode()).hexdigest(),
+            },
+            "layers": [],
+        }
+        try:
+            self.ecr.put_image(
+                repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag
+            )
+        except self.ecr.exceptions.ImageAlreadyExistsException:
+            pass
+        except self.ecr.exceptions.ImageTagAlreadyExistsException:
+            pass

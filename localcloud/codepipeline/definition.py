@@ -1,0 +1,80 @@
+"""The pipeline's stages and actions, read from its template and resolved against its stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from localcloud.cfn import StackContext, TemplateError, resolve
+
+PIPELINE_TYPE = "AWS::CodePipeline::Pipeline"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One action of a stage, with its configuration resolved to plain values."""
+
+    name: str
+    category: str
+    provider: str
+    configuration: dict[str, Any]
+    input_artifacts: tuple[str, ...]
+    output_artifacts: tuple[str, ...]
+    run_order: int
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage: its actions in run order."""
+
+    name: str
+    actions: tuple[Action, ...]
+
+
+@dataclass(frozen=True)
+class PipelineDefinition:
+    """What the runner executes: a name, the artifact bucket and the stages in order."""
+
+    name: str
+    artifact_bucket: str
+    stages: tuple[Stage, ...]
+
+
+def _action(raw: dict[str, Any]) -> Action:
+    type_id = raw["ActionTypeId"]
+    return Action(
+        name=raw["Name"],
+        category=type_id["Category"],
+        provider=type_id["Provider"],
+        configuration=dict(raw.get("Configuration", {})),
+        input_artifacts=tuple(a["Name"] for a in raw.get("InputArtifacts", [])),
+        output_artifacts=tuple(a["Name"] for a in raw.get("OutputArtifacts", [])),
+        run_order=int(raw.get("RunOrder", 1)),
+    )
+
+
+def read_pipeline(template: dict[str, Any], context: StackContext) -> PipelineDefinition:
+    """Find the template's one pipeline and resolve it against the created stack."""
+    pipelines = [
+        (logical_id, resource)
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == PIPELINE_TYPE
+    ]
+    if len(pipelines) != 1:
+        raise TemplateError(f"expected exactly one {PIPELINE_TYPE}, found {len(pipelines)}")
+    logical_id, resource = pipelines[0]
+    properties = resolve(resource["Properties"], context)
+    store = properties.get("ArtifactStore") or {}
+    if store.get("Type") != "S3":
+        raise TemplateError(f"{logical_id}: the artifact store must be an S3 bucket")
+    stages = tuple(
+        Stage(
+            name=stage["Name"],
+            actions=tuple(
+                sorted((_action(a) for a in stage["Actions"]), key=lambda a: a.run_order)
+            ),
+        )
+        for stage in properties["Stages"]
+    )
+    name = properties.get("Name") or context.physical_ids.get(logical_id, logical_id)
+    return PipelineDefinition(name=name, artifact_bucket=store["Location"], stages=stages)

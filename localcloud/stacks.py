@@ -1,0 +1,172 @@
+"""Create the two stacks in moto server the way a console user would, and read them back."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from localcloud.cfn import StackContext, TemplateError, load_template
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PREP_TEMPLATE = REPO_ROOT / "templates" / "01-prep.yml"
+PIPELINE_TEMPLATE = REPO_ROOT / "templates" / "02-pipeline.yml"
+LAMBDA_FOLDERS = ("train_model", "get_status", "deploy_model", "evaluate_model", "predict_proxy")
+DATA_TRIGGER_KEY = "pipeline/data.zip"
+SPLITS = ("train", "validation", "test")
+
+
+class StackError(RuntimeError):
+    """A stack could not be created; the message carries CloudFormation's reason."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A created stack: its template, resolved context and outputs."""
+
+    name: str
+    template: dict[str, Any]
+    context: StackContext
+    outputs: dict[str, str]
+
+    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        """The template's resources of one type, by logical id."""
+        return {
+            logical_id: resource
+            for logical_id, resource in self.template.get("Resources", {}).items()
+            if resource.get("Type") == resource_type
+        }
+
+
+def create_stack(
+    clients: Any, name: str, template_path: Path, parameters: Mapping[str, str]
+) -> Stack:
+    """Create a stack and wait for it; a failure names the resource and its reason."""
+    cfn = clients.client("cloudformation")
+    cfn.create_stack(
+        StackName=name,
+        TemplateBody=template_path.read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+    )
+    status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+    if status != "CREATE_COMPLETE":
+        events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+        reasons = [
+            f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
+            for e in events
+            if e["ResourceStatus"].endswith("FAILED")
+        ]
+        raise StackError(f"stack {name} is {status}: {'; '.join(reasons) or 'no reason given'}")
+    return read_stack(clients, name, template_path)
+
+
+def read_stack(clients: Any, name: str, template_path: Path) -> Stack:
+    """Read a created stack's parameters, resources, exports and outputs from moto server."""
+    cfn = clients.client("cloudformation")
+    description = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in description.get("Parameters", [])}
+    physical_ids: dict[str, str] = {}
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name):
+        for summary in page["StackResourceSummaries"]:
+            physical_ids[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
+    exports = {e["Name"]: e["Value"] for e in cfn.list_exports().get("Exports", [])}
+    template = load_template(template_path)
+    region = clients.region_name
+    account_id = clients.client("sts").get_caller_identity()["Account"]
+    resource_types = {k: v.get("Type", "") for k, v in template.get("Resources", {}).items()}
+    context = StackContext(
+        stack_name=name,
+        region=region,
+        account_id=account_id,
+        parameters=_with_defaults(template, parameters),
+        physical_ids=physical_ids,
+        exports=exports,
+        conditions=template.get("Conditions", {}),
+        get_att=_AttributeReader(clients, region, account_id, physical_ids, resource_types),
+    )
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+    return Stack(name=name, template=template, context=context, outputs=outputs)
+
+
+def _with_defaults(template: dict[str, Any], given: Mapping[str, str]) -> dict[str, str]:
+    values = {
+        name: str(spec["Default"])
+        for name, spec in template.get("Parameters", {}).items()
+        if "Default" in spec
+    }
+    values.update(given)
+    return values
+
+
+@dataclass(frozen=True)
+class _AttributeReader:
+    """`Fn::GetAtt` for the resource types our templates read attributes of."""
+
+    clients: Any
+    region: str
+    account_id: str
+    physical_ids: Mapping[str, str]
+    resource_types: Mapping[str, str]
+
+    def __call__(self, logical_id: str, attribute: str) -> str:
+        physical = self.physical_ids.get(logical_id)
+        resource_type = self.resource_types.get(logical_id)
+        if physical is None or resource_type is None:
+            raise TemplateError(f"Fn::GetAtt of unknown resource {logical_id}")
+        prefix = f"{self.region}:{self.account_id}"
+        known = {
+            ("AWS::Lambda::Function", "Arn"): lambda: (
+                f"arn:aws:lambda:{prefix}:function:{physical}"
+            ),
+            ("AWS::S3::Bucket", "Arn"): lambda: f"arn:aws:s3:::{physical}",
+            ("AWS::SNS::Topic", "TopicArn"): lambda: physical,
+            ("AWS::SNS::Topic", "TopicName"): lambda: physical.rsplit(":", 1)[-1],
+            ("AWS::ECR::Repository", "Arn"): lambda: f"arn:aws:ecr:{prefix}:repository/{physical}",
+            ("AWS::ECR::Repository", "RepositoryUri"): lambda: (
+                f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com/{physical}"
+            ),
+            ("AWS::Logs::LogGroup", "Arn"): lambda: f"arn:aws:logs:{prefix}:log-group:{physical}:*",
+            ("AWS::IAM::Role", "Arn"): lambda: self.clients.client("iam").get_role(
+                RoleName=physical
+            )["Role"]["Arn"],
+        }
+        if (resource_type, attribute) not in known:
+            raise TemplateError(
+                f"Fn::GetAtt {logical_id}.{attribute} ({resource_type}) unsupported"
+            )
+        return known[(resource_type, attribute)]()
+
+
+def upload_lambda_zips(clients: Any, bucket: str, dist: Path, keys: Mapping[str, str]) -> None:
+    """Put each packaged zip where the pipeline stack's parameters say it is."""
+    missing = [f for f in LAMBDA_FOLDERS if not (dist / f"{f}.zip").is_file()]
+    if missing:
+        raise StackError(
+            f"no Lambda zips for {', '.join(missing)} in {dist}: run `make package` first"
+        )
+    s3 = clients.client("s3")
+    for folder in LAMBDA_FOLDERS:
+        s3.put_object(Bucket=bucket, Key=keys[folder], Body=(dist / f"{folder}.zip").read_bytes())
+
+
+def upload_training_data(clients: Any, bucket: str, splits_dir: Path) -> dict[str, str]:
+    """Upload the three splits, then the manifest zip whose arrival triggers the pipeline."""
+    s3 = clients.client("s3")
+    manifest: dict[str, str] = {}
+    for split in SPLITS:
+        path = splits_dir / split / f"{split}.csv"
+        data = path.read_bytes()
+        key = f"{split}/{split}.csv"
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
+        manifest[key] = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+    s3.put_object(Bucket=bucket, Key=DATA_TRIGGER_KEY, Body=buffer.getvalue())
+    return manifest
