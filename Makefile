@@ -11,7 +11,7 @@ DATA_DIR := build/data
 export PYTHONPATH := $(CURDIR)/model-code/src:$(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv lock lint test quality demo clean
+.PHONY: help venv lock lint test quality demo clean up down status
 
 help: ## List the targets with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -42,8 +42,8 @@ test: lint ## Lint, then run the whole test suite
 quality: venv ## Cross-validated and test-split metrics of the default model
 	$(PY) scripts/quality.py data/abalone/abalone.data
 
-demo: venv ## Run the whole flow locally and print a summary
-	$(PY) scripts/demo_container.py
+demo: venv package ## Run the whole pipeline in the local cloud, print a summary, stop
+	$(PY) -m localcloud demo
 
 clean: ## Remove the virtualenvs, build outputs and local-cloud state
 	rm -rf $(VENV) .venv-* build dist .localcloud .pytest_cache .ruff_cache
@@ -54,3 +54,11 @@ clean: ## Remove the virtualenvs, build outputs and local-cloud state
 # --- lambdas: packaging and the real-AWS deploy path ---
 
 # --- local cloud ---
+up: venv package ## Start the local cloud in the background and run the pipeline
+	$(PY) -m localcloud up
+
+down: ## Stop the local cloud and every process it started
+	@if [ -x $(PY) ]; then $(PY) -m localcloud down; else echo "No local cloud is running."; fi
+
+status: venv ## Show whether the local cloud is up and the last pipeline run
+	$(PY) -m localcloud status
