@@ -1,0 +1,210 @@
+"""Fixtures and helpers for the template tests: the parsed templates, the contracts read from
+docs/design.md, and small walkers over CloudFormation values."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import cfn_yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = REPO_ROOT / "templates"
+PREP_TEMPLATE = TEMPLATES / "01-prep.yml"
+PIPELINE_TEMPLATE = TEMPLATES / "02-pipeline.yml"
+TEMPLATE_PATHS = {"prep": PREP_TEMPLATE, "pipeline": PIPELINE_TEMPLATE}
+DESIGN = REPO_ROOT / "docs" / "design.md"
+
+# The tool virtualenvs `make iac-venvs` builds (see the Makefile's templates section).
+CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
+SAM = REPO_ROOT / ".venv-sam" / "bin" / "sam"
+
+SECTION_ORDER = [
+    "AWSTemplateFormatVersion",
+    "Description",
+    "Metadata",
+    "Parameters",
+    "Conditions",
+    "Resources",
+    "Outputs",
+]
+
+
+@cache
+def _load(path: Path) -> str:
+    # Plain JSON types (no cfn-lint node classes), intrinsic functions in their long form.
+    return json.dumps(cfn_yaml.load(str(path)))
+
+
+def load_template(name: str) -> dict[str, Any]:
+    """A fresh copy of the 'prep' or 'pipeline' template as plain dicts and lists."""
+    return json.loads(_load(TEMPLATE_PATHS[name]))
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """The template's resources of one type, by logical id."""
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
+
+
+def walk(value: Any) -> Iterator[Any]:
+    """Every dict, list and scalar inside a template value, depth first."""
+    yield value
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk(item)
+
+
+def as_list(value: Any) -> list[Any]:
+    """A policy field that may be one item or a list of them, as a list."""
+    return value if isinstance(value, list) else [value]
+
+
+def render_sub(value: Any, variables: dict[str, str]) -> str:
+    """Resolve an Fn::Sub whose variables are all in `variables` (parameter values, say)."""
+    if isinstance(value, dict):
+        value = value["Fn::Sub"]
+    if isinstance(value, list):
+        text, extra = value
+        variables = {**variables, **{k: v for k, v in extra.items() if isinstance(v, str)}}
+    else:
+        text = value
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in variables:
+            raise KeyError(f"no value for ${{{name}}} in {text!r}")
+        return variables[name]
+
+    return re.sub(r"\$\{([^!}][^}]*)\}", replace, text)
+
+
+def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
+    """Each parameter's default, as the string CloudFormation would substitute."""
+    return {
+        name: str(spec["Default"])
+        for name, spec in template["Parameters"].items()
+        if "Default" in spec
+    }
+
+
+def identity_statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(logical id, statement) for every identity-based IAM policy statement in the template."""
+    for logical_id, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        documents = []
+        if resource["Type"] == "AWS::IAM::Role":
+            documents = [p["PolicyDocument"] for p in properties.get("Policies", [])]
+        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            documents = [properties["PolicyDocument"]]
+        for document in documents:
+            for statement in as_list(document["Statement"]):
+                yield logical_id, statement
+
+
+# --- docs/design.md: the contracts the templates follow -------------------------------------
+
+
+@dataclass(frozen=True)
+class DesignAction:
+    """One row of design.md's pipeline table."""
+
+    stage: str
+    action: str
+    kind: str
+    user_parameters: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+def _backticked(text: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", text)
+
+
+def _section(heading: str) -> str:
+    text = DESIGN.read_text()
+    match = re.search(rf"^#+ {re.escape(heading)}.*?$(.*?)(?=^#+ |\Z)", text, re.M | re.S)
+    assert match, f"docs/design.md has no section {heading!r}"
+    return match.group(1)
+
+
+def _table_rows(section: str) -> list[list[str]]:
+    rows = []
+    for line in section.splitlines():
+        if not line.startswith("|") or set(line) <= set("|- "):
+            continue
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows[1:]  # without the header row
+
+
+@cache
+def design_actions() -> tuple[DesignAction, ...]:
+    """The pipeline table: stages, actions, kinds, UserParameters and artifacts, in order."""
+    actions = []
+    for stage, action, kind, user_parameters, artifacts in _table_rows(
+        _section("Pipeline stages, actions and artifacts")
+    ):
+        before, _, after = artifacts.partition("→")
+        outputs = _backticked(after)[:1]
+        actions.append(
+            DesignAction(
+                stage=stage,
+                action=action,
+                kind=kind,
+                user_parameters=user_parameters.strip("`"),
+                inputs=tuple(_backticked(before)),
+                outputs=tuple(outputs),
+            )
+        )
+    assert actions, "docs/design.md's pipeline table has no rows"
+    return tuple(actions)
+
+
+@cache
+def design_environment() -> dict[str, frozenset[str]]:
+    """Environment variables per function (TrainModel, ...), LOG_LEVEL included."""
+    section = _section("Environment variables")
+    common = set(re.findall(r"All of them also read `([A-Z_]+)`", section))
+    table = {}
+    for function, variables in _table_rows(section):
+        names = {n for n in _backticked(variables) if re.fullmatch(r"[A-Z][A-Z0-9_]+", n)}
+        table[function] = frozenset(names | common)
+    assert table, "docs/design.md's environment table has no rows"
+    return table
+
+
+@cache
+def design_lambdas() -> dict[str, tuple[str, str]]:
+    """Logical id -> (folder, handler) from design.md's Lambda table."""
+    table = {}
+    for folder, logical_id, handler in _table_rows(_section("Lambdas")):
+        table[logical_id.strip("`")] = (folder.strip("`"), handler.strip("`"))
+    return table
+
+
+@cache
+def design_template_names() -> dict[str, dict[str, tuple[str, ...]]]:
+    """{'prep'|'pipeline': {'Parameters': names, 'Outputs': names}} from design.md."""
+    section = _section("Template parameters and outputs")
+    prep_text, _, pipeline_text = section.partition("`templates/02-pipeline.yml`")
+    result = {}
+    for name, text in (("prep", prep_text), ("pipeline", pipeline_text)):
+        lists: dict[str, tuple[str, ...]] = {}
+        for kind in ("Parameters", "Outputs"):
+            match = re.search(rf"^- {kind}\b(.*?)(?=^- |\Z)", text, re.M | re.S)
+            assert match, f"docs/design.md lists no {kind} for the {name} template"
+            names = [n for n in _backticked(match.group(1)) if re.fullmatch(r"[A-Z][A-Za-z]+", n)]
+            lists[kind] = tuple(names)
+        result[name] = lists
+    return result

@@ -1,0 +1,148 @@
+"""cfn-lint, checkov and `sam validate --lint` find nothing in either template.
+
+checkov and sam run from the virtualenvs `make iac-venvs` builds; each runs once per session,
+all three processes at the same time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint_file
+
+from tests.templates.conftest import CHECKOV, SAM, TEMPLATE_PATHS, load_template
+
+NAMES = ("prep", "pipeline")
+LINT_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
+
+
+def _require(tool: Path) -> None:
+    stamp = tool.parent.parent / ".installed"
+    if not (tool.is_file() and stamp.is_file()):
+        pytest.fail(
+            f"{tool.relative_to(tool.parents[2])} is missing: run `make iac-venvs` "
+            "(`make test` builds it first)",
+            pytrace=False,
+        )
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    """One finished command: its exit code and output."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def explain(self) -> str:
+        return f"$ {' '.join(self.args)}\n{self.stdout[-4000:]}\n{self.stderr[-4000:]}"
+
+
+def _sam_environment(app_dir: Path) -> dict[str, str]:
+    # sam needs a region and credentials to start; it never calls AWS for `validate --lint`.
+    # A private app dir that says "version checked just now, no telemetry" keeps it offline.
+    (app_dir / "metadata.json").write_text(
+        json.dumps({"telemetryEnabled": False, "lastVersionCheck": time.time()})
+    )
+    return {
+        **os.environ,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "SAM_CLI_TELEMETRY": "0",
+        "__SAM_CLI_APP_DIR": str(app_dir),
+    }
+
+
+@pytest.fixture(scope="session")
+def tool_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ToolRun]]:
+    """checkov on both templates and sam on each, started together and awaited."""
+    _require(CHECKOV)
+    _require(SAM)
+    commands: dict[str, tuple[list[str], dict[str, str]]] = {
+        "checkov": (
+            [str(CHECKOV), "--framework", "cloudformation", "--skip-download", "-o", "json"]
+            + [arg for path in TEMPLATE_PATHS.values() for arg in ("-f", str(path))],
+            {**os.environ, "LOG_LEVEL": "WARNING"},
+        )
+    }
+    sam_env = _sam_environment(tmp_path_factory.mktemp("sam-app"))
+    for name, path in TEMPLATE_PATHS.items():
+        commands[f"sam:{name}"] = ([str(SAM), "validate", "--lint", "-t", str(path)], sam_env)
+    processes = {
+        key: subprocess.Popen(
+            args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for key, (args, env) in commands.items()
+    }
+    runs = {}
+    try:
+        for key, process in processes.items():
+            stdout, stderr = process.communicate(timeout=240)
+            runs[key] = ToolRun(commands[key][0], process.returncode, stdout, stderr)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+    yield runs
+
+
+@pytest.fixture(scope="session")
+def checkov_report(tool_runs: dict[str, ToolRun]) -> dict[str, Any]:
+    """checkov's JSON report for the cloudformation framework."""
+    run = tool_runs["checkov"]
+    try:
+        report = json.loads(run.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"checkov printed no JSON report:\n{run.explain()}", pytrace=False)
+    if isinstance(report, list):  # one report per framework when several ran
+        (report,) = [r for r in report if r["check_type"] == "cloudformation"]
+    return report
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cfn_lint_finds_nothing_not_even_informational(name: str) -> None:
+    matches = lint_file(
+        TEMPLATE_PATHS[name], config=ManualArgs(include_checks=["I"], regions=LINT_REGIONS)
+    )
+    assert [str(m) for m in matches] == []
+
+
+def test_checkov_has_no_failed_checks(checkov_report: dict[str, Any]) -> None:
+    summary = checkov_report["summary"]
+    failed = [
+        f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"
+        for c in checkov_report["results"]["failed_checks"]
+    ]
+    assert failed == []
+    assert summary["parsing_errors"] == 0
+    assert summary["passed"] > 100, "checkov evaluated the templates"
+
+
+def test_checkov_skips_are_exactly_the_ones_declared_in_place(
+    checkov_report: dict[str, Any],
+) -> None:
+    """Each in-place skip suppresses a check that applies (no stale skips), and nothing else
+    is skipped."""
+    declared = set()
+    for name in NAMES:
+        for logical_id, resource in load_template(name)["Resources"].items():
+            for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+                declared.add((f"{resource['Type']}.{logical_id}", skip["id"]))
+    skipped = {(c["resource"], c["check_id"]) for c in checkov_report["results"]["skipped_checks"]}
+    assert skipped == declared
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sam_validate_lint_passes(name: str, tool_runs: dict[str, ToolRun]) -> None:
+    run = tool_runs[f"sam:{name}"]
+    assert run.returncode == 0, run.explain()
+    assert "is a valid SAM Template" in run.stdout + run.stderr, run.explain()
