@@ -1,0 +1,255 @@
+"""EvaluateModel: the quality gate, scoring the dev endpoint on the held-out test set."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from codepipeline_job import (
+    CodePipelineJob,
+    Done,
+    JobFailed,
+    describe_endpoint,
+    run_job,
+    settings_from_env,
+)
+from json_logging import get_logger
+
+INPUT_FILE = "deployment.json"
+OUTPUT_FILE = "evaluation.json"
+# InvokeEndpoint takes at most 6 MB per request; stay clear of it.
+MAX_PAYLOAD_BYTES = 5 * 1024 * 1024
+
+SAGEMAKER = boto3.client("sagemaker")
+RUNTIME = boto3.client("sagemaker-runtime")
+S3 = boto3.client("s3")
+SNS = boto3.client("sns")
+logger = get_logger("evaluate_model")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The function's environment, set by templates/02-pipeline.yml."""
+
+    project_name: str
+    data_bucket: str
+    test_key: str
+    target_column: str
+    mse_threshold: float
+    prod_tolerance: float
+    notification_topic_arn: str
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The held-out records as CSV lines without the target column, and their targets."""
+
+    header: str
+    lines: list[str]
+    targets: list[float]
+
+
+def handler(event: dict[str, Any], context: Any) -> None:
+    """Lambda entry point: one CodePipeline job."""
+    run_job(event, context, evaluate)
+
+
+def evaluate(job: CodePipelineJob) -> Done:
+    """Score dev (and prod), record and announce the result, and fail the job if the gate does."""
+    settings = settings_from_env(Settings)
+    deployment = job.read_json(job.input_artifact, INPUT_FILE, "EndpointName", "ModelDataUrl")
+    endpoint = deployment["EndpointName"]
+    bucket, key = evaluation_location(deployment["ModelDataUrl"])
+    csv_text = S3.get_object(Bucket=settings.data_bucket, Key=settings.test_key)["Body"].read()
+    test_set = load_test_set(csv_text.decode("utf-8-sig"), settings.target_column)
+    metrics = regression_metrics(test_set.targets, predict(endpoint, test_set))
+    prod_mse, prod_note = score_prod(f"{settings.project_name}-prod", test_set)
+    passed, reason = gate(
+        metrics["mse"], settings.mse_threshold, prod_mse, settings.prod_tolerance, prod_note
+    )
+    evaluation = {
+        "metrics": metrics,
+        "records": len(test_set.targets),
+        "threshold": settings.mse_threshold,
+        "prod_mse": prod_mse,
+        "tolerance": settings.prod_tolerance,
+        "passed": passed,
+        "reason": reason,
+        "endpoint": endpoint,
+        "model_data_url": deployment["ModelDataUrl"],
+    }
+    logger.info("evaluated", extra={"metrics": metrics, "passed": passed})
+    job.write_json(job.output_artifact, OUTPUT_FILE, evaluation)
+    S3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=json.dumps(evaluation, indent=2, sort_keys=True).encode(),
+        ContentType="application/json",
+    )
+    verdict = "passed" if passed else "FAILED"
+    SNS.publish(
+        TopicArn=settings.notification_topic_arn,
+        Subject=f"{settings.project_name} model evaluation {verdict}"[:100],  # SNS: ≤ 100 chars
+        Message=summary(evaluation, f"s3://{bucket}/{key}"),
+    )
+    if not passed:
+        raise JobFailed(reason)
+    return Done(reason)
+
+
+def load_test_set(text: str, target: str) -> HeldOut:
+    """Split the test CSV (header row first) into feature lines and numeric targets."""
+    rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    if len(rows) < 2:
+        raise JobFailed("the test set has no records")
+    header = rows[0]
+    if target not in header:
+        raise JobFailed(f"the test set has no column {target!r} (it has: {', '.join(header)})")
+    column = header.index(target)
+    lines, targets = [], []
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise JobFailed(f"test set line {number} has {len(row)} fields, not {len(header)}")
+        try:
+            targets.append(float(row[column]))
+        except ValueError:
+            raise JobFailed(f"test set line {number}: {row[column]!r} is not a number") from None
+        lines.append(_csv_line(row[:column] + row[column + 1 :]))
+    return HeldOut(_csv_line(header[:column] + header[column + 1 :]), lines, targets)
+
+
+def _csv_line(fields: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(fields)
+    return buffer.getvalue()
+
+
+def batches(header: str, lines: list[str], max_bytes: int) -> list[list[str]]:
+    """Group the lines into requests that, header included, stay within max_bytes."""
+    base = len(header.encode())
+    groups: list[list[str]] = []
+    size = max_bytes + 1  # forces a first group
+    for line in lines:
+        length = len(line.encode())
+        if base + length > max_bytes:
+            raise JobFailed(f"a test record of {length} bytes does not fit in one request")
+        if size + length > max_bytes:
+            groups.append([])
+            size = base
+        groups[-1].append(line)
+        size += length
+    return groups
+
+
+def predict(endpoint: str, test_set: HeldOut) -> list[float]:
+    """The endpoint's predictions for every test record, sent as CSV with a header row."""
+    predictions: list[float] = []
+    for group in batches(test_set.header, test_set.lines, MAX_PAYLOAD_BYTES):
+        response = RUNTIME.invoke_endpoint(
+            EndpointName=endpoint,
+            Body=(test_set.header + "".join(group)).encode(),
+            ContentType="text/csv",
+            Accept="application/json",
+        )
+        try:
+            answer = json.loads(response["Body"].read())["predictions"]
+        except (ValueError, KeyError, TypeError):
+            raise JobFailed(f'{endpoint} did not answer {{"predictions": [...]}}') from None
+        if not isinstance(answer, list) or len(answer) != len(group):
+            count = len(answer) if isinstance(answer, list) else "no list of"
+            raise JobFailed(f"{endpoint} returned {count} predictions for {len(group)} records")
+        if not all(isinstance(p, int | float) and not isinstance(p, bool) for p in answer):
+            raise JobFailed(
+                f"{endpoint} returned non-numeric predictions; the gate is for regression"
+            )
+        predictions.extend(float(p) for p in answer)
+    return predictions
+
+
+def regression_metrics(actual: list[float], predicted: list[float]) -> dict[str, float]:
+    """MSE, RMSE, MAE and R² (R² is 1.0 for a perfect fit of a constant target, else 0.0)."""
+    count = len(actual)
+    errors = [p - a for a, p in zip(actual, predicted, strict=True)]
+    mse = math.fsum(e * e for e in errors) / count
+    mean = math.fsum(actual) / count
+    total = math.fsum((a - mean) ** 2 for a in actual)
+    r2 = 1.0 - mse * count / total if total else float(mse == 0)
+    return {
+        "mse": mse,
+        "rmse": math.sqrt(mse),
+        "mae": math.fsum(abs(e) for e in errors) / count,
+        "r2": r2,
+    }
+
+
+def score_prod(endpoint: str, test_set: HeldOut) -> tuple[float | None, str]:
+    """Prod's MSE on the same test set, or None and why the comparison is skipped."""
+    described = describe_endpoint(SAGEMAKER, endpoint)
+    if described is None:
+        return None, f"no prod endpoint {endpoint}: comparison with prod skipped"
+    if described["EndpointStatus"] != "InService":
+        status = described["EndpointStatus"]
+        return None, f"prod endpoint {endpoint} is {status}: comparison with prod skipped"
+    try:
+        predictions = predict(endpoint, test_set)
+    except (JobFailed, ClientError) as err:
+        # A prod that cannot answer is no reason to keep its replacement out.
+        logger.warning("prod endpoint could not be scored", exc_info=True)
+        return None, f"prod endpoint {endpoint} could not be scored ({err}): comparison skipped"
+    return regression_metrics(test_set.targets, predictions)["mse"], f"prod endpoint {endpoint}"
+
+
+def gate(
+    mse: float, threshold: float, prod_mse: float | None, tolerance: float, prod_note: str
+) -> tuple[bool, str]:
+    """Pass if MSE is within the threshold and within `tolerance` of prod's; say why in numbers."""
+    problems = []
+    if mse > threshold:
+        problems.append(f"MSE {mse:.4f} exceeds the threshold {threshold:g}")
+    if prod_mse is None:
+        prod_part = prod_note
+    else:
+        limit = prod_mse * (1 + tolerance)
+        prod_part = f"{prod_note} has MSE {prod_mse:.4f} (limit {limit:.4f})"
+        if mse > limit:
+            problems.append(
+                f"MSE {mse:.4f} is worse than prod's {prod_mse:.4f} by more than "
+                f"{tolerance * 100:g}% (limit {limit:.4f})"
+            )
+    if problems:
+        return False, f"Gate failed: {'; '.join(problems)}; {prod_part}"
+    return True, f"Gate passed: MSE {mse:.4f} within the threshold {threshold:g}; {prod_part}"
+
+
+def evaluation_location(model_data_url: str) -> tuple[str, str]:
+    """Bucket and key of evaluation.json, next to model.tar.gz."""
+    if not model_data_url.startswith("s3://"):
+        raise JobFailed(f"ModelDataUrl {model_data_url!r} is not an s3:// URL")
+    bucket, _, key = model_data_url.removeprefix("s3://").partition("/")
+    folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+    return bucket, f"{folder}{OUTPUT_FILE}"
+
+
+def summary(evaluation: dict[str, Any], location: str) -> str:
+    """The notification text: the verdict first, then the numbers."""
+    metrics = evaluation["metrics"]
+    return "\n".join(
+        [
+            evaluation["reason"],
+            "",
+            f"Endpoint: {evaluation['endpoint']}",
+            f"Model: {evaluation['model_data_url']}",
+            f"Test records: {evaluation['records']}",
+            f"MSE {metrics['mse']:.4f}  RMSE {metrics['rmse']:.4f}  "
+            f"MAE {metrics['mae']:.4f}  R2 {metrics['r2']:.4f}",
+            f"Threshold {evaluation['threshold']:g}; prod tolerance {evaluation['tolerance']:g}",
+            f"Evaluation: {location}",
+        ]
+    )

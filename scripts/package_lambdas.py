@@ -1,0 +1,83 @@
+"""Build one deterministic zip per Lambda: its *.py and lambdas/shared/*.py, all at the zip root.
+
+Same sources give the same bytes (fixed timestamps, sorted entries, fixed permissions), so an
+unchanged function keeps its S3 object's checksum and CloudFormation sees nothing to update.
+Usage: package_lambdas.py [--out dist/lambdas]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import zipfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAMBDAS = REPO_ROOT / "lambdas"
+SHARED = "shared"
+MAX_ZIP_BYTES = 20 * 1024
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
+FILE_MODE = 0o100644  # regular file, rw-r--r--
+
+
+def function_folders(lambdas: Path) -> list[Path]:
+    """Every lambdas/<name>/ holding an app.py, sorted."""
+    return sorted(p.parent for p in lambdas.glob("*/app.py") if p.parent.name != SHARED)
+
+
+def zip_sources(folder: Path, shared: Path) -> bytes:
+    """The zip of a function folder's *.py plus the shared modules, byte-for-byte reproducible."""
+    files = {p.name: p for p in shared.glob("*.py")}
+    for path in folder.glob("*.py"):
+        if path.name in files:
+            raise SystemExit(f"error: {path} has the name of a shared module")
+        files[path.name] = path
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.external_attr = FILE_MODE << 16
+            info.create_system = 3  # Unix, whatever machine builds it
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, files[name].read_bytes(), compresslevel=9)
+    return buffer.getvalue()
+
+
+def package(out: Path, lambdas: Path) -> dict[Path, int]:
+    """Write every function's zip (never one over the limit) and return each zip's size."""
+    out.mkdir(parents=True, exist_ok=True)
+    sizes = {}
+    for folder in function_folders(lambdas):
+        data = zip_sources(folder, lambdas / SHARED)
+        target = out / f"{folder.name}.zip"
+        sizes[target] = len(data)
+        if len(data) > MAX_ZIP_BYTES:
+            target.unlink(missing_ok=True)  # so no stale, smaller zip gets uploaded instead
+        else:
+            target.write_bytes(data)
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: package every function, print each size, fail if one is too big."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "dist" / "lambdas")
+    args = parser.parse_args(argv)
+    sizes = package(args.out, LAMBDAS)
+    for path, size in sizes.items():
+        flag = "  OVER THE LIMIT, not written" if size > MAX_ZIP_BYTES else ""
+        print(f"{path}  {size:>6} bytes{flag}")
+    too_big = sorted(path.name for path, size in sizes.items() if size > MAX_ZIP_BYTES)
+    if too_big:
+        print(
+            f"error: {', '.join(too_big)} exceed {MAX_ZIP_BYTES} bytes (20 KB): Lambda zips carry "
+            "no third-party packages; move code out or trim it",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

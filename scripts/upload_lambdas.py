@@ -1,0 +1,50 @@
+"""Upload the packaged Lambda zips to the Lambda-code bucket under lambdas/.
+
+Prints each key with the VersionId S3 gave it (the pipeline stack's optional `...ZipVersion`
+parameters take these). Credentials, region and endpoint come from the usual AWS environment.
+Usage: upload_lambdas.py --bucket BUCKET [--dist dist/lambdas]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "lambdas/"
+
+
+def upload(s3: Any, bucket: str, dist: Path) -> list[tuple[str, str | None]]:
+    """Put every dist zip at lambdas/<name>.zip; return (key, VersionId) pairs."""
+    zips = sorted(dist.glob("*.zip"))
+    if not zips:
+        raise SystemExit(f"error: no zips in {dist}: run `make package` first")
+    uploaded = []
+    for path in zips:
+        key = PREFIX + path.name
+        response = s3.put_object(
+            Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="application/zip"
+        )
+        uploaded.append((key, response.get("VersionId")))
+    return uploaded
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: upload and print `key VersionId` per zip."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bucket", required=True, help="the prep stack's LambdaCodeBucketName")
+    parser.add_argument("--dist", type=Path, default=REPO_ROOT / "dist" / "lambdas")
+    args = parser.parse_args(argv)
+    if not args.bucket.strip():
+        parser.error("--bucket is empty: pass the prep stack's LambdaCodeBucketName output")
+    for key, version in upload(boto3.client("s3"), args.bucket, args.dist):
+        print(f"s3://{args.bucket}/{key}  VersionId={version or '(bucket not versioned)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

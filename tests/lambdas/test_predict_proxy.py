@@ -1,0 +1,349 @@
+"""PredictProxy: API Gateway proxy events in, predictions or a clear HTTP error out."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from datetime import UTC, datetime
+from types import ModuleType
+
+import pytest
+from botocore.response import StreamingBody
+
+from tests.lambdas.conftest import IMAGE_URI, ROLE_ARN, Cloud, load_event
+
+CONFIG = "demo-dev-20250102-031000-beef"
+RECORD = {"sex": "M", "length": 0.455, "diameter": 0.365, "height": 0.095}
+WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+ARN = "arn:aws:sagemaker:us-east-1:123456789012:"
+REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"  # the captured event's
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(predict_proxy: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts a cold container: no cached endpoint lookups."""
+    monkeypatch.setattr(predict_proxy, "_models", {})
+    monkeypatch.delenv("MAX_INSTANCES", raising=False)
+
+
+@pytest.fixture
+def dev_endpoint(cloud: Cloud) -> None:
+    """`demo-dev` in service in SageMaker (moto)."""
+    cloud.sagemaker.create_model(
+        ModelName=CONFIG,
+        PrimaryContainer={"Image": IMAGE_URI, "ModelDataUrl": "s3://demo-models/m/model.tar.gz"},
+        ExecutionRoleArn=ROLE_ARN,
+    )
+    cloud.sagemaker.create_endpoint_config(
+        EndpointConfigName=CONFIG,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": CONFIG,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    cloud.sagemaker.create_endpoint(EndpointName="demo-dev", EndpointConfigName=CONFIG)
+
+
+def request(body: object = None, *, raw: str | None = None, stage_variables: object = ...) -> dict:
+    """The captured API Gateway event as POST /dev/predict with this body."""
+    event = load_event("apigateway_aws_proxy.json")
+    event.update(resource="/predict", path="/predict", isBase64Encoded=False, pathParameters=None)
+    event["requestContext"].update(stage="dev", path="/dev/predict", resourcePath="/predict")
+    event["body"] = raw if raw is not None else json.dumps(body)
+    event["stageVariables"] = (
+        {"endpointName": "demo-dev"} if stage_variables is ... else stage_variables
+    )
+    return event
+
+
+def answer(payload: object, variant: str = "AllTraffic") -> dict:
+    """An InvokeEndpoint response."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return {
+        "Body": StreamingBody(io.BytesIO(body), len(body)),
+        "ContentType": "application/json",
+        "InvokedProductionVariant": variant,
+    }
+
+
+def expect_invoke(runtime, instances: list, payload: object) -> None:
+    """The endpoint gets exactly the instances as JSON and answers `payload`."""
+    runtime.add_response(
+        "invoke_endpoint",
+        answer(payload),
+        {
+            "EndpointName": "demo-dev",
+            "Body": json.dumps({"instances": instances}).encode(),
+            "ContentType": "application/json",
+            "Accept": "application/json",
+        },
+    )
+
+
+def call(predict_proxy: ModuleType, event: dict) -> tuple[int, dict]:
+    """Invoke the handler; the proxy response must be well formed JSON."""
+    response = predict_proxy.handler(event, None)
+    assert set(response) == {"statusCode", "headers", "body", "isBase64Encoded"}
+    assert response["headers"] == {"Content-Type": "application/json"}
+    assert response["isBase64Encoded"] is False
+    return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.mark.usefixtures("dev_endpoint")
+def test_instances_get_predictions_and_the_model_name(predict_proxy, stub):
+    # GIVEN the dev endpoint in service
+    expect_invoke(stub(predict_proxy.RUNTIME), [RECORD, RECORD], {"predictions": [9.5, 10.25]})
+    # WHEN two records are posted
+    status, body = call(predict_proxy, request({"instances": [RECORD, RECORD]}))
+    # THEN 200 with a prediction per record, the endpoint and the model that answered
+    assert status == 200
+    assert body == {"predictions": [9.5, 10.25], "endpoint": "demo-dev", "model": CONFIG}
+
+
+def test_the_endpoint_lookup_is_cached_per_container(predict_proxy, stub):
+    # GIVEN SageMaker's control plane answering once, and two requests
+    sagemaker = stub(predict_proxy.SAGEMAKER)
+    sagemaker.add_response(
+        "describe_endpoint",
+        {
+            "EndpointName": "demo-dev",
+            "EndpointArn": f"{ARN}endpoint/demo-dev",
+            "EndpointConfigName": CONFIG,
+            "EndpointStatus": "InService",
+            "CreationTime": WHEN,
+            "LastModifiedTime": WHEN,
+        },
+        {"EndpointName": "demo-dev"},
+    )
+    sagemaker.add_response(
+        "describe_endpoint_config",
+        {
+            "EndpointConfigName": CONFIG,
+            "EndpointConfigArn": f"{ARN}endpoint-config/{CONFIG}",
+            "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": CONFIG}],
+            "CreationTime": WHEN,
+        },
+        {"EndpointConfigName": CONFIG},
+    )
+    runtime = stub(predict_proxy.RUNTIME)
+    expect_invoke(runtime, [RECORD], {"predictions": [9.5]})
+    expect_invoke(runtime, [RECORD], {"predictions": [9.5]})
+    # WHEN both are served THEN the second one costs no control-plane call (Stubber has none)
+    assert call(predict_proxy, request({"instances": [RECORD]}))[0] == 200
+    assert call(predict_proxy, request({"instances": [RECORD]}))[1]["model"] == CONFIG
+
+
+@pytest.mark.usefixtures("dev_endpoint")
+def test_a_base64_body_is_decoded(predict_proxy, stub):
+    # GIVEN the body base64-encoded, as the captured event has it
+    event = request(raw=base64.b64encode(json.dumps({"instances": [RECORD]}).encode()).decode())
+    event["isBase64Encoded"] = True
+    expect_invoke(stub(predict_proxy.RUNTIME), [RECORD], {"predictions": [7]})
+    # WHEN posted THEN it is understood
+    assert call(predict_proxy, event) == (
+        200,
+        {"predictions": [7], "endpoint": "demo-dev", "model": CONFIG},
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (request(raw=""), 'the body is empty: send {"instances": [{...}, ...]}'),
+        (request(raw="{'instances': []}"), "the body is not valid JSON: Expecting property name"),
+        (request([RECORD]), 'the body must be a JSON object {"instances": [{...}, ...]}'),
+        (request({"records": [RECORD]}), 'the body must be a JSON object {"instances"'),
+        (request({"instances": RECORD}), 'the body must be a JSON object {"instances"'),
+        (request({"instances": []}), "instances is empty: send 1 to 100 records"),
+        (request({"instances": [RECORD] * 101}), "too many instances: 101, at most 100"),
+        (
+            request({"instances": [RECORD, [1, 2]]}),
+            "instances[1] must be a JSON object of features, not array",
+        ),
+        (
+            request({"instances": ["M,0.4"]}),
+            "instances[0] must be a JSON object of features, not string",
+        ),
+    ],
+)
+def test_bad_bodies_get_400_with_the_reason(predict_proxy, event, message):
+    # GIVEN a body that is not {"instances": [1..100 objects]}
+    # WHEN posted (no AWS call may happen: no stubs, no endpoint)
+    status, body = call(predict_proxy, event)
+    # THEN 400 naming the problem
+    assert status == 400
+    assert body["message"].startswith(message)
+
+
+def test_the_instance_limit_comes_from_the_environment(predict_proxy, monkeypatch):
+    # GIVEN MAX_INSTANCES=2
+    monkeypatch.setenv("MAX_INSTANCES", "2")
+    # WHEN three records are posted THEN 400
+    assert call(predict_proxy, request({"instances": [RECORD] * 3})) == (
+        400,
+        {"message": "too many instances: 3, at most 2 per request"},
+    )
+
+
+def test_a_body_that_is_not_base64_gets_400(predict_proxy):
+    # GIVEN a body flagged base64 that is not
+    event = request(raw="{not base64}")
+    event["isBase64Encoded"] = True
+    # WHEN posted THEN 400
+    assert call(predict_proxy, event) == (
+        400,
+        {"message": "the body is not valid base64-encoded UTF-8"},
+    )
+
+
+def test_a_body_over_the_payload_limit_gets_413(predict_proxy, monkeypatch):
+    # GIVEN a payload limit smaller than the request
+    monkeypatch.setattr(predict_proxy, "MAX_PAYLOAD_BYTES", 50)
+    # WHEN posted THEN 413
+    status, body = call(predict_proxy, request({"instances": [RECORD]}))
+    assert status == 413
+    assert body["message"].endswith("over the 6 MB limit")
+
+
+def test_a_missing_endpoint_gets_503(predict_proxy):
+    # GIVEN no endpoint demo-dev (moto)
+    # WHEN posted THEN 503 saying so
+    assert call(predict_proxy, request({"instances": [RECORD]})) == (
+        503,
+        {"message": "endpoint demo-dev does not exist"},
+    )
+
+
+@pytest.mark.parametrize("status", ["Creating", "Failed", "OutOfService", "Deleting"])
+def test_an_endpoint_not_in_service_gets_503(predict_proxy, stub, status):
+    # GIVEN the endpoint exists but does not serve
+    stub(predict_proxy.SAGEMAKER).add_response(
+        "describe_endpoint",
+        {
+            "EndpointName": "demo-dev",
+            "EndpointArn": f"{ARN}endpoint/demo-dev",
+            "EndpointConfigName": CONFIG,
+            "EndpointStatus": status,
+            "CreationTime": WHEN,
+            "LastModifiedTime": WHEN,
+        },
+        {"EndpointName": "demo-dev"},
+    )
+    # WHEN posted THEN 503 with its status
+    assert call(predict_proxy, request({"instances": [RECORD]})) == (
+        503,
+        {"message": f"endpoint demo-dev is {status}, not InService"},
+    )
+
+
+def test_a_stage_without_an_endpoint_gets_503(predict_proxy):
+    # GIVEN a stage deployed without the endpointName stage variable
+    # WHEN posted THEN 503 explaining it
+    assert call(predict_proxy, request({"instances": [RECORD]}, stage_variables=None)) == (
+        503,
+        {"message": "this API stage has no endpointName stage variable"},
+    )
+
+
+@pytest.mark.usefixtures("dev_endpoint")
+@pytest.mark.parametrize(
+    ("original", "message"),
+    [
+        ('{"message": "missing feature: whole_weight"}', "missing feature: whole_weight"),
+        ('{"error": "sex must be one of M, F, I"}', "sex must be one of M, F, I"),
+        ("length is not a number", "length is not a number"),
+    ],
+)
+def test_the_model_rejecting_input_gets_400_with_its_message(
+    predict_proxy, stub, original, message
+):
+    # GIVEN the model answers 4xx with its own message
+    stub(predict_proxy.RUNTIME).add_client_error(
+        "invoke_endpoint",
+        "ModelError",
+        f"Received client error (400) from primary with message {original!r}",
+        424,
+        modeled_fields={"OriginalStatusCode": 400, "OriginalMessage": original},
+    )
+    # WHEN posted THEN the caller gets 400 and the model's words
+    assert call(predict_proxy, request({"instances": [RECORD]})) == (400, {"message": message})
+
+
+@pytest.mark.usefixtures("dev_endpoint")
+def test_the_model_failing_gets_502_without_its_insides(predict_proxy, stub):
+    # GIVEN the model answers 500 with a traceback
+    trace = 'Traceback (most recent call last):\n  File "/opt/program/serve.py"'
+    stub(predict_proxy.RUNTIME).add_client_error(
+        "invoke_endpoint",
+        "ModelError",
+        f"Received server error (500) from primary with message {trace!r}",
+        424,
+        modeled_fields={"OriginalStatusCode": 500, "OriginalMessage": trace},
+    )
+    # WHEN posted THEN 502, and the traceback stays in the log
+    status, body = call(predict_proxy, request({"instances": [RECORD]}))
+    assert (status, body) == (502, {"message": "the model behind demo-dev failed (status 500)"})
+
+
+@pytest.mark.usefixtures("dev_endpoint")
+@pytest.mark.parametrize(
+    ("code", "message", "expected"),
+    [
+        (
+            "ValidationError",
+            "Endpoint demo-dev of account 123456789012 not found.",
+            (503, "endpoint demo-dev does not exist"),
+        ),
+        (
+            "ModelNotReadyException",
+            "Model is not ready",
+            (503, "endpoint demo-dev is not ready: Model is not ready"),
+        ),
+        ("InternalFailure", "oops", (502, "endpoint demo-dev failed to answer (InternalFailure)")),
+    ],
+)
+def test_runtime_errors_map_to_gateway_statuses(predict_proxy, stub, code, message, expected):
+    # GIVEN SageMaker runtime refusing the call
+    status_code = {"ValidationError": 400, "ModelNotReadyException": 429}.get(code, 500)
+    stub(predict_proxy.RUNTIME).add_client_error("invoke_endpoint", code, message, status_code)
+    # WHEN posted THEN the status says whose fault it is
+    status, body = call(predict_proxy, request({"instances": [RECORD]}))
+    assert (status, body["message"]) == expected
+
+
+@pytest.mark.usefixtures("dev_endpoint")
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"<html>oops</html>", "the model behind demo-dev did not answer JSON"),
+        ({"predictions": [1, 2]}, "did not answer one prediction per instance"),
+        ([1], "did not answer one prediction per instance"),
+    ],
+)
+def test_an_unreadable_model_answer_gets_502(predict_proxy, stub, payload, message):
+    # GIVEN the model answering something other than one prediction per record
+    stub(predict_proxy.RUNTIME).add_response("invoke_endpoint", answer(payload))
+    # WHEN posted THEN 502
+    status, body = call(predict_proxy, request({"instances": [RECORD]}))
+    assert status == 502
+    assert message in body["message"]
+
+
+def test_an_unexpected_error_gets_a_generic_500(predict_proxy, stub, capsys):
+    # GIVEN the control plane refusing access (a deployment bug, not the caller's)
+    stub(predict_proxy.SAGEMAKER).add_client_error(
+        "describe_endpoint", "AccessDeniedException", "not authorized to sagemaker:DescribeEndpoint"
+    )
+    # WHEN posted
+    status, body = call(predict_proxy, request({"instances": [RECORD]}))
+    # THEN one generic message with the request id; the details only in the JSON log
+    assert (status, body) == (500, {"message": "internal error", "requestId": REQUEST_ID})
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    errors = [line for line in logged if line["level"] == "ERROR"]
+    assert "AccessDeniedException" in errors[0]["exception"]
+    assert all(line["request_id"] == REQUEST_ID for line in logged)
