@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from localcloud.codepipeline.definition import PipelineDefinition, read_pipeline
 from localcloud.codepipeline.job_api import JobApi
 from localcloud.codepipeline.runner import ActionServices, PipelineRunner, RunReport
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
-from localcloud.routes import api_keys_of, routes_of
+from localcloud.routes import routes_of
 from localcloud.sagemaker import start_server as start_sagemaker
 from localcloud.stacks import (
     LAMBDA_FOLDERS,
@@ -205,12 +206,13 @@ class LocalCloud:
 
     def _start_gateway(self, progress: Callable[[str], None]) -> None:
         assert self.pipeline_stack is not None
-        keys = api_keys_of(self.pipeline_stack, self.session)
-        self.api_key = next(iter(keys))
+        # moto server does not create AWS::ApiGateway::ApiKey, so the local gateway holds the
+        # key's value itself: 40 characters, like the keys API Gateway generates.
+        self.api_key = secrets.token_hex(20)
         gateway = LocalApiGateway(
             self.runtime,
             routes=routes_of(self.pipeline_stack),
-            api_keys=keys,
+            api_keys={self.api_key},
             host="127.0.0.1",
             port=self.settings.gateway_port,
         )

@@ -7,11 +7,11 @@ import io
 import json
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from localcloud.cfn import StackContext, TemplateError, load_template
+from localcloud.cfn import StackContext, TemplateError, load_template, resolve
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PREP_TEMPLATE = REPO_ROOT / "templates" / "01-prep.yml"
@@ -75,7 +75,8 @@ def read_stack(clients: Any, name: str, template_path: Path) -> Stack:
     for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name):
         for summary in page["StackResourceSummaries"]:
             physical_ids[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
-    exports = {e["Name"]: e["Value"] for e in cfn.list_exports().get("Exports", [])}
+    # moto lists the export of an output it could not compute with no Value: leave those out.
+    exports = {e["Name"]: e["Value"] for e in cfn.list_exports().get("Exports", []) if "Value" in e}
     template = load_template(template_path)
     region = clients.region_name
     account_id = clients.client("sts").get_caller_identity()["Account"]
@@ -90,8 +91,30 @@ def read_stack(clients: Any, name: str, template_path: Path) -> Stack:
         conditions=template.get("Conditions", {}),
         get_att=_AttributeReader(clients, region, account_id, physical_ids, resource_types),
     )
+    context = _name_skipped_resources(template, context)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
     return Stack(name=name, template=template, context=context, outputs=outputs)
+
+
+# Resource types moto server does not create, whose `Ref` is the name their template gives them.
+NAMED_BY_PROPERTY = {
+    "AWS::CodeBuild::Project": "Name",
+    "AWS::CodePipeline::Pipeline": "Name",
+    "AWS::ApiGateway::Stage": "StageName",
+}
+
+
+def _name_skipped_resources(template: dict[str, Any], context: StackContext) -> StackContext:
+    """Give the resources moto skipped the physical ids AWS would (their names)."""
+    named = dict(context.physical_ids)
+    for logical_id, resource in template.get("Resources", {}).items():
+        name_property = NAMED_BY_PROPERTY.get(resource.get("Type", ""))
+        if logical_id in named or name_property is None:
+            continue
+        name = resource.get("Properties", {}).get(name_property)
+        if name is not None:
+            named[logical_id] = resolve(name, context)
+    return replace(context, physical_ids=named)
 
 
 def _with_defaults(template: dict[str, Any], given: Mapping[str, str]) -> dict[str, str]:
