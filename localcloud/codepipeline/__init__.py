@@ -1,0 +1,1 @@
+"""The local CodePipeline: pipeline definition, runner, local build and the job API."""

@@ -1,0 +1,19 @@
+"""Run Lambda functions from their deployment zips in warm worker processes, as Lambda does."""
+
+from localcloud.lambda_runtime.exceptions import (
+    CallerTimeout,
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+)
+from localcloud.lambda_runtime.function import LambdaFunction
+from localcloud.lambda_runtime.runtime import InvocationResult, LambdaError, LambdaRuntime
+
+__all__ = [
+    "CallerTimeout",
+    "InvalidParameterValueException",
+    "InvocationResult",
+    "LambdaError",
+    "LambdaFunction",
+    "LambdaRuntime",
+    "ResourceNotFoundException",
+]

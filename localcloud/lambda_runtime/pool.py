@@ -1,0 +1,174 @@
+"""Worker processes (one execution environment each) and the warm pool of one function version."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+from localcloud.lambda_runtime.worker import read_frame, write_frames
+
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+
+
+class Worker:
+    """A worker process and the socket to it; used by one invocation at a time."""
+
+    def __init__(
+        self, handler: str, code_dir: Path, environment: Mapping[str, str], log: BinaryIO
+    ) -> None:
+        self.channel, child = socket.socketpair()
+        # -P keeps the worker script's own folder off sys.path, so only the code is importable.
+        command = [sys.executable, "-P", "-u", str(WORKER_SCRIPT), str(child.fileno()), handler]
+        try:
+            self.process = subprocess.Popen(
+                command,
+                cwd=code_dir,
+                env=dict(environment),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=(child.fileno(),),
+            )
+        except BaseException:
+            self.channel.close()
+            raise
+        finally:
+            child.close()
+        self.started = time.monotonic()
+        self.initialized = False
+
+    def send(self, frames: list[bytes], timeout: float) -> bool:
+        """Send a request's frames; False if the process is gone. Raises TimeoutError."""
+        self.channel.settimeout(_positive(timeout))
+        try:
+            write_frames(self.channel, frames)
+        except ConnectionError:
+            return False
+        return True
+
+    def receive(self, timeout: float) -> bytes | None:
+        """The next frame from the worker; None if it exited. Raises TimeoutError."""
+        self.channel.settimeout(_positive(timeout))
+        try:
+            return read_frame(self.channel)
+        except ConnectionError:
+            return None
+
+    def alive(self) -> bool:
+        """Whether the process still runs."""
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        """Stop the process now; the socket stays open for the thread that may be reading it."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+    def close(self) -> None:
+        """Stop the process and release the socket."""
+        self.kill()
+        self.channel.close()
+
+    def exit_reason(self) -> str:
+        """How the process ended, in the words Lambda's runtime uses (Go's ExitError text)."""
+        code = self.process.wait(timeout=5)
+        if code >= 0:
+            return f"exit status {code}"
+        return f"signal: {(signal.strsignal(-code) or str(-code)).lower()}"
+
+
+def _positive(timeout: float) -> float:
+    if timeout <= 0:
+        raise TimeoutError
+    return timeout
+
+
+class PoolClosed(RuntimeError):
+    """The runtime was shut down while an invocation waited for a worker."""
+
+
+class WorkerPool:
+    """Warm workers of one function version: reuse an idle one, else start one, up to a limit."""
+
+    def __init__(self, spawn: Callable[[], Worker], limit: int) -> None:
+        self._spawn = spawn
+        self._limit = limit
+        self._idle: list[Worker] = []
+        self._busy: set[Worker] = set()
+        self._starting = 0
+        self._retired = False
+        self._closed = False
+        self._condition = threading.Condition()
+
+    def acquire(self) -> Worker:
+        """An idle worker (most recently used first), a new one, or wait for one to come back."""
+        with self._condition:
+            while True:
+                if self._closed:
+                    raise PoolClosed("the Lambda runtime is shut down")
+                while self._idle:
+                    worker = self._idle.pop()
+                    if worker.alive():
+                        self._busy.add(worker)
+                        return worker
+                    worker.close()
+                if len(self._busy) + self._starting < self._limit:
+                    self._starting += 1
+                    break
+                self._condition.wait()
+        try:
+            worker = self._spawn()
+        finally:
+            with self._condition:
+                self._starting -= 1
+                self._condition.notify()
+        with self._condition:
+            if not self._closed:
+                self._busy.add(worker)
+                return worker
+        worker.close()
+        raise PoolClosed("the Lambda runtime is shut down")
+
+    def release(self, worker: Worker) -> None:
+        """Give a healthy worker back for the next invocation to reuse."""
+        with self._condition:
+            self._busy.discard(worker)
+            if not self._retired:
+                self._idle.append(worker)
+                self._condition.notify()
+                return
+        worker.close()
+
+    def discard(self, worker: Worker) -> None:
+        """Drop a worker that timed out, crashed or failed its init; a fresh one replaces it."""
+        worker.close()
+        with self._condition:
+            self._busy.discard(worker)
+            self._condition.notify()
+
+    def retire(self) -> None:
+        """A newer version replaced this one: stop idle workers now, busy ones when they finish."""
+        with self._condition:
+            self._retired = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.close()
+
+    def close(self) -> None:
+        """Stop every worker, busy ones included; waiting invocations get PoolClosed."""
+        with self._condition:
+            self._retired = self._closed = True
+            idle, self._idle = self._idle, []
+            busy = list(self._busy)
+            self._condition.notify_all()
+        for worker in idle:
+            worker.close()
+        for worker in busy:
+            worker.kill()

@@ -1,0 +1,376 @@
+"""Invoke registered functions in warm worker processes, with Lambda's limits, errors and logs."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localcloud.lambda_runtime.exceptions import CallerTimeout, ResourceNotFoundException
+from localcloud.lambda_runtime.function import (
+    LambdaFunction,
+    base_path,
+    environment_value,
+    unpack,
+)
+from localcloud.lambda_runtime.pool import Worker, WorkerPool
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "123456789012"
+DEFAULT_MAX_WORKERS = 8
+INIT_LIMIT_SECONDS = 10.0  # Lambda's limit on the init phase of an on-demand function
+TIMED_OUT = "Sandbox.Timedout"
+EXIT_ERROR = "Runtime.ExitError"
+PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@dataclass(frozen=True)
+class LambdaError:
+    """A failed invocation as Lambda reports it (the stack trace stays in the function's log)."""
+
+    type: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+    @property
+    def timed_out(self) -> bool:
+        """The function ran out of time (its timeout, or Lambda's init limit)."""
+        return self.type == TIMED_OUT
+
+    def to_payload(self) -> dict[str, str]:
+        """The body Lambda's Invoke returns for a function error."""
+        return {"errorMessage": self.message, "errorType": self.type}
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    """What one invocation returned: the handler's JSON payload, or an error."""
+
+    request_id: str
+    payload: Any = None
+    error: LambdaError | None = None
+    duration_ms: float = 0.0
+    init_ms: float | None = None  # set when this invocation started a new worker
+
+    @property
+    def ok(self) -> bool:
+        """The handler returned normally."""
+        return self.error is None
+
+
+class _LogSink:
+    """A function's log file, appended to by its workers and by the runtime's own lines."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = path.open("ab", buffering=0)
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            if not self.file.closed:
+                self.file.write(text.encode())
+
+    def close(self) -> None:
+        with self._lock:
+            self.file.close()
+
+
+def _timestamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Deployment:
+    """One registered version of a function: unpacked code, environment, log and warm pool."""
+
+    def __init__(
+        self,
+        function: LambdaFunction,
+        code_dir: Path,
+        environment: dict[str, str],
+        arn: str,
+        log: _LogSink,
+        max_workers: int,
+    ) -> None:
+        self.function = function
+        self.code_dir = code_dir
+        self.environment = environment
+        self.arn = arn
+        self.log = log
+        self.pool = WorkerPool(self._spawn, max_workers)
+
+    def _spawn(self) -> Worker:
+        stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        self.log.write(f"INIT_START Runtime Version: python:{PYTHON_VERSION}\n")
+        environment = {**self.environment, "AWS_LAMBDA_LOG_STREAM_NAME": stream}
+        return Worker(self.function.handler, self.code_dir, environment, self.log.file)
+
+    def invoke(self, event: Any, wait_seconds: float | None) -> InvocationResult:
+        payload = json.dumps(event).encode()  # before taking a worker: a bad event is the caller's
+        request_id = str(uuid.uuid4())
+        started = time.monotonic()
+        caller_deadline = math.inf if wait_seconds is None else started + wait_seconds
+        worker = self.pool.acquire()
+        try:
+            result = self._run(worker, request_id, payload, started, caller_deadline)
+        except BaseException:
+            self.pool.discard(worker)
+            raise
+        # A handler's own exception leaves its environment warm, as in Lambda; timeouts,
+        # crashes and failed inits do not.
+        if worker.initialized and worker.alive():
+            self.pool.release(worker)
+        else:
+            self.pool.discard(worker)
+        return result
+
+    def _run(
+        self,
+        worker: Worker,
+        request_id: str,
+        payload: bytes,
+        started: float,
+        caller_deadline: float,
+    ) -> InvocationResult:
+        init_ms = None
+        if not worker.initialized:
+            deadline = min(started + INIT_LIMIT_SECONDS, caller_deadline)
+            outcome = self._initialize(worker, request_id, deadline)
+            if isinstance(outcome, LambdaError):
+                self.log.write(f"START RequestId: {request_id} Version: $LATEST\n")
+                if outcome.timed_out:
+                    worker.kill()
+                    if deadline == caller_deadline:
+                        self._abandon(request_id, started, caller_deadline)
+                return self._finished(request_id, started, None, error=outcome, fatal=True)
+            init_ms = outcome
+        return self._call(worker, request_id, payload, init_ms, caller_deadline)
+
+    def _initialize(self, worker: Worker, request_id: str, deadline: float) -> float | LambdaError:
+        """Wait for the worker's init to end: its duration (process start included) or error."""
+        try:
+            frame = worker.receive(deadline - time.monotonic())
+        except TimeoutError:
+            limit = deadline - worker.started
+            return LambdaError(TIMED_OUT, f"Init phase timed out after {limit:.2f} seconds")
+        if frame is None:
+            return self._exited(worker, request_id)
+        report = json.loads(frame)
+        if "error" in report:
+            return LambdaError(report["error"]["errorType"], report["error"]["errorMessage"])
+        worker.initialized = True
+        return (time.monotonic() - worker.started) * 1000
+
+    def _call(
+        self,
+        worker: Worker,
+        request_id: str,
+        payload: bytes,
+        init_ms: float | None,
+        caller_deadline: float,
+    ) -> InvocationResult:
+        timeout = self.function.timeout
+        meta = {
+            "id": request_id,
+            "arn": self.arn,
+            "deadline_ms": int((time.time() + timeout) * 1000),
+        }
+        self.log.write(f"START RequestId: {request_id} Version: $LATEST\n")
+        began = time.monotonic()
+        deadline = min(began + timeout, caller_deadline)
+        try:
+            sent = worker.send([json.dumps(meta).encode(), payload], deadline - time.monotonic())
+            frame = worker.receive(deadline - time.monotonic()) if sent else None
+        except TimeoutError:
+            worker.kill()
+            if deadline == caller_deadline:
+                self._abandon(request_id, began, caller_deadline)
+            message = f"Task timed out after {timeout:.2f} seconds"
+            self.log.write(f"{_timestamp()} {request_id} {message}\n")
+            error = LambdaError(TIMED_OUT, message)
+            return self._finished(request_id, began, init_ms, error=error, fatal=True)
+        if frame is None:
+            error = self._exited(worker, request_id)
+            self.log.write(f"{error.message}\n{EXIT_ERROR}\n")
+            return self._finished(request_id, began, init_ms, error=error, fatal=True)
+        answer = json.loads(frame)
+        if "error" in answer:
+            error = LambdaError(answer["error"]["errorType"], answer["error"]["errorMessage"])
+            return self._finished(request_id, began, init_ms, error=error)
+        return self._finished(request_id, began, init_ms, payload=answer["payload"])
+
+    def _abandon(self, request_id: str, began: float, caller_deadline: float) -> None:
+        """The caller's own limit ran out (its worker is already stopped): log it and raise."""
+        waited = caller_deadline - began
+        self.log.write(
+            f"{_timestamp()} {request_id} The caller stopped waiting after {waited:.2f} seconds; "
+            "the execution environment was stopped\n"
+        )
+        self._report(request_id, waited * 1000, None, "\tStatus: timeout")
+        raise CallerTimeout(f"{self.function.name} did not answer within {waited:.2f} seconds")
+
+    @staticmethod
+    def _exited(worker: Worker, request_id: str) -> LambdaError:
+        reason = worker.exit_reason()
+        return LambdaError(
+            EXIT_ERROR, f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
+        )
+
+    def _finished(
+        self,
+        request_id: str,
+        began: float,
+        init_ms: float | None,
+        *,
+        payload: Any = None,
+        error: LambdaError | None = None,
+        fatal: bool = False,
+    ) -> InvocationResult:
+        duration_ms = (time.monotonic() - began) * 1000
+        status = ""
+        if error is not None and fatal:  # the environment ended: REPORT says how, as Lambda's does
+            status = (
+                "\tStatus: timeout"
+                if error.timed_out
+                else f"\tStatus: error\tError Type: {error.type}"
+            )
+        self._report(request_id, duration_ms, init_ms, status)
+        return InvocationResult(request_id, payload, error, duration_ms, init_ms)
+
+    def _report(
+        self, request_id: str, duration_ms: float, init_ms: float | None, status: str
+    ) -> None:
+        init = f"\tInit Duration: {init_ms:.2f} ms" if init_ms is not None else ""
+        self.log.write(
+            f"END RequestId: {request_id}\n"
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {math.ceil(duration_ms)} ms\t"
+            f"Memory Size: {self.function.memory} MB{init}{status}\n"
+        )
+
+
+class LambdaRuntime:
+    """Registered functions, each invoked from its own deployment zip in warm worker processes.
+
+    Usage::
+
+        runtime = LambdaRuntime(state_dir, ambient_environment={"AWS_ENDPOINT_URL": url, ...})
+        runtime.register(LambdaFunction("echo", zip_bytes, "app.handler", {"LOG_LEVEL": "DEBUG"}))
+        result = runtime.invoke("echo", {"hello": "world"})   # thread-safe
+        result.payload if result.ok else result.error          # LambdaError(type, message)
+        runtime.shutdown()
+
+    Workers get only `ambient_environment` (endpoints, region, dummy credentials), the variables
+    Lambda itself sets, and the function's own; PYTHONPATH is the unpacked code alone. Code is
+    unpacked to `<state_dir>/lambda/<name>/<sha256>/`; output goes to `log_path(name)`.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        ambient_environment: Mapping[str, str] | None = None,
+        *,
+        max_workers_per_function: int = DEFAULT_MAX_WORKERS,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.ambient = dict(ambient_environment or {})
+        self.region = self.ambient.get("AWS_REGION", DEFAULT_REGION)
+        self.account_id = account_id
+        self.max_workers = max_workers_per_function
+        self._deployments: dict[str, _Deployment] = {}
+        self._logs: dict[str, _LogSink] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def log_path(self, function_name: str) -> Path:
+        """Where a function's output and START/END/REPORT lines go."""
+        return self.state_dir / "logs" / "lambda" / f"{function_name}.log"
+
+    def arn(self, function_name: str) -> str:
+        """The function's ARN in this runtime's account and region."""
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{function_name}"
+
+    def register(self, function: LambdaFunction) -> None:
+        """Create or replace a function; a new version starts with new workers, as in Lambda."""
+        function.validate()
+        code_dir = unpack(function.zip_bytes(), self.state_dir / "lambda" / function.name)
+        home = self.state_dir / "lambda" / function.name / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the Lambda runtime is shut down")
+            log = self._logs.get(function.name)
+            if log is None:
+                log = self._logs[function.name] = _LogSink(self.log_path(function.name))
+            deployment = _Deployment(
+                function,
+                code_dir,
+                self._environment(function, code_dir, home),
+                self.arn(function.name),
+                log,
+                self.max_workers,
+            )
+            previous = self._deployments.get(function.name)
+            self._deployments[function.name] = deployment
+        if previous is not None:
+            previous.pool.retire()
+
+    def _environment(self, function: LambdaFunction, code_dir: Path, home: Path) -> dict[str, str]:
+        return {
+            "PATH": base_path(),
+            "HOME": str(home),  # not the user's: their ~/.aws must not reach the function
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONPATH": str(code_dir),
+            **self.ambient,
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "_HANDLER": function.handler,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_python{PYTHON_VERSION}",
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": f"{function.timeout:g}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            **{key: environment_value(value) for key, value in function.environment.items()},
+        }
+
+    def invoke(
+        self, function_name: str, event: Any, wait_seconds: float | None = None
+    ) -> InvocationResult:
+        """Run the function on `event` (RequestResponse); thread-safe.
+
+        Function errors, timeouts and crashes come back as `result.error`. `wait_seconds` is
+        the caller's own limit (API Gateway's integration timeout): past it the worker is
+        stopped and CallerTimeout is raised.
+        """
+        if self._closed:
+            raise RuntimeError("the Lambda runtime is shut down")
+        deployment = self._deployments.get(function_name)
+        if deployment is None:
+            raise ResourceNotFoundException(f"Function not found: {self.arn(function_name)}")
+        return deployment.invoke(event, wait_seconds)
+
+    def shutdown(self) -> None:
+        """Stop every worker of every function; safe to call twice."""
+        with self._lock:
+            self._closed = True
+            deployments, self._deployments = list(self._deployments.values()), {}
+            logs, self._logs = list(self._logs.values()), {}
+        for deployment in deployments:
+            deployment.pool.close()
+        for log in logs:
+            log.close()

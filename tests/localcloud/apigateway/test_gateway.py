@@ -1,0 +1,388 @@
+"""The local API gateway over real HTTP, in front of real Lambda workers."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+import socket
+import textwrap
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from localcloud.apigateway import LocalApiGateway, PortInUse, Route
+from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
+
+# `sam local generate-event apigateway aws-proxy --stage prod --path predict --method POST
+#  --body '{"instances": []}'` (SAM CLI 1.170.0): the shape our events must have.
+SAM_EVENT = json.loads(Path(__file__).with_name("sam_apigateway_aws_proxy.json").read_text())
+
+API_KEY = "local-api-key-0123456789"
+API_KEY_ID = "k3y1d"
+INTEGRATION_TIMEOUT = 0.6
+
+FUNCTIONS = {
+    # Answers with the event it got, so tests can read what API Gateway sent.
+    "echo": """
+        import json
+
+        def handler(event, context):
+            return {"statusCode": 200, "body": json.dumps(event)}
+    """,
+    # Answers with whatever proxy result the request body spells out.
+    "responder": """
+        import json
+
+        def handler(event, context):
+            return json.loads(event["body"])
+    """,
+    "raiser": """
+        def handler(event, context):
+            raise RuntimeError("the endpoint is not InService")
+    """,
+    "sleeper": """
+        import time
+
+        def handler(event, context):
+            time.sleep(float(event["body"]))
+            return {"statusCode": 200, "body": "awake"}
+    """,
+}
+
+
+def _zip(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", textwrap.dedent(source))
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaRuntime]:
+    """The functions above; `sleeper` times out after 0.3 s, `patient` after 5 s."""
+    runtime = LambdaRuntime(tmp_path_factory.mktemp("state"), {"AWS_REGION": "us-east-1"})
+    for name, source in FUNCTIONS.items():
+        runtime.register(LambdaFunction(name, _zip(source), "app.handler", timeout=0.3))
+    runtime.register(
+        LambdaFunction("patient", _zip(FUNCTIONS["sleeper"]), "app.handler", timeout=5)
+    )
+    yield runtime
+    runtime.shutdown()
+
+
+ROUTES = [
+    Route("prod", "POST", "/predict", "echo", {"endpointName": "abalone-prod"}, True),
+    Route("dev", "POST", "/predict", "echo", {"endpointName": "abalone-dev"}, True),
+    Route("prod", "GET", "/items/{id}", "echo"),
+    Route("prod", "ANY", "/files/{path+}", "echo"),
+    Route("prod", "POST", "/respond", "responder"),
+    Route("prod", "POST", "/fail", "raiser"),
+    Route("prod", "POST", "/sleep", "sleeper"),
+    Route("prod", "POST", "/wait", "patient"),
+    Route("prod", "POST", "/missing-function", "never-registered"),
+]
+
+
+@pytest.fixture(scope="module")
+def gateway(runtime: LambdaRuntime) -> Iterator[LocalApiGateway]:
+    """The gateway on a free port, with a short integration timeout so 504s come fast."""
+    gateway = LocalApiGateway(
+        runtime,
+        ROUTES,
+        {API_KEY: API_KEY_ID},
+        port=0,
+        integration_timeout=INTEGRATION_TIMEOUT,
+    )
+    gateway.start()
+    yield gateway
+    gateway.stop()
+
+
+def post(
+    gateway: LocalApiGateway, path: str, body: Any = None, **headers: str
+) -> requests.Response:
+    data = body if isinstance(body, str | bytes) or body is None else json.dumps(body)
+    return requests.post(f"{gateway.url}{path}", data=data, headers=headers, timeout=10)
+
+
+def predict(gateway: LocalApiGateway, stage: str = "prod", **query: str) -> dict[str, Any]:
+    response = requests.post(
+        f"{gateway.url}/{stage}/predict",
+        params=query,
+        json={"instances": [{"sex": "M", "length": 0.455}]},
+        headers={"x-api-key": API_KEY, "X-Custom": "yes"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_the_event_has_the_shape_sam_generates(gateway: LocalApiGateway) -> None:
+    event = predict(gateway)
+
+    assert set(event) == set(SAM_EVENT)
+    assert set(event["requestContext"]) >= set(SAM_EVENT["requestContext"])
+    assert set(event["requestContext"]["identity"]) >= set(SAM_EVENT["requestContext"]["identity"])
+    assert event["resource"] == event["requestContext"]["resourcePath"] == "/predict"
+    assert event["path"] == SAM_EVENT["path"] == "/predict"
+    assert event["requestContext"]["path"] == SAM_EVENT["requestContext"]["path"] == "/prod/predict"
+    assert event["httpMethod"] == event["requestContext"]["httpMethod"] == "POST"
+    assert event["requestContext"]["stage"] == "prod"
+    assert event["stageVariables"] == {"endpointName": "abalone-prod"}
+    assert event["pathParameters"] is None
+    assert event["queryStringParameters"] is None
+    assert event["isBase64Encoded"] is False
+    assert json.loads(event["body"]) == {"instances": [{"sex": "M", "length": 0.455}]}
+    assert event["headers"]["X-Custom"] == "yes"
+    assert event["multiValueHeaders"]["X-Custom"] == ["yes"]
+    assert event["headers"]["X-Forwarded-For"] == "127.0.0.1"
+    assert event["headers"]["X-Forwarded-Port"] == str(gateway.port)
+    identity = event["requestContext"]["identity"]
+    assert identity["apiKey"] == API_KEY
+    assert identity["apiKeyId"] == API_KEY_ID
+    assert identity["sourceIp"] == "127.0.0.1"
+    assert identity["userAgent"].startswith("python-requests/")
+
+
+def test_each_stage_has_its_own_stage_variables(gateway: LocalApiGateway) -> None:
+    assert predict(gateway, "dev")["stageVariables"] == {"endpointName": "abalone-dev"}
+    assert predict(gateway, "prod")["stageVariables"] == {"endpointName": "abalone-prod"}
+
+
+def test_query_string_and_path_parameters(gateway: LocalApiGateway) -> None:
+    event = requests.get(f"{gateway.url}/prod/items/42?tag=a&tag=b&empty=", timeout=10).json()
+    greedy = requests.delete(f"{gateway.url}/prod/files/a/b/c.csv", timeout=10).json()
+
+    assert event["resource"] == "/items/{id}"
+    assert event["path"] == "/items/42"
+    assert event["pathParameters"] == {"id": "42"}
+    assert event["queryStringParameters"] == {"tag": "b", "empty": ""}
+    assert event["multiValueQueryStringParameters"] == {"tag": ["a", "b"], "empty": [""]}
+    assert event["body"] is None
+    assert event["stageVariables"] is None
+    assert event["requestContext"]["identity"]["apiKey"] is None
+    assert greedy["pathParameters"] == {"path": "a/b/c.csv"}
+    assert greedy["httpMethod"] == "DELETE"
+
+
+def test_a_binary_body_arrives_base64_encoded(gateway: LocalApiGateway) -> None:
+    event = post(gateway, "/prod/predict", b"\xff\xfe\x00raw", **{"x-api-key": API_KEY}).json()
+
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == b"\xff\xfe\x00raw"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/prod/unknown"),
+        ("GET", "/prod/predict"),
+        ("POST", "/staging/predict"),
+        ("POST", "/"),
+        ("POST", "/prod"),
+        ("PUT", "/prod/items/42"),
+    ],
+)
+def test_unknown_routes_and_methods_are_missing_authentication_token(
+    gateway: LocalApiGateway, method: str, path: str
+) -> None:
+    response = requests.request(
+        method, f"{gateway.url}{path}", headers={"x-api-key": API_KEY}, timeout=10
+    )
+
+    assert response.status_code == 403
+    assert response.json() == {"message": "Missing Authentication Token"}
+    assert response.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+
+
+@pytest.mark.parametrize("headers", [{}, {"x-api-key": "wrong"}, {"x-api-key": ""}])
+def test_a_missing_or_wrong_api_key_is_forbidden(
+    gateway: LocalApiGateway, headers: dict[str, str]
+) -> None:
+    response = post(gateway, "/prod/predict", {"instances": []}, **headers)
+
+    assert response.status_code == 403
+    assert response.json() == {"message": "Forbidden"}
+    assert response.headers["x-amzn-ErrorType"] == "ForbiddenException"
+
+
+def test_the_api_key_header_name_is_case_insensitive(gateway: LocalApiGateway) -> None:
+    assert post(gateway, "/prod/predict", {}, **{"X-API-Key": API_KEY}).status_code == 200
+
+
+def test_the_proxy_result_becomes_the_http_response(gateway: LocalApiGateway) -> None:
+    result = {
+        "statusCode": 201,
+        "headers": {"X-Model": "abalone", "Set-Cookie": "ignored=1", "Content-Length": "999"},
+        "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+        "body": '{"predictions": [9.5]}',
+        "isBase64Encoded": False,
+    }
+
+    response = post(gateway, "/prod/respond", result)
+
+    assert response.status_code == 201
+    assert response.json() == {"predictions": [9.5]}
+    assert response.headers["X-Model"] == "abalone"
+    assert response.raw.headers.getlist("Set-Cookie") == ["a=1", "b=2"]
+    assert response.headers["Content-Type"] == "application/json"  # API Gateway's default
+    assert response.headers["x-amzn-Remapped-Content-Length"] == "999"
+    assert response.headers["Content-Length"] == str(len(response.content))
+    assert response.headers["x-amzn-RequestId"]
+
+
+def test_a_base64_result_is_decoded(gateway: LocalApiGateway) -> None:
+    result = {
+        "statusCode": 200,
+        "headers": {"Content-Type": "text/csv"},
+        "body": base64.b64encode(b"9.5\n10.1\n").decode(),
+        "isBase64Encoded": True,
+    }
+
+    response = post(gateway, "/prod/respond", result)
+
+    assert response.content == b"9.5\n10.1\n"
+    assert response.headers["Content-Type"] == "text/csv"
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"statusCode": 200, "body": {"not": "a string"}},
+        {"statusCode": "200", "body": "{}"},
+        {"statusCode": 200, "body": "{}", "message": "extra key"},
+        {"statusCode": 200, "headers": {"X-Bad": "line\r\nbreak"}},
+        {"statusCode": 200, "body": "not base64!", "isBase64Encoded": True},
+        ["a", "list"],
+        "a string",
+    ],
+    ids=[
+        "body-object",
+        "status-string",
+        "extra-key",
+        "header-newline",
+        "bad-base64",
+        "list",
+        "str",
+    ],
+)
+def test_a_malformed_proxy_result_is_a_502(gateway: LocalApiGateway, result: Any) -> None:
+    response = post(gateway, "/prod/respond", result)
+
+    assert response.status_code == 502
+    assert response.json() == {"message": "Internal server error"}
+
+
+def test_a_function_error_is_a_502(gateway: LocalApiGateway) -> None:
+    response = post(gateway, "/prod/fail", {})
+
+    assert response.status_code == 502
+    assert response.json() == {"message": "Internal server error"}
+
+
+def test_a_function_timing_out_before_the_integration_is_a_502(gateway: LocalApiGateway) -> None:
+    """GIVEN a function timeout (0.3 s) shorter than the integration timeout (0.6 s) THEN 502,
+    as in API Gateway: Lambda answered, with an error."""
+    response = post(gateway, "/prod/sleep", "2")
+
+    assert response.status_code == 502
+    assert response.json() == {"message": "Internal server error"}
+
+
+def test_the_integration_timeout_is_a_504(gateway: LocalApiGateway) -> None:
+    """GIVEN a function allowed 5 s behind a 0.6 s integration timeout THEN 504 after ~0.6 s."""
+    started = time.monotonic()
+    response = post(gateway, "/prod/wait", "3")
+
+    assert response.status_code == 504
+    assert response.json() == {"message": "Endpoint request timed out"}
+    assert time.monotonic() - started < 2.5
+    assert post(gateway, "/prod/wait", "0").text == "awake"
+
+
+def test_a_function_that_does_not_exist_is_a_500(gateway: LocalApiGateway) -> None:
+    response = post(gateway, "/prod/missing-function", {})
+
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal server error"}
+
+
+def test_a_body_over_10_mb_is_refused_without_reading_it(gateway: LocalApiGateway) -> None:
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=5) as connection:
+        connection.sendall(
+            b"POST /prod/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10485761\r\n\r\n"
+        )
+        answer = connection.makefile("rb").read()
+
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"Connection: close" in answer
+    assert answer.endswith(b'{"message": "Request Too Long"}')
+
+
+def test_a_chunked_request_body_is_read(gateway: LocalApiGateway) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    connection.request(
+        "POST",
+        "/prod/predict",
+        body=iter([b'{"instances": ', b"[1, 2]}"]),
+        headers={"x-api-key": API_KEY},
+        encode_chunked=True,
+    )
+    event = json.loads(connection.getresponse().read())
+    connection.close()
+
+    assert json.loads(event["body"]) == {"instances": [1, 2]}
+
+
+def test_connections_are_kept_alive(gateway: LocalApiGateway) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    sources = []
+    for _ in range(3):
+        connection.request("POST", "/prod/predict", body=b"{}", headers={"x-api-key": API_KEY})
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200
+        assert not response.will_close
+        assert connection.sock is not None
+        sources.append(connection.sock.getsockname())
+    connection.close()
+
+    assert len(set(sources)) == 1
+
+
+def test_a_taken_port_is_named_and_stop_frees_it(runtime: LambdaRuntime) -> None:
+    first = LocalApiGateway(runtime, [], port=0)
+    first.start()
+    port = first.port
+
+    with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is already in use"):
+        LocalApiGateway(runtime, [], port=port).start()
+    first.stop()
+    first.stop()
+    second = LocalApiGateway(runtime, [Route("prod", "GET", "/x", "echo")], port=port)
+    second.start()
+    try:
+        assert requests.get(f"{second.url}/prod/x", timeout=10).status_code == 200
+    finally:
+        second.stop()
+
+
+def test_stop_ends_idle_keep_alive_connections(runtime: LambdaRuntime) -> None:
+    gateway = LocalApiGateway(runtime, [Route("prod", "GET", "/x", "echo")], port=0)
+    gateway.start()
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
+    connection.request("GET", "/prod/x")
+    connection.getresponse().read()
+
+    gateway.stop()
+
+    assert connection.sock is not None
+    assert connection.sock.recv(1) == b""  # the server closed its end
+    connection.close()
