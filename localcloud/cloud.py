@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import socket
 import subprocess
 import sys
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +78,8 @@ def free_port() -> int:
 def ensure_port_free(port: int, what: str) -> None:
     """Fail fast, naming the port, when something already listens there."""
     with socket.socket() as probe:
+        # As servers do: connections of an earlier run in TIME_WAIT must not count as "in use".
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -122,6 +126,11 @@ class LocalCloud:
                 print(f"localcloud: while stopping: {error}", file=sys.stderr)
 
     def _start_services(self, progress: Callable[[str], None]) -> None:
+        # moto's HTTP server logs every request through werkzeug, and warns about each resource
+        # type it skips (tests/templates pins that list; the local runner and gateway cover them).
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        logging.getLogger("moto").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
         moto_port = free_port()
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         moto.start()
@@ -134,7 +143,7 @@ class LocalCloud:
             "AWS_REGION": REGION,
             "AWS_ENDPOINT_URL": moto_url,
         }
-        os.environ.update(self.environment)
+        self._export_environment()
         sagemaker = start_sagemaker(self.state_dir, host="127.0.0.1", port=0)
         self._stoppers.append(sagemaker.stop)
         progress(f"local SageMaker    {sagemaker.url}")
@@ -149,10 +158,24 @@ class LocalCloud:
                 "AWS_ENDPOINT_URL_CODEPIPELINE": jobs.url,
             }
         )
-        os.environ.update(self.environment)
+        self._export_environment()
         self.session = boto3.session.Session(region_name=REGION)
         self.runtime = LambdaRuntime(self.state_dir, ambient_environment=self.environment)
         self._stoppers.append(self.runtime.shutdown)
+
+    def _export_environment(self) -> None:
+        """Point this process's boto3 at the local cloud; `stop` puts the old values back."""
+        previous = {name: os.environ.get(name) for name in self.environment}
+
+        def restore() -> None:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+        self._stoppers.append(restore)
+        os.environ.update(self.environment)
 
     def _create_stacks(self, progress: Callable[[str], None]) -> None:
         project = self.settings.project
@@ -226,15 +249,17 @@ class LocalCloud:
         self,
         approve: Callable[[str, str, dict[str, Any]], tuple[bool, str]],
         observer: Callable[[RunReport], None] = lambda report: None,
+        model_code: Path | None = None,
     ) -> RunReport:
-        """One pipeline execution from the working copy's model code; one at a time."""
+        """One pipeline execution, one at a time; the source is the working copy's model code."""
+        source_tree = model_code or self.settings.model_code
         assert self.definition is not None and self.pipeline_stack is not None
         with self._run_lock:
             services = ActionServices(
                 s3=self.session.client("s3"),
                 jobs=self.jobs,
                 invoke_lambda=self.runtime.invoke,
-                source_code=lambda: zip_source_tree(self.settings.model_code),
+                source_code=lambda: zip_source_tree(source_tree),
                 build_image=LocalBuilder(
                     self.state_dir / "images",
                     self.session.client("ecr"),
