@@ -19,6 +19,7 @@ from typing import Any
 from localcloud.stacks import REPO_ROOT, StackError
 
 STATE_DIR = REPO_ROOT / ".localcloud"
+DIST_DIR = REPO_ROOT / "dist" / "lambdas"
 CONNECTION_FILE = "connection.json"
 START_TIMEOUT_SECONDS = 120
 SAMPLE_RECORDS = 5
@@ -53,6 +54,13 @@ def _running_connection(state_dir: Path) -> dict[str, Any] | None:
     return None
 
 
+def settings_of(args: argparse.Namespace) -> Any:
+    """The cloud settings the command line chose."""
+    from localcloud.cloud import CloudSettings
+
+    return CloudSettings(state_dir=args.state_dir, gateway_port=args.port, dist=args.dist)
+
+
 # --- demo ------------------------------------------------------------------------------------
 def post_predict(url: str, api_key: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     """POST raw records to /predict through the local API gateway."""
@@ -77,13 +85,13 @@ def sample_records(splits_dir: Path, count: int) -> tuple[list[dict[str, Any]], 
 
 def demo(args: argparse.Namespace) -> int:
     """Whole flow in this process: cloud up, pipeline, predictions, summary, everything down."""
-    from localcloud.cloud import CloudSettings, LocalCloud
+    from localcloud.cloud import LocalCloud
     from localcloud.view import LiveView, summary_lines
 
     if _running_connection(args.state_dir) is not None:
         print("A local cloud is already up (`make down` first); the demo starts its own.")
         return 1
-    cloud = LocalCloud(CloudSettings(state_dir=args.state_dir, gateway_port=args.port))
+    cloud = LocalCloud(settings_of(args))
     started = time.monotonic()
     try:
         cloud.start()
@@ -116,12 +124,12 @@ def demo(args: argparse.Namespace) -> int:
 # --- up / serve / down -----------------------------------------------------------------------
 def serve(args: argparse.Namespace) -> int:
     """The background process of `up`: the cloud plus its control API until SIGTERM."""
-    from localcloud.cloud import CloudSettings, LocalCloud
+    from localcloud.cloud import LocalCloud
     from localcloud.control import ControlState, start_control_server
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    cloud = LocalCloud(CloudSettings(state_dir=args.state_dir, gateway_port=args.port))
+    cloud = LocalCloud(settings_of(args))
     connection_path = args.state_dir / CONNECTION_FILE
     try:
         cloud.start()
@@ -169,6 +177,8 @@ def _start_background(args: argparse.Namespace) -> dict[str, Any]:
                 "localcloud",
                 "--state-dir",
                 str(args.state_dir),
+                "--dist",
+                str(args.dist),
                 "serve",
                 "--port",
                 str(args.port),
@@ -364,6 +374,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line; bad arguments get argparse's one-line error."""
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help=argparse.SUPPRESS)
+    parser.add_argument("--dist", type=Path, default=DIST_DIR, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, function, text in [
         ("demo", demo, "run the whole pipeline locally, print a summary, stop"),

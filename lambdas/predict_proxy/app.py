@@ -17,7 +17,9 @@ from json_logging import get_logger, set_correlation
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's request limit
 DEFAULT_MAX_INSTANCES = 100
-MODEL_CACHE_SECONDS = 60.0
+# DescribeEndpoint is rate-limited: ask at most every few seconds per container. The model name
+# in answers may lag a deployment by this long.
+MODEL_CACHE_SECONDS = 5.0
 # Statuses in which SageMaker routes requests to the endpoint (it keeps serving while updating).
 SERVING = frozenset({"InService", "Updating", "SystemUpdating"})
 JSON_TYPES = {

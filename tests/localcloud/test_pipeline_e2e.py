@@ -1,0 +1,221 @@
+"""The whole pipeline in the local cloud: real templates, zips, container; real boto3 and HTTP.
+
+One cloud serves the module, and the tests run in file order on purpose: a successful run puts a
+model in prod, then each failure path must leave that prod model answering, and a retrain under
+load must not drop a request.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from localcloud.cloud import CloudSettings, LocalCloud, free_port
+from localcloud.codepipeline.runner import RunReport
+from localcloud.stacks import REPO_ROOT, upload_training_data
+
+STAGES = ["Source", "Build", "Train", "DeployDev", "Evaluate", "Approve", "DeployProd"]
+
+
+def approve_all(stage: str, action: str, configuration: dict[str, Any]) -> tuple[bool, str]:
+    return True, "approved by the test"
+
+
+def raw_records(cloud: LocalCloud, count: int) -> tuple[list[dict[str, Any]], list[float]]:
+    """Raw test-split records (as a client would send them) and their true rings."""
+    with (cloud.state_dir / "data" / "test" / "test.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))[:count]
+    truths = [float(row.pop("rings")) for row in rows]
+    records = [{k: v if k == "sex" else float(v) for k, v in row.items()} for row in rows]
+    return records, truths
+
+
+def predict(
+    cloud: LocalCloud,
+    stage: str,
+    records: list[dict[str, Any]],
+    session: requests.Session | None = None,
+) -> requests.Response:
+    return (session or requests).post(
+        f"{cloud.gateway_url}/{stage}/predict",
+        json={"instances": records},
+        headers={"x-api-key": cloud.api_key},
+        timeout=30,
+    )
+
+
+def prod_config(cloud: LocalCloud) -> str:
+    sagemaker = boto3.client("sagemaker")
+    return sagemaker.describe_endpoint(EndpointName="abalone-prod")["EndpointConfigName"]
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory, lambda_zips: Path) -> Iterator[LocalCloud]:
+    settings = CloudSettings(
+        state_dir=tmp_path_factory.mktemp("cloud") / ".localcloud",
+        gateway_port=free_port(),
+        dist=lambda_zips,
+    )
+    local_cloud = LocalCloud(settings)
+    local_cloud.start(progress=lambda message: None)
+    yield local_cloud
+    local_cloud.stop()
+
+
+@pytest.fixture(scope="module")
+def first_run(cloud: LocalCloud) -> RunReport:
+    return cloud.run_pipeline(approve_all)
+
+
+def test_the_pipeline_runs_every_stage_and_prod_answers(
+    cloud: LocalCloud, first_run: RunReport
+) -> None:
+    # THEN every stage succeeded, in the template's order
+    assert first_run.status == "Succeeded", first_run.message
+    assert [stage.name for stage in first_run.stages] == STAGES
+    # AND the gate measured the dev endpoint on the test split and passed it
+    evaluation = first_run.artifacts["Evaluation"]
+    assert evaluation["passed"] is True
+    assert evaluation["records"] == 627
+    assert 0 < evaluation["metrics"]["mse"] <= 4.6
+    # AND the image is in ECR under the source revision's tag
+    image_uri = first_run.artifacts["BuildOutput"]["ImageURI"]
+    repository, tag = image_uri.split("/", 1)[1].split(":")
+    images = boto3.client("ecr").describe_images(repositoryName=repository)["imageDetails"]
+    assert any(tag in image.get("imageTags", []) for image in images)
+    # AND the model and its evaluation sit side by side in the model bucket
+    model_url = first_run.artifacts["TrainedModel"]["ModelDataUrl"]
+    bucket, key = model_url.removeprefix("s3://").split("/", 1)
+    stored = boto3.client("s3").get_object(
+        Bucket=bucket, Key=key.replace("model.tar.gz", "evaluation.json")
+    )
+    assert json.loads(stored["Body"].read())["metrics"] == evaluation["metrics"]
+    # AND the run report was written for `status`
+    latest = json.loads((cloud.state_dir / "runs" / "latest.json").read_text())
+    assert latest["execution_id"] == first_run.execution_id
+    # AND prod answers raw records through the API with sensible predictions
+    records, truths = raw_records(cloud, 50)
+    response = predict(cloud, "prod", records)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["endpoint"] == "abalone-prod"
+    predictions = [float(p) for p in answer["predictions"]]
+    mse = sum((p - t) ** 2 for p, t in zip(predictions, truths, strict=True)) / len(truths)
+    assert mse < 8
+
+
+def test_the_gateway_requires_the_api_key_and_serves_both_stages(
+    cloud: LocalCloud, first_run: RunReport
+) -> None:
+    records, _ = raw_records(cloud, 1)
+    url = f"{cloud.gateway_url}/prod/predict"
+    missing = requests.post(url, json={"instances": records}, timeout=10)
+    wrong = requests.post(url, json={"instances": records}, headers={"x-api-key": "x"}, timeout=10)
+    assert (missing.status_code, missing.json()) == (403, {"message": "Forbidden"})
+    assert (wrong.status_code, wrong.json()) == (403, {"message": "Forbidden"})
+    dev = predict(cloud, "dev", records)
+    assert dev.status_code == 200
+    assert dev.json()["endpoint"] == "abalone-dev"
+    bad = predict(cloud, "prod", [{"sex": "M"}])
+    assert bad.status_code == 400
+    assert "length" in bad.json()["message"]
+
+
+def test_a_serve_that_crashes_at_start_fails_deploydev_and_leaves_prod(
+    cloud: LocalCloud, first_run: RunReport, tmp_path: Path
+) -> None:
+    # GIVEN model code whose serve program dies as it starts
+    broken = tmp_path / "model-code"
+    shutil.copytree(REPO_ROOT / "model-code", broken, ignore=shutil.ignore_patterns("__pycache__"))
+    serve = broken / "bin" / "serve"
+    serve.write_text(
+        "#!/usr/bin/env python3\nraise SystemExit('serve: simulated crash at start')\n"
+    )
+    serve.chmod(0o755)
+    prod_before = prod_config(cloud)
+    # WHEN the pipeline runs it
+    report = cloud.run_pipeline(approve_all, model_code=broken)
+    # THEN DeployDev fails with the reason, and prod still serves the earlier model
+    assert report.status == "Failed"
+    assert report.message.startswith("DeployDev/DevStatus:"), report.message
+    assert "simulated crash at start" in report.message
+    assert [s.name for s in report.stages][-1] == "DeployDev"
+    assert prod_config(cloud) == prod_before
+    assert predict(cloud, "prod", raw_records(cloud, 3)[0]).status_code == 200
+
+
+def test_bad_training_data_fails_the_gate_and_prod_keeps_its_model(
+    cloud: LocalCloud, first_run: RunReport
+) -> None:
+    # GIVEN new training data whose labels are shuffled noise
+    assert cloud.pipeline_stack is not None
+    data_bucket = cloud.pipeline_stack.outputs["DataBucketName"]
+    good_splits = cloud.state_dir / "data"
+    rows = list(csv.DictReader((good_splits / "train" / "train.csv").open(newline="")))
+    rings = [row["rings"] for row in rows]
+    random.Random(0).shuffle(rings)
+    noisy = io.StringIO()
+    writer = csv.DictWriter(noisy, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({**row, "rings": r} for row, r in zip(rows, rings, strict=True))
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=data_bucket, Key="train/train.csv", Body=noisy.getvalue().encode())
+    prod_before = prod_config(cloud)
+    try:
+        # WHEN the pipeline retrains on it
+        report = cloud.run_pipeline(approve_all)
+    finally:
+        upload_training_data(cloud.session, data_bucket, good_splits)
+    # THEN the gate stops the run before approval, naming the numbers
+    assert report.status == "Failed"
+    assert report.message.startswith("Evaluate/EvaluateModel:"), report.message
+    assert "MSE" in report.message and "4.6" in report.message
+    assert "Approve" not in [s.name for s in report.stages]
+    # AND prod keeps the previous model and still answers
+    assert prod_config(cloud) == prod_before
+    assert predict(cloud, "prod", raw_records(cloud, 3)[0]).status_code == 200
+
+
+def test_a_retrain_under_steady_load_drops_no_request(
+    cloud: LocalCloud, first_run: RunReport
+) -> None:
+    # GIVEN clients calling prod without pause
+    records, _ = raw_records(cloud, 1)
+    stop = threading.Event()
+    outcomes: list[int] = []
+
+    def load() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                try:
+                    outcomes.append(predict(cloud, "prod", records, session=session).status_code)
+                except requests.RequestException:
+                    outcomes.append(0)
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    prod_before = prod_config(cloud)
+    try:
+        # WHEN the pipeline retrains and updates dev and prod in place
+        report = cloud.run_pipeline(approve_all)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    # THEN the run succeeded, prod moved to the new model, and no request failed
+    assert report.status == "Succeeded", report.message
+    assert prod_config(cloud) != prod_before
+    assert len(outcomes) > 50
+    assert set(outcomes) == {200}, {code: outcomes.count(code) for code in set(outcomes)}
