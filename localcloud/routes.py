@@ -60,4 +60,3 @@ def routes_of(stack: Stack) -> list[Route]:
             for stage in stages
         )
     return routes
-
