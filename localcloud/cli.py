@@ -1,4 +1,4 @@
-"""`python -m localcloud up | demo | down | status | logs | run | approve`."""
+"""`python -m localcloud demo | up | start | run | approve | status | logs | down`."""
 
 from __future__ import annotations
 
@@ -16,42 +16,19 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from localcloud.stacks import REPO_ROOT, StackError
+from localcloud.client import (
+    CONNECTION_FILE,
+    REPO_ROOT,
+    STATE_DIR,
+    ControlClient,
+    process_alive,
+    read_connection,
+)
+from localcloud.stacks import StackError
 
-STATE_DIR = REPO_ROOT / ".localcloud"
 DIST_DIR = REPO_ROOT / "dist" / "lambdas"
-CONNECTION_FILE = "connection.json"
 START_TIMEOUT_SECONDS = 120
 SAMPLE_RECORDS = 5
-
-
-def _connection(state_dir: Path) -> dict[str, Any] | None:
-    path = state_dir / CONNECTION_FILE
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _running_connection(state_dir: Path) -> dict[str, Any] | None:
-    """The connection of a live cloud; a file left by a killed one is removed on sight."""
-    connection = _connection(state_dir)
-    if connection is None:
-        return None
-    if _alive(int(connection["pid"])):
-        return connection
-    (state_dir / CONNECTION_FILE).unlink(missing_ok=True)
-    print(f"Removed {state_dir / CONNECTION_FILE} left by a local cloud that is no longer running.")
-    return None
 
 
 def settings_of(args: argparse.Namespace) -> Any:
@@ -88,7 +65,7 @@ def demo(args: argparse.Namespace) -> int:
     from localcloud.cloud import LocalCloud
     from localcloud.view import LiveView, summary_lines
 
-    if _running_connection(args.state_dir) is not None:
+    if read_connection(args.state_dir) is not None:
         print("A local cloud is already up (`make down` first); the demo starts its own.")
         return 1
     cloud = LocalCloud(settings_of(args))
@@ -191,7 +168,7 @@ def _start_background(args: argparse.Namespace) -> dict[str, Any]:
         )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        connection = _connection(args.state_dir)
+        connection = read_connection(args.state_dir)
         if connection is not None and connection["pid"] == process.pid:
             return connection
         if process.poll() is not None:
@@ -204,14 +181,27 @@ def _start_background(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def up(args: argparse.Namespace) -> int:
-    """Start the cloud in the background, run the pipeline once, print how to connect."""
-    connection = _running_connection(args.state_dir)
+def start(args: argparse.Namespace) -> dict[str, Any]:
+    """Start the cloud in the background unless it is up already; return its connection."""
+    connection = read_connection(args.state_dir)
     if connection is None:
         print("Starting the local cloud (log: .localcloud/cloud.log) ...", flush=True)
         connection = _start_background(args)
+        print(f"The local cloud is up (pid {connection['pid']}).")
     else:
         print(f"The local cloud is already up (pid {connection['pid']}).")
+    return connection
+
+
+def start_command(args: argparse.Namespace) -> int:
+    """`start`: the cloud in the background, and how to reach it."""
+    _print_connection(start(args))
+    return 0
+
+
+def up(args: argparse.Namespace) -> int:
+    """Start the cloud in the background, run the pipeline once, print how to connect."""
+    connection = start(args)
     status = run(args)
     _print_connection(connection)
     return status
@@ -253,16 +243,16 @@ Stop everything:                          make down""")
 
 def down(args: argparse.Namespace) -> int:
     """Stop the background cloud and everything it started; say so when nothing runs."""
-    connection = _running_connection(args.state_dir)
+    connection = read_connection(args.state_dir)
     if connection is None:
         print("No local cloud is running.")
         return 0
     pid = int(connection["pid"])
     os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + 30
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(pid):
+    if process_alive(pid):
         os.killpg(pid, signal.SIGKILL)
     (args.state_dir / CONNECTION_FILE).unlink(missing_ok=True)
     print(f"Stopped the local cloud (pid {pid}).")
@@ -271,7 +261,7 @@ def down(args: argparse.Namespace) -> int:
 
 # --- run / approve / status / logs -----------------------------------------------------------
 def _require_connection(args: argparse.Namespace) -> dict[str, Any]:
-    connection = _running_connection(args.state_dir)
+    connection = read_connection(args.state_dir)
     if connection is None:
         raise StackError("no local cloud is running: start one with `make up`")
     return connection
@@ -279,24 +269,23 @@ def _require_connection(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Start a pipeline run in the running cloud and follow it to the end."""
-    from localcloud.control import call
     from localcloud.view import LiveView, summary_lines
 
-    connection = _require_connection(args)
-    started = call(f"{connection['control_url']}/runs", "POST", {})
+    control = ControlClient(_require_connection(args))
+    started = control.start_run()
     if "execution_id" not in started:
         raise StackError(started.get("error", "the run did not start"))
     view = LiveView()
     prompted = False
     while True:
-        state = call(f"{connection['control_url']}/runs/current")
+        state = control.current()
         run_state = state["run"]
         view(run_state)
         view.tick()
         waiting = state.get("waiting_for_approval")
         if waiting and not prompted:
             prompted = True
-            _ask_for_approval(connection, waiting, getattr(args, "auto_approve", False))
+            _ask_for_approval(control, waiting, getattr(args, "auto_approve", False))
         if run_state["status"] != "InProgress":
             print()
             print("\n".join(summary_lines(run_state)))
@@ -306,21 +295,15 @@ def run(args: argparse.Namespace) -> int:
         time.sleep(0.5)
 
 
-def _ask_for_approval(connection: dict[str, Any], waiting: dict[str, Any], auto: bool) -> None:
-    from localcloud.control import call
-
+def _ask_for_approval(control: ControlClient, waiting: dict[str, Any], auto: bool) -> None:
     where = f"{waiting['stage']}/{waiting['action']}"
     if auto:
-        call(f"{connection['control_url']}/approval", "POST", {"approved": True, "comment": "auto"})
-        return
-    if sys.stdin.isatty():
+        control.answer_approval(True, "approved automatically (--auto-approve)")
+    elif sys.stdin.isatty():
         answer = input(f"\n{where}: promote this model to prod? [y/N] ").strip().lower()
         approved = answer in {"y", "yes"}
-        comment = "approved at the terminal" if approved else "rejected at the terminal"
-        call(
-            f"{connection['control_url']}/approval",
-            "POST",
-            {"approved": approved, "comment": comment},
+        control.answer_approval(
+            approved, f"{'approved' if approved else 'rejected'} at the terminal"
         )
     else:
         print(f"\n{where} is waiting: run `python -m localcloud approve` (or `approve --reject`).")
@@ -328,14 +311,7 @@ def _ask_for_approval(connection: dict[str, Any], waiting: dict[str, Any], auto:
 
 def approve(args: argparse.Namespace) -> int:
     """Answer the approval the running pipeline waits for."""
-    from localcloud.control import call
-
-    connection = _require_connection(args)
-    answer = call(
-        f"{connection['control_url']}/approval",
-        "POST",
-        {"approved": not args.reject, "comment": args.comment},
-    )
+    answer = ControlClient(_require_connection(args)).answer_approval(not args.reject, args.comment)
     if "error" in answer:
         print(f"localcloud: {answer['error']}", file=sys.stderr)
         return 1
@@ -347,7 +323,7 @@ def status(args: argparse.Namespace) -> int:
     """Whether the cloud is up, and the last run's report."""
     from localcloud.view import summary_lines
 
-    connection = _running_connection(args.state_dir)
+    connection = read_connection(args.state_dir)
     print(f"Local cloud: {'up, pid ' + str(connection['pid']) if connection else 'down'}")
     latest = args.state_dir / "runs" / "latest.json"
     if not latest.is_file():
@@ -379,7 +355,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name, function, text in [
         ("demo", demo, "run the whole pipeline locally, print a summary, stop"),
         ("up", up, "start the local cloud in the background and run the pipeline"),
-        ("serve", serve, argparse.SUPPRESS),
+        ("start", start_command, "start the local cloud in the background, without a run"),
+        ("serve", serve, "(internal) the background process `up` and `start` launch"),
     ]:
         command = commands.add_parser(name, help=text)
         command.add_argument("--port", type=int, default=3000, help="API gateway port (3000)")

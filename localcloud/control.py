@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.error
-import urllib.request
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -141,16 +139,3 @@ def start_control_server(state: ControlState) -> ThreadingHTTPServer:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="control-api", daemon=True).start()
     return server
-
-
-def call(url: str, method: str = "GET", document: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A client call to the control API; HTTP errors come back as their JSON body."""
-    data = json.dumps(document).encode() if document is not None else None
-    request = urllib.request.Request(  # noqa: S310 - loopback URL from connection.json
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return {"status": error.code, **json.loads(error.read() or b"{}")}
