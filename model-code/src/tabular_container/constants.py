@@ -1,0 +1,31 @@
+"""Every environment variable the container reads, with its default, and its fixed names."""
+
+from __future__ import annotations
+
+# Environment variables.
+BASE_DIR_ENV = "SAGEMAKER_BASE_DIR"
+PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
+WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
+# Not a SageMaker variable: the local cloud sets it to 127.0.0.1; in SageMaker the default applies.
+HOST_ENV = "MODEL_SERVER_HOST"
+LOG_LEVEL_ENV = "LOG_LEVEL"
+
+DEFAULT_BASE_DIR = "/opt/ml"
+DEFAULT_PORT = 8080
+DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - the container must answer SageMaker on every interface
+DEFAULT_LOG_LEVEL = "info"
+
+# Files inside the model directory.
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+METADATA_FORMAT = 1
+
+# SageMaker's InvokeEndpoint payload limit.
+MAX_REQUEST_BYTES = 6 * 1024 * 1024
+
+# Exit codes of `train`: bad input is the caller's to fix, anything else is ours.
+EXIT_USER_ERROR = 1
+EXIT_FRAMEWORK_ERROR = 2
+
+# Seconds `serve` lets in-flight requests finish after SIGTERM.
+GRACEFUL_SHUTDOWN_SECONDS = 10

@@ -1,0 +1,68 @@
+"""The serving settings, read once from the environment into typed read-only properties."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tabular_container.constants import (
+    DEFAULT_HOST,
+    DEFAULT_LOG_LEVEL,
+    DEFAULT_PORT,
+    HOST_ENV,
+    LOG_LEVEL_ENV,
+    PORT_ENV,
+    WORKERS_ENV,
+)
+from tabular_container.errors import UserError
+from tabular_container.paths import SageMakerPaths
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (the container's share, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+    """Read an integer setting, naming the variable when it is not one."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UserError(f"{name}={raw!r} is not a whole number") from None
+    if not 1 <= value <= maximum:
+        raise UserError(f"{name}={raw!r} must be between 1 and {maximum}")
+    return value
+
+
+@dataclass(frozen=True)
+class ServingEnvironment:
+    """Where the model is and how the model server listens."""
+
+    paths: SageMakerPaths
+    host: str
+    port: int
+    workers: int
+    log_level: str
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> ServingEnvironment:
+        """Read and check every serving variable at once, so a bad one fails before start-up."""
+        log_level = (environ.get(LOG_LEVEL_ENV) or DEFAULT_LOG_LEVEL).strip().lower()
+        if log_level not in LOG_LEVELS:
+            raise UserError(f"{LOG_LEVEL_ENV}={log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+        return cls(
+            paths=SageMakerPaths.from_environ(environ),
+            host=environ.get(HOST_ENV, "").strip() or DEFAULT_HOST,
+            port=_positive_int(environ, PORT_ENV, DEFAULT_PORT, 65535),
+            workers=_positive_int(environ, WORKERS_ENV, available_cpus(), 256),
+            log_level=log_level,
+        )

@@ -1,0 +1,165 @@
+"""The model server: a raw ASGI application answering /ping and /invocations.
+
+No web framework: per-request work is header lookup, one decode, one predict, one encode.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from http import HTTPStatus
+from typing import Any
+
+from tabular_container.codecs import JSON, RequestError, decoder_for, encoder_for
+from tabular_container.constants import MAX_REQUEST_BYTES
+from tabular_container.paths import SageMakerPaths
+from tabular_container.predictor import Predictor
+
+logger = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Reply = tuple[HTTPStatus, bytes, str]
+PING_OK = b'{"status":"ok"}'
+
+
+class ClientGoneError(Exception):
+    """The client disconnected before sending its whole body; there is no one to answer."""
+
+
+def _error_body(message: str) -> bytes:
+    return json.dumps({"error": message}).encode()
+
+
+def _too_large(limit: int) -> RequestError:
+    return RequestError(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        f"request body is over {limit} bytes (SageMaker's limit); send fewer rows",
+    )
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body, refusing with 413 as soon as it passes the limit."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGoneError
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        if not message.get("more_body", False):
+            return chunk if not chunks else b"".join([*chunks, chunk])
+        chunks.append(chunk)
+
+
+class InferenceApp:
+    """ASGI app; each worker loads the model during start-up, before it accepts a connection.
+
+    So with several workers no request reaches one still loading: /ping is 200 from a worker
+    with a model, and 503 with the reason from one whose model failed to load.
+    """
+
+    def __init__(self, load: Callable[[], Predictor], max_body: int = MAX_REQUEST_BYTES) -> None:
+        self._load = load
+        self._max_body = max_body
+        self._load_error: str | None = None
+        self.predictor: Predictor | None = None
+        self._routes: dict[str, tuple[str, Callable[[Scope, Receive], Awaitable[Reply]]]] = {
+            "/ping": ("GET", self._ping),
+            "/invocations": ("POST", self._invocations),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Dispatch on the ASGI scope type."""
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._load_model()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _load_model(self) -> None:
+        try:
+            predictor = self._load()
+        except Exception as error:
+            logger.exception("The model failed to load")
+            self._load_error = f"the model failed to load: {type(error).__name__}: {error}"
+            return
+        predictor.skip_checks_in_this_thread()  # the event loop's thread, which serves requests
+        self.predictor = predictor
+        logger.info("Model loaded: %d features", len(predictor.schema.names))
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        extra: list[tuple[bytes, bytes]] = []
+        try:
+            route = self._routes.get(scope["path"])
+            if route is None:
+                raise RequestError(
+                    HTTPStatus.NOT_FOUND, "no such path; use GET /ping or POST /invocations"
+                )
+            method, handler = route
+            if scope["method"] != method:
+                extra.append((b"allow", method.encode()))
+                raise RequestError(
+                    HTTPStatus.METHOD_NOT_ALLOWED, f"{scope['path']} answers {method} only"
+                )
+            status, body, content_type = await handler(scope, receive)
+        except RequestError as error:
+            status, body, content_type = error.status, _error_body(error.message), JSON
+        except ClientGoneError:
+            return
+        except Exception:
+            logger.exception("Request failed")
+            status, body = HTTPStatus.INTERNAL_SERVER_ERROR, _error_body("internal server error")
+            content_type = JSON
+        headers = [
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+            *extra,
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _not_ready(self) -> RequestError:
+        return RequestError(
+            HTTPStatus.SERVICE_UNAVAILABLE, self._load_error or "the model is not loaded yet"
+        )
+
+    async def _ping(self, scope: Scope, receive: Receive) -> Reply:
+        if self.predictor is None:
+            raise self._not_ready()
+        return HTTPStatus.OK, PING_OK, JSON
+
+    async def _invocations(self, scope: Scope, receive: Receive) -> Reply:
+        predictor = self.predictor
+        if predictor is None:
+            raise self._not_ready()
+        headers = dict(scope["headers"])
+        decode = decoder_for(headers.get(b"content-type", b"").decode("latin-1"))
+        media_type, encode = encoder_for(headers.get(b"accept", b"").decode("latin-1"))
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self._max_body:
+            raise _too_large(self._max_body)
+        body = await _read_body(receive, self._max_body)
+        if not body or body.isspace():
+            raise RequestError(HTTPStatus.BAD_REQUEST, "request body is empty")
+        rows = decode(body, predictor.schema)
+        return HTTPStatus.OK, encode(predictor.predict(rows)), media_type
+
+
+def create_app() -> InferenceApp:
+    """uvicorn's factory: each worker process builds its app and loads the model itself."""
+    return InferenceApp(partial(Predictor.load, SageMakerPaths.from_environ().model_dir))

@@ -1,0 +1,238 @@
+"""The ASGI app, driven in memory: statuses, messages and bodies for every kind of request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+
+from tabular_container.server import InferenceApp
+
+CSV_ROWS = b"M,0.455,0.514\nI,0.3,0.2\n"
+CSV = [("content-type", "text/csv")]
+
+
+async def start(app: InferenceApp) -> asyncio.Task:
+    """Run the lifespan start-up, as uvicorn does before it accepts connections."""
+    events = asyncio.Queue()
+    await events.put({"type": "lifespan.startup"})
+    done = asyncio.Event()
+
+    async def send(message):
+        if message["type"] == "lifespan.startup.complete":
+            done.set()
+
+    task = asyncio.get_running_loop().create_task(app({"type": "lifespan"}, events.get, send))
+    await done.wait()
+    return task
+
+
+async def request(app, method, path, body=b"", headers=(), chunks=None, disconnect=False):
+    """One HTTP exchange; returns (status, headers, body), or None when nothing was sent."""
+    parts = list(chunks) if chunks is not None else [body]
+    messages = [
+        {"type": "http.request", "body": part, "more_body": i < len(parts) - 1}
+        for i, part in enumerate(parts)
+    ]
+    if disconnect:
+        messages = [{"type": "http.disconnect"}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "headers": [(name.encode(), value.encode()) for name, value in headers],
+    }
+    await app(scope, receive, send)
+    if not sent:
+        return None
+    return sent[0]["status"], dict(sent[0]["headers"]), sent[1]["body"]
+
+
+async def loaded_app(predictor, **kwargs) -> InferenceApp:
+    app = InferenceApp(lambda: predictor, **kwargs)
+    await start(app)
+    return app
+
+
+def invoke(predictor, body, content_type="text/csv", accept=None, **kwargs):
+    async def scenario():
+        app = await loaded_app(predictor, **kwargs)
+        headers = [("content-type", content_type)] + ([("accept", accept)] if accept else [])
+        return await request(app, "POST", "/invocations", body, headers)
+
+    return asyncio.run(scenario())
+
+
+def error_of(reply) -> str:
+    _, headers, body = reply
+    assert headers[b"content-type"] == b"application/json"
+    return json.loads(body)["error"]
+
+
+def test_ping_is_503_before_start_up_and_200_once_start_up_has_loaded_the_model(predictor):
+    loads = []
+
+    def load():
+        loads.append(1)
+        return predictor
+
+    async def scenario():
+        app = InferenceApp(load)
+        before = await request(app, "GET", "/ping")
+        invocation = await request(app, "POST", "/invocations", CSV_ROWS, CSV)
+        await start(app)
+        return before, invocation, await request(app, "GET", "/ping")
+
+    before, invocation, after = asyncio.run(scenario())
+
+    assert before[0] == 503
+    assert error_of(before) == "the model is not loaded yet"
+    assert invocation[0] == 503
+    assert after[:1] == (200,)
+    assert loads == [1]
+
+
+def test_a_model_that_fails_to_load_keeps_ping_at_503_with_the_reason():
+    def broken():
+        raise ValueError("metadata.json is not format 1 metadata")
+
+    async def scenario():
+        app = InferenceApp(broken)
+        await start(app)
+        return await request(app, "GET", "/ping")
+
+    reply = asyncio.run(scenario())
+
+    assert reply[0] == 503
+    assert "the model failed to load: ValueError: metadata.json is not format 1" in error_of(reply)
+
+
+def test_csv_in_json_out_by_default(predictor):
+    status, headers, body = invoke(predictor, CSV_ROWS)
+
+    assert status == 200
+    assert headers[b"content-type"] == b"application/json"
+    expected = predictor.predict(np.array([["M", 0.455, 0.514], ["I", 0.3, 0.2]], dtype=object))
+    assert json.loads(body) == {"predictions": pytest.approx(expected, rel=1e-12)}
+    assert headers[b"content-length"] == str(len(body)).encode()
+
+
+def test_json_in_csv_out(predictor):
+    document = {"instances": [{"sex": "M", "length": 0.455, "weight": 0.514}]}
+
+    status, headers, body = invoke(
+        predictor, json.dumps(document).encode(), "application/json", accept="text/csv"
+    )
+
+    assert status == 200
+    assert headers[b"content-type"] == b"text/csv"
+    assert len(body.decode().splitlines()) == 1
+    float(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "accept", "status", "message"),
+    [
+        (b"", "text/csv", None, 400, "request body is empty"),
+        (b"  \n", "application/json", None, 400, "request body is empty"),
+        (b"M,abc,1\n", "text/csv", None, 400, "row 1, column length: 'abc' is not"),
+        (b"{", "application/json", None, 400, "malformed JSON"),
+        (CSV_ROWS, "text/plain", None, 415, "Content-Type text/plain is not supported"),
+        (CSV_ROWS, "text/csv", "application/xml", 406, "cannot answer in application/xml"),
+    ],
+)
+def test_bad_requests_get_their_status_and_a_json_message(
+    predictor, body, content_type, accept, status, message
+):
+    reply = invoke(predictor, body, content_type, accept)
+
+    assert reply[0] == status
+    assert message in error_of(reply)
+
+
+def test_a_declared_body_over_the_limit_is_413_before_reading_it(predictor):
+    async def scenario():
+        app = await loaded_app(predictor, max_body=100)
+        headers = [("content-type", "text/csv"), ("content-length", "101")]
+        return await request(app, "POST", "/invocations", b"", headers)
+
+    reply = asyncio.run(scenario())
+
+    assert reply[0] == 413
+    assert "over 100 bytes" in error_of(reply)
+
+
+def test_a_streamed_body_over_the_limit_is_413(predictor):
+    async def scenario():
+        app = await loaded_app(predictor, max_body=100)
+        headers = [("content-type", "text/csv")]
+        return await request(app, "POST", "/invocations", headers=headers, chunks=[b"x" * 60] * 2)
+
+    assert asyncio.run(scenario())[0] == 413
+
+
+def test_a_body_in_chunks_is_joined(predictor):
+    async def scenario():
+        app = await loaded_app(predictor)
+        headers = [("content-type", "text/csv")]
+        return await request(
+            app, "POST", "/invocations", headers=headers, chunks=[b"M,0.4", b"55,0.514\n"]
+        )
+
+    status, _, body = asyncio.run(scenario())
+
+    assert status == 200
+    assert len(json.loads(body)["predictions"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "message"),
+    [
+        ("GET", "/", 404, "use GET /ping or POST /invocations"),
+        ("GET", "/invocations", 405, "/invocations answers POST only"),
+        ("POST", "/ping", 405, "/ping answers GET only"),
+    ],
+)
+def test_other_routes_and_methods_are_refused(predictor, method, path, status, message):
+    async def scenario():
+        return await request(await loaded_app(predictor), method, path)
+
+    reply = asyncio.run(scenario())
+
+    assert reply[0] == status
+    assert message in error_of(reply)
+    if status == 405:
+        assert reply[1][b"allow"] in (b"GET", b"POST")
+
+
+def test_an_unexpected_failure_is_a_generic_500_without_a_stack_trace(predictor, monkeypatch):
+    def explode(rows):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(predictor, "predict", explode)
+
+    reply = invoke(predictor, CSV_ROWS)
+
+    assert reply[0] == 500
+    assert error_of(reply) == "internal server error"
+    assert b"secret" not in reply[2]
+    assert b"Traceback" not in reply[2]
+
+
+def test_a_client_gone_mid_request_gets_no_answer(predictor):
+    async def scenario():
+        app = await loaded_app(predictor)
+        headers = [("content-type", "text/csv")]
+        return await request(app, "POST", "/invocations", headers=headers, disconnect=True)
+
+    assert asyncio.run(scenario()) is None

@@ -1,0 +1,170 @@
+"""`train` in-process: what it writes on success, and its failure file and exit code otherwise."""
+
+from __future__ import annotations
+
+import json
+
+import joblib
+import pytest
+
+from tabular_container import fitting
+from tabular_container.errors import UserError
+from tabular_container.paths import SageMakerPaths
+from tabular_container.training import channel_dirs, main, train, write_failure
+
+
+@pytest.fixture
+def job(tmp_path, monkeypatch, make_frame):
+    """A SageMaker-shaped base directory with train and validation channels."""
+    paths = SageMakerPaths(tmp_path)
+    for channel, seed in (("train", 0), ("validation", 1)):
+        folder = paths.channel_dir(channel)
+        folder.mkdir(parents=True)
+        make_frame(rows=80, seed=seed).to_csv(folder / f"{channel}.csv", index=False)
+    config = {
+        name: {"ContentType": "text/csv", "TrainingInputMode": "File"}
+        for name in ("train", "validation")
+    }
+    paths.input_data_config_file.parent.mkdir(parents=True)
+    paths.input_data_config_file.write_text(json.dumps(config))
+    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))
+    return paths
+
+
+def set_hyperparameters(paths, **values):
+    paths.hyperparameters_file.write_text(json.dumps(values))
+
+
+def test_training_writes_model_metadata_and_metric_lines(job, capsys):
+    assert main() == 0
+
+    metadata = json.loads(job.metadata_file.read_text())
+    assert metadata["target"] == "rings"
+    assert metadata["problem_type"] == "regression"
+    assert metadata["features"] == [
+        {"name": "sex", "type": "categorical", "categories": ["F", "I", "M"]},
+        {"name": "length", "type": "numeric"},
+        {"name": "weight", "type": "numeric"},
+    ]
+    assert set(metadata["metrics"]) == {"train", "validation"}
+    assert set(metadata["metrics"]["validation"]) == {"mse", "rmse", "mae", "r2"}
+    assert metadata["rows"] == {"train": 80, "validation": 80}
+    assert {"python", "numpy", "scikit-learn"} <= set(metadata["versions"])
+    lines = capsys.readouterr().out.splitlines()
+    assert f"validation:mse={metadata['metrics']['validation']['mse']:.6g};" in lines
+    assert any(line.startswith("train:r2=") for line in lines)
+    assert not job.failure_file.exists()
+
+
+def test_the_saved_model_predicts_raw_rows_in_schema_order(job, make_frame):
+    train(job)
+
+    model = joblib.load(job.model_file)
+    rows = make_frame(rows=5, seed=3)[["sex", "length", "weight"]].to_numpy(dtype=object)
+
+    assert model.predict(rows).shape == (5,)
+
+
+def test_classification_with_boosting_records_classes_and_accuracy(job, make_frame, capsys):
+    set_hyperparameters(
+        job, problem_type="classification", estimator="hist_gradient_boosting", max_iter="20"
+    )
+    frame = make_frame(rows=80)
+    frame["rings"] = (frame["rings"] > 10).map({True: "old", False: "young"})
+    frame.to_csv(job.channel_dir("train") / "train.csv", index=False)
+    (job.channel_dir("validation") / "validation.csv").unlink()
+    job.input_data_config_file.unlink()
+    job.channel_dir("validation").rmdir()
+
+    train(job)
+
+    metadata = json.loads(job.metadata_file.read_text())
+    assert metadata["classes"] == ["old", "young"]
+    assert set(metadata["metrics"]) == {"train"}
+    assert set(metadata["metrics"]["train"]) == {"accuracy", "f1"}
+    assert metadata["hyperparameters"]["estimator"] == "hist_gradient_boosting"
+    assert "train:accuracy=" in capsys.readouterr().out
+
+
+def test_a_user_error_writes_its_reason_and_exits_1(job, capsys):
+    set_hyperparameters(job, alpha="-1")
+
+    assert main() == 1
+
+    reason = job.failure_file.read_text()
+    assert reason.startswith("hyperparameter alpha='-1' is invalid")
+    assert reason in capsys.readouterr().err
+    assert not job.model_dir.exists()
+
+
+def test_a_framework_error_is_labelled_ours_and_exits_2(job, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(fitting, "fit_and_save", broken)
+
+    assert main() == 2
+
+    reason = job.failure_file.read_text()
+    assert reason.splitlines()[0] == (
+        "Internal error in the training container (not caused by your input): "
+        "RuntimeError: disk on fire"
+    )
+    assert "Traceback" in reason
+
+
+def test_the_first_failure_reason_is_kept(tmp_path):
+    failure = tmp_path / "output" / "failure"
+
+    write_failure(failure, "first")
+    write_failure(failure, "second")
+
+    assert failure.read_text() == "first"
+
+
+def test_a_missing_train_channel_is_named(job):
+    job.input_data_config_file.write_text(json.dumps({"validation": {}}))
+
+    with pytest.raises(UserError, match="missing train channel: the job has validation"):
+        channel_dirs(job)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"TrainingInputMode": "Pipe"}, "channel train uses Pipe input mode"),
+        ({"ContentType": "application/x-parquet"}, "channel train has ContentType"),
+    ],
+)
+def test_channel_settings_this_container_cannot_read_are_refused(job, settings, message):
+    job.input_data_config_file.write_text(json.dumps({"train": settings}))
+
+    with pytest.raises(UserError, match=message):
+        channel_dirs(job)
+
+
+def test_without_a_channel_config_the_channel_folders_are_used(job, capsys):
+    job.input_data_config_file.unlink()
+    job.channel_dir("test").mkdir()
+
+    assert channel_dirs(job) == {
+        "train": job.channel_dir("train"),
+        "validation": job.channel_dir("validation"),
+    }
+    assert "Ignoring channel test" in capsys.readouterr().out
+
+
+def test_malformed_config_json_is_a_user_error(job):
+    job.hyperparameters_file.write_text("{alpha: 1}")
+
+    with pytest.raises(UserError, match=r"hyperparameters\.json is not valid JSON"):
+        train(job)
+
+
+def test_classification_needs_two_classes(job, make_frame):
+    set_hyperparameters(job, problem_type="classification")
+    frame = make_frame().assign(rings=1)
+    frame.to_csv(job.channel_dir("train") / "train.csv", index=False)
+
+    with pytest.raises(UserError, match="target rings has a single class in channel train"):
+        train(job)

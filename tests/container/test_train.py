@@ -1,0 +1,128 @@
+"""The `train` program against SageMaker's training contract, run as a process."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.container.conftest import TrainRun, finish, make_job, start_train
+
+METRIC_DEFINITION = r"validation:mse=([0-9.eE+-]+);"
+
+
+def test_a_good_run_writes_the_model_and_its_metadata(trained: TrainRun, abalone_splits: Path):
+    assert trained.returncode == 0, trained.stderr
+    model_dir = trained.base / "model"
+    assert (model_dir / "model.joblib").is_file()
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    header = pd.read_csv(abalone_splits / "train" / "train.csv", nrows=0).columns.tolist()
+    assert [feature["name"] for feature in metadata["features"]] == header[:-1]
+    assert metadata["features"][0] == {
+        "name": "sex",
+        "type": "categorical",
+        "categories": ["F", "I", "M"],
+    }
+    assert {feature["type"] for feature in metadata["features"][1:]} == {"numeric"}
+    assert (metadata["target"], metadata["problem_type"]) == ("rings", "regression")
+    assert {"scikit-learn", "numpy", "python"} <= set(metadata["versions"])
+    assert not (trained.base / "output" / "failure").exists()
+
+
+def test_metric_lines_feed_sagemaker_metric_definitions(trained: TrainRun):
+    metadata = json.loads((trained.base / "model" / "metadata.json").read_text())
+
+    found = re.findall(METRIC_DEFINITION, trained.stdout)
+
+    assert len(found) == 1
+    assert float(found[0]) == pytest.approx(metadata["metrics"]["validation"]["mse"], rel=1e-5)
+    for channel in ("train", "validation"):
+        for name in ("mse", "rmse", "mae", "r2"):
+            assert re.search(rf"^{channel}:{name}=[0-9.eE+-]+;$", trained.stdout, re.MULTILINE)
+
+
+def test_the_default_model_meets_the_validation_quality_target(trained: TrainRun):
+    metadata = json.loads((trained.base / "model" / "metadata.json").read_text())
+
+    assert metadata["metrics"]["validation"]["mse"] < 4.9  # plain linear regression's level
+
+
+def unwritable_model_dir(base: Path) -> None:
+    (base / "model").write_text("a file where the model folder should be")
+
+
+def empty_train_channel(base: Path) -> None:
+    for path in (base / "input" / "data" / "train").iterdir():
+        path.unlink()
+
+
+FAILURES = {
+    "unknown key": (
+        {"hyperparameters": {"alpah": "1"}},
+        None,
+        1,
+        "unknown hyperparameter 'alpah'; known: alpha,",
+    ),
+    "bad value": (
+        {"hyperparameters": {"n_components": "many"}},
+        None,
+        1,
+        "hyperparameter n_components='many' is invalid: expected a whole number",
+    ),
+    "missing train channel": (
+        {"channels": ("validation",)},
+        None,
+        1,
+        "missing train channel: the job has validation",
+    ),
+    "empty channel": ({}, empty_train_channel, 1, "channel train is empty: no files in"),
+    "missing target column": (
+        {"hyperparameters": {"target": "age"}},
+        None,
+        1,
+        "target column 'age' not found in channel train; columns: sex, length,",
+    ),
+    "framework error": (
+        {},
+        unwritable_model_dir,
+        2,
+        "Internal error in the training container (not caused by your input): ",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def failed_runs(abalone_splits: Path, tmp_path_factory) -> dict[str, TrainRun]:
+    """Every failure case, its train processes run side by side."""
+    processes = {}
+    for case, (job, spoil, _, _) in FAILURES.items():
+        base = make_job(tmp_path_factory.mktemp("train-fail"), abalone_splits, **job)
+        if spoil is not None:
+            spoil(base)
+        processes[case] = (base, start_train(base))
+    return {case: finish(base, process) for case, (base, process) in processes.items()}
+
+
+@pytest.mark.parametrize("case", list(FAILURES))
+def test_a_failure_writes_its_reason_first_and_exits_non_zero(failed_runs, case):
+    _, _, exit_code, reason = FAILURES[case]
+    run = failed_runs[case]
+
+    assert run.returncode == exit_code
+    assert run.failure.startswith(reason)
+    assert reason in run.stderr
+    assert not (run.base / "model" / "model.joblib").exists()
+
+
+def test_the_first_failure_reason_is_kept(abalone_splits: Path, tmp_path: Path):
+    base = make_job(tmp_path, abalone_splits, {"alpha": "-1"})
+    (base / "output").mkdir()
+    (base / "output" / "failure").write_text("an earlier reason")
+
+    run = finish(base, start_train(base))
+
+    assert run.returncode == 1
+    assert run.failure == "an earlier reason"

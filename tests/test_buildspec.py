@@ -1,0 +1,131 @@
+"""buildspecs/buildspec.yml: its shape, and its commands run against fake `aws` and `docker`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT
+
+BUILDSPEC = REPO_ROOT / "buildspecs" / "buildspec.yml"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+REPOSITORY_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo-model"
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict:
+    return yaml.safe_load(BUILDSPEC.read_text())
+
+
+def commands(spec: dict, phase: str) -> list[str]:
+    return spec["phases"][phase]["commands"]
+
+
+def test_it_is_a_version_0_2_buildspec_with_the_four_phases(spec):
+    assert str(spec["version"]) == "0.2"
+    assert list(spec["phases"]) == ["install", "pre_build", "build", "post_build"]
+
+
+def test_the_build_output_artifact_is_image_detail(spec):
+    assert spec["artifacts"]["files"] == ["imageDetail.json"]
+
+
+def test_it_logs_in_with_get_login_password_never_the_removed_get_login():
+    text = BUILDSPEC.read_text()
+
+    assert "aws ecr get-login " not in text
+    assert "aws ecr get-login-password" in text
+    assert "docker login --username AWS --password-stdin" in text
+
+
+def test_the_variables_it_expects_are_documented_at_the_top():
+    header = BUILDSPEC.read_text().split("version:")[0]
+
+    for name in ("REPOSITORY_URI", "AWS_DEFAULT_REGION", "CODEBUILD_RESOLVED_SOURCE_VERSION"):
+        assert name in header
+
+
+def test_every_command_is_a_plain_string(spec):
+    for phase in spec["phases"]:
+        assert all(isinstance(command, str) for command in commands(spec, phase)), phase
+
+
+def test_it_installs_the_requirements_and_runs_the_unit_tests(spec):
+    assert any("-r requirements.txt" in command for command in commands(spec, "install"))
+    assert any(
+        "pytest" in command and "tests" in command for command in commands(spec, "pre_build")
+    )
+
+
+FAKE_AWS = """#!/usr/bin/env bash
+echo "aws $*" >> "$CALLS"
+case "$2" in
+  get-login-password) echo secret-token ;;
+  describe-images) [ -n "$IMAGE_EXISTS_IN_ECR" ] ;;
+esac
+"""
+FAKE_DOCKER = """#!/usr/bin/env bash
+echo "docker $*" >> "$CALLS"
+if [ "$1" = login ]; then read -r password; echo "password $password" >> "$CALLS"; fi
+"""
+
+
+def run_build(spec: dict, tmp_path: Path, **extra: str) -> tuple[str, Path]:
+    """pre_build, build and post_build in one bash, as CodeBuild runs them, in a model-code copy."""
+    source = tmp_path / "source"
+    shutil.copytree(REPO_ROOT / "model-code", source, ignore=shutil.ignore_patterns("__pycache__"))
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    python = f'#!/usr/bin/env bash\nexec "{sys.executable}" "$@"\n'
+    for name, script in (("aws", FAKE_AWS), ("docker", FAKE_DOCKER), ("python", python)):
+        (shims / name).write_text(script)
+        (shims / name).chmod(0o755)
+    script = "\n".join(
+        ["set -e"] + [c for p in ("pre_build", "build", "post_build") for c in commands(spec, p)]
+    )
+    calls = tmp_path / "calls.log"
+    env = {
+        **os.environ,
+        "PATH": f"{shims}:{os.environ['PATH']}",
+        "CALLS": str(calls),
+        "REPOSITORY_URI": REPOSITORY_URI,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "CODEBUILD_RESOLVED_SOURCE_VERSION": COMMIT,
+        "CODEBUILD_BUILD_SUCCEEDING": "1",
+        **extra,
+    }
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=source, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return calls.read_text(), source
+
+
+def test_a_build_pushes_the_commit_tag_and_names_it_in_image_detail(spec, tmp_path):
+    calls, source = run_build(spec, tmp_path)
+
+    image = f"{REPOSITORY_URI}:{COMMIT[:7]}"
+    assert "aws ecr get-login-password --region us-east-1" in calls
+    assert "docker login --username AWS --password-stdin 123456789012.dkr.ecr" in calls
+    assert "password secret-token" in calls
+    assert f"docker build --tag {image} ." in calls
+    assert f"docker push {image}" in calls
+    assert "latest" not in calls
+    assert json.loads((source / "imageDetail.json").read_text()) == {"ImageURI": image}
+
+
+def test_a_commit_built_before_reuses_its_image(spec, tmp_path):
+    calls, source = run_build(spec, tmp_path, IMAGE_EXISTS_IN_ECR="1")
+
+    assert "docker build" not in calls
+    assert "docker push" not in calls
+    image = f"{REPOSITORY_URI}:{COMMIT[:7]}"
+    assert json.loads((source / "imageDetail.json").read_text()) == {"ImageURI": image}
