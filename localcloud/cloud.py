@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,6 +137,9 @@ class LocalCloud:
         moto.start()
         self._stoppers.append(moto.stop)
         moto_url = f"http://127.0.0.1:{moto_port}"
+        # moto keeps its state per process: a cloud started after another must see a new account.
+        reset = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")  # noqa: S310
+        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - loopback moto server
         progress(f"moto server        {moto_url}")
         self.environment = {
             **DUMMY_CREDENTIALS,

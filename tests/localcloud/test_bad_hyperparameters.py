@@ -1,0 +1,49 @@
+"""A stack launched with a bad hyperparameter: the run stops at Train, naming the culprit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from localcloud.cloud import CloudSettings, LocalCloud, free_port
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "reason"),
+    [
+        ({"estimator": "xgboost"}, "estimator"),
+        ({"alpha": "-1"}, "alpha"),
+    ],
+)
+def test_a_bad_hyperparameter_stops_the_run_at_train_with_the_containers_reason(
+    tmp_path: Path, lambda_zips: Path, hyperparameters: dict[str, str], reason: str
+) -> None:
+    # GIVEN a pipeline stack whose Hyperparameters parameter holds a bad value
+    cloud = LocalCloud(
+        CloudSettings(
+            state_dir=tmp_path / ".localcloud",
+            gateway_port=free_port(),
+            dist=lambda_zips,
+            pipeline_parameters={"Hyperparameters": json.dumps(hyperparameters)},
+        )
+    )
+    cloud.start(progress=lambda message: None)
+    try:
+        # WHEN the pipeline runs
+        report = cloud.run_pipeline(lambda *_: (True, "approved by the test"))
+        # THEN it stops at Train, with the training job's FailureReason naming the culprit
+        assert report.status == "Failed"
+        assert report.message.startswith("Train/TrainStatus:"), report.message
+        assert reason in report.message
+        job = report.artifacts["TrainJob"]["TrainingJobName"]
+        described = boto3.client("sagemaker").describe_training_job(TrainingJobName=job)
+        assert described["TrainingJobStatus"] == "Failed"
+        assert reason in described["FailureReason"]
+        # AND nothing was deployed
+        assert [stage.name for stage in report.stages][-1] == "Train"
+        assert boto3.client("sagemaker").list_endpoints()["Endpoints"] == []
+    finally:
+        cloud.stop()
