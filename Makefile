@@ -88,7 +88,7 @@ lock-iac: ## Re-resolve requirements/iac-*.in into the pinned requirements/iac-*
 	done
 
 # --- lambdas: packaging and the real-AWS deploy path ---
-.PHONY: package upload
+.PHONY: package upload deploy destroy
 
 # The packager needs only the standard library, so a console user gets zips without the venv.
 package: ## Build deterministic Lambda zips in dist/lambdas (fails if one is over 20 KB)
@@ -103,6 +103,23 @@ endif
 
 upload: package venv ## Upload the zips to BUCKET=<LambdaCodeBucketName> under lambdas/
 	$(PY) scripts/upload_lambdas.py --bucket "$(BUCKET)" --dist dist/lambdas
+
+ifneq ($(filter deploy,$(MAKECMDGOALS)),)
+ifeq ($(strip $(PARAMS)),)
+$(error PARAMS is not set: make deploy PARAMS=deploy/parameters.json (start from deploy/parameters.example.json))
+endif
+endif
+ifneq ($(filter destroy,$(MAKECMDGOALS)),)
+ifeq ($(strip $(PROJECT)),)
+$(error PROJECT is not set: make destroy PROJECT=<ProjectName> [CONFIRM=yes])
+endif
+endif
+
+deploy: venv ## On AWS: create or update both stacks from PARAMS=<file.json>, zips included
+	$(PY) scripts/aws_stacks.py deploy --params "$(PARAMS)" --dist dist/lambdas
+
+destroy: venv ## On AWS: delete PROJECT=<name>'s endpoints, models, buckets, stacks (CONFIRM=yes)
+	$(PY) scripts/aws_stacks.py destroy --project "$(PROJECT)" $(if $(filter yes,$(CONFIRM)),--yes)
 
 # --- local cloud ---
 up: venv package ## Start the local cloud in the background and run the pipeline

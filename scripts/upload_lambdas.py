@@ -1,34 +1,53 @@
 """Upload the packaged Lambda zips to the Lambda-code bucket under lambdas/.
 
 Prints each key with the VersionId S3 gave it (the pipeline stack's optional `...ZipVersion`
-parameters take these). Credentials, region and endpoint come from the usual AWS environment.
+parameters take these). A zip S3 already holds byte for byte is not uploaded again, so it keeps
+its VersionId and the stack sees nothing to update. Credentials, region and endpoint come from
+the usual AWS environment.
 Usage: upload_lambdas.py --bucket BUCKET [--dist dist/lambdas]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "lambdas/"
 
 
+def _current(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """HeadObject of the key's latest version, or None when there is none."""
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as err:
+        if err.response["Error"]["Code"] in ("404", "NoSuchKey"):
+            return None
+        raise
+
+
 def upload(s3: Any, bucket: str, dist: Path) -> list[tuple[str, str | None]]:
-    """Put every dist zip at lambdas/<name>.zip; return (key, VersionId) pairs."""
+    """Put every changed dist zip at lambdas/<name>.zip; return (key, VersionId) pairs."""
     zips = sorted(dist.glob("*.zip"))
     if not zips:
         raise SystemExit(f"error: no zips in {dist}: run `make package` first")
     uploaded = []
     for path in zips:
         key = PREFIX + path.name
-        response = s3.put_object(
-            Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="application/zip"
-        )
+        body = path.read_bytes()
+        md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+        current = _current(s3, bucket, key)
+        # A single-part upload to an SSE-S3 bucket (as the prep stack's is) has the MD5 as ETag.
+        if current and current["ETag"].strip('"') == md5:
+            uploaded.append((key, current.get("VersionId")))
+            continue
+        response = s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/zip")
         uploaded.append((key, response.get("VersionId")))
     return uploaded
 
