@@ -1,0 +1,1 @@
+"""The local cloud: plays AWS on one machine so the whole pipeline runs without an account."""

@@ -1,0 +1,47 @@
+"""The local SageMaker's state: training jobs, models, endpoint configs and endpoints, no HTTP."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+from localcloud.sagemaker.common import Settings
+from localcloud.sagemaker.endpoints import Endpoints
+from localcloud.sagemaker.hosting import Hosting
+from localcloud.sagemaker.layout import StateLayout, read_endpoint_log, read_training_job_log
+from localcloud.sagemaker.storage import S3Storage
+from localcloud.sagemaker.training_jobs import TrainingJobs
+
+
+class LocalSageMaker:
+    """Every resource of one local SageMaker, kept under one state directory.
+
+    `python` runs the images' `bin/train` and `bin/serve`; `settings` holds the timeouts and the
+    default number of serve workers.
+    """
+
+    def __init__(
+        self, state_dir: Path, python: str = sys.executable, settings: Settings | None = None
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.settings = settings or Settings()
+        self.layout = StateLayout(self.state_dir)
+        lock = threading.RLock()
+        storage = S3Storage()
+        self.training_jobs = TrainingJobs(self.layout, storage, python, lock)
+        self.hosting = Hosting(self.layout, storage, lock)
+        self.endpoints = Endpoints(self.layout, storage, self.hosting, python, self.settings, lock)
+
+    def training_job_log(self, name: str) -> str:
+        """The job's stdout and stderr so far."""
+        return read_training_job_log(self.state_dir, name)
+
+    def endpoint_log(self, name: str) -> str:
+        """The endpoint's serve logs, oldest deployment first."""
+        return read_endpoint_log(self.state_dir, name)
+
+    def shutdown(self) -> None:
+        """Stop every training and serve process this local SageMaker started."""
+        self.endpoints.shutdown()
+        self.training_jobs.shutdown()

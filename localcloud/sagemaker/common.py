@@ -1,0 +1,91 @@
+"""What every resource shares: ARNs, name rules, and the List* filters and pagination."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from localcloud.sagemaker.exceptions import ValidationException
+
+ACCOUNT_ID = "123456789012"  # moto's default account, so ARNs agree across the local cloud
+REGION = "us-east-1"
+
+NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+_NAME_RE = re.compile(NAME_PATTERN + r"$")
+DEFAULT_MAX_RESULTS = 100
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The knobs of a local SageMaker; the defaults are what the local cloud uses."""
+
+    health_timeout: float = 60.0  # seconds a new serve process has to answer GET /ping with 200
+    default_workers: int = (
+        2  # SAGEMAKER_MODEL_SERVER_WORKERS unless the model's Environment sets it
+    )
+    invoke_timeout: float = 60.0  # seconds the container has to answer one invocation
+    drain_timeout: float = 60.0  # seconds an old serve process may finish requests after an update
+
+
+def arn(kind: str, name: str) -> str:
+    """The ARN SageMaker gives a resource (it lower-cases the name part)."""
+    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:{kind}/{name.lower()}"
+
+
+def check_name(value: Any, member: str) -> str:
+    """Reject names real SageMaker would reject, with its '1 validation error detected' wording."""
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise ValidationException(
+            f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+            f"constraint: Member must satisfy regular expression pattern: {NAME_PATTERN}"
+        )
+    return value
+
+
+def list_page(
+    records: Iterable[dict[str, Any]],
+    params: dict[str, Any],
+    *,
+    name_key: str,
+    status_key: str | None,
+    sort_keys: dict[str, str],
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Filter, sort and page summaries the way the List* actions do (NextToken is an offset)."""
+    selected = list(records)
+    if contains := params.get("NameContains"):
+        selected = [r for r in selected if contains.lower() in r[name_key].lower()]
+    if status_key and (status := params.get("StatusEquals")):
+        selected = [r for r in selected if r[status_key] == status]
+    bounds: list[tuple[str, str, Callable[[float, float], bool]]] = [
+        ("CreationTimeAfter", "CreationTime", float.__gt__),
+        ("CreationTimeBefore", "CreationTime", float.__lt__),
+        ("LastModifiedTimeAfter", "LastModifiedTime", float.__gt__),
+        ("LastModifiedTimeBefore", "LastModifiedTime", float.__lt__),
+    ]
+    for param, key, keep in bounds:
+        if param in params:
+            limit = float(params[param])
+            selected = [r for r in selected if key in r and keep(float(r[key]), limit)]
+    sort_by = params.get("SortBy", "CreationTime")
+    if sort_by not in sort_keys:
+        raise ValidationException(
+            f"1 validation error detected: Value '{sort_by}' at 'sortBy' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: [{', '.join(sort_keys)}]"
+        )
+    selected.sort(
+        key=lambda r: r[sort_keys[sort_by]], reverse=params.get("SortOrder") != "Ascending"
+    )
+    start = _offset(params.get("NextToken"))
+    size = int(params.get("MaxResults", DEFAULT_MAX_RESULTS))
+    end = start + size
+    return selected[start:end], (str(end) if end < len(selected) else None)
+
+
+def _offset(token: str | None) -> int:
+    if token is None:
+        return 0
+    if not token.isdigit():
+        raise ValidationException("Invalid pagination token")
+    return int(token)

@@ -1,0 +1,367 @@
+"""Endpoints: status rules for create, update (no failed request), delete, and invocation.
+
+Creating/Updating bring a new deployment up on a thread; traffic switches to it only once it
+answers GET /ping, then the old one drains and stops. A failed update leaves the endpoint
+InService on the old deployment with FailureReason set, as SageMaker's rollback does. No HTTP
+parsing here: `invoke` takes and returns plain values.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from localcloud.sagemaker.common import ACCOUNT_ID, REGION, Settings, arn, check_name, list_page
+from localcloud.sagemaker.exceptions import ModelError, ValidationError, ValidationException
+from localcloud.sagemaker.hosting import EndpointConfig, Hosting, Model
+from localcloud.sagemaker.layout import StateLayout
+from localcloud.sagemaker.serving import (
+    ContainerUnreachable,
+    Deployment,
+    DeploymentCancelled,
+    DeploymentFailed,
+)
+from localcloud.sagemaker.storage import S3Storage
+
+EXITED_GRACE_SECONDS = 0.5  # after a connection error, how long to wait to learn the process died
+
+
+def endpoint_not_found(name: str) -> ValidationException:
+    """SageMaker's answer for an unknown endpoint on the control plane."""
+    return ValidationException(f'Could not find endpoint "{name}".')
+
+
+@dataclass
+class Invocation:
+    """The container's answer (header names lower-case) and the variant that gave it."""
+
+    body: bytes
+    headers: dict[str, str]
+    variant: str
+
+
+@dataclass
+class Endpoint:
+    """One endpoint: what DescribeEndpoint shows and the deployments behind it."""
+
+    name: str
+    config: EndpointConfig
+    created: float = field(default_factory=time.time)
+    status: str = "Creating"
+    failure_reason: str | None = None
+    modified: float = 0.0
+    active: Deployment | None = None
+    pending: Deployment | None = None
+    deployments_started: int = 0
+
+    def __post_init__(self) -> None:
+        self.modified = self.created
+
+    @property
+    def arn(self) -> str:
+        """EndpointArn."""
+        return arn("endpoint", self.name)
+
+    def set_status(self, status: str, failure_reason: str | None) -> None:
+        """Change status and FailureReason together, stamping LastModifiedTime."""
+        self.status = status
+        self.failure_reason = failure_reason
+        self.modified = time.time()
+
+    def describe(self) -> dict[str, Any]:
+        """The DescribeEndpoint response."""
+        out: dict[str, Any] = {
+            "EndpointName": self.name,
+            "EndpointArn": self.arn,
+            "EndpointConfigName": self.config.name,
+            "EndpointStatus": self.status,
+            "CreationTime": self.created,
+            "LastModifiedTime": self.modified,
+        }
+        if self.active is not None:
+            out["ProductionVariants"] = [_variant_summary(self.active)]
+        if self.failure_reason:
+            out["FailureReason"] = self.failure_reason
+        capture = self.config.request.get("DataCaptureConfig")
+        if capture:
+            out["DataCaptureConfig"] = {
+                "EnableCapture": capture.get("EnableCapture", True),
+                "CaptureStatus": "Started" if capture.get("EnableCapture", True) else "Stopped",
+                "CurrentSamplingPercentage": capture.get("InitialSamplingPercentage", 100),
+                "DestinationS3Uri": capture.get("DestinationS3Uri", ""),
+                **({"KmsKeyId": capture["KmsKeyId"]} if "KmsKeyId" in capture else {}),
+            }
+        if self.pending is not None:
+            out["PendingDeploymentSummary"] = {
+                "EndpointConfigName": self.pending.config.name,
+                "ProductionVariants": [_variant_summary(self.pending)],
+                "StartTime": self.pending.started,
+            }
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """The endpoint's entry in ListEndpoints."""
+        return {
+            "EndpointName": self.name,
+            "EndpointArn": self.arn,
+            "CreationTime": self.created,
+            "LastModifiedTime": self.modified,
+            "EndpointStatus": self.status,
+        }
+
+
+def _variant_summary(deployment: Deployment) -> dict[str, Any]:
+    variant = deployment.config.variant
+    count = variant.get("InitialInstanceCount", 1)
+    weight = variant.get("InitialVariantWeight", 1.0)
+    return {
+        "VariantName": deployment.variant_name,
+        "DeployedImages": [
+            {
+                "SpecifiedImage": deployment.image,
+                "ResolvedImage": deployment.image,
+                "ResolutionTime": deployment.started,
+            }
+        ],
+        "CurrentWeight": weight,
+        "DesiredWeight": weight,
+        "CurrentInstanceCount": count,
+        "DesiredInstanceCount": count,
+    }
+
+
+class Endpoints:
+    """All endpoints of this local SageMaker."""
+
+    def __init__(
+        self,
+        layout: StateLayout,
+        storage: S3Storage,
+        hosting: Hosting,
+        python: str,
+        settings: Settings,
+        lock: threading.RLock,
+    ) -> None:
+        self._layout = layout
+        self._storage = storage
+        self._hosting = hosting
+        self._python = python
+        self._settings = settings
+        self._lock = lock
+        self._endpoints: dict[str, Endpoint] = {}
+
+    # --- control plane ---------------------------------------------------------------------
+    def create(self, params: dict[str, Any]) -> Endpoint:
+        """CreateEndpoint: status Creating, then InService or Failed."""
+        name = check_name(params.get("EndpointName"), "endpointName")
+        config = self._hosting.endpoint_config(params.get("EndpointConfigName", ""))
+        with self._lock:
+            if name in self._endpoints:
+                raise ValidationException(
+                    f'Cannot create already existing endpoint "{arn("endpoint", name)}".'
+                )
+            # Validated under the lock, so a concurrent delete cannot slip in between.
+            model = self._hosting.model(config.variant["ModelName"])
+            shutil.rmtree(self._layout.endpoint_dir(name), ignore_errors=True)
+            endpoint = Endpoint(name, config)
+            self._endpoints[name] = endpoint
+            deployment = self._begin(endpoint, config, model)
+        self._launch(endpoint, deployment)
+        return endpoint
+
+    def update(self, params: dict[str, Any]) -> Endpoint:
+        """UpdateEndpoint: status Updating; the old deployment serves until the new one is up."""
+        name = params.get("EndpointName", "")
+        config = self._hosting.endpoint_config(params.get("EndpointConfigName", ""))
+        with self._lock:
+            endpoint = self._get(name)
+            if endpoint.status not in {"InService", "Failed"}:
+                raise ValidationException(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+            model = self._hosting.model(config.variant["ModelName"])
+            endpoint.set_status("Updating", endpoint.failure_reason)
+            deployment = self._begin(endpoint, config, model)
+        self._launch(endpoint, deployment)
+        return endpoint
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """DescribeEndpoint."""
+        with self._lock:
+            return self._get(name).describe()
+
+    def delete(self, name: str) -> None:
+        """DeleteEndpoint: stops its serve processes before answering, so the ports are free."""
+        with self._lock:
+            endpoint = self._endpoints.pop(name, None)
+            if endpoint is None:
+                raise endpoint_not_found(name)
+            deployments = [d for d in (endpoint.active, endpoint.pending) if d is not None]
+            endpoint.active = endpoint.pending = None
+            endpoint.set_status("Deleting", None)
+        for deployment in deployments:
+            deployment.send_stop()
+        for deployment in deployments:
+            deployment.stop()
+
+    def list(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListEndpoints."""
+        with self._lock:
+            summaries = [endpoint.summary() for endpoint in self._endpoints.values()]
+        page, token = list_page(
+            summaries,
+            params,
+            name_key="EndpointName",
+            status_key="EndpointStatus",
+            sort_keys={
+                "Name": "EndpointName",
+                "CreationTime": "CreationTime",
+                "Status": "EndpointStatus",
+            },
+        )
+        return {"Endpoints": page, **({"NextToken": token} if token else {})}
+
+    def shutdown(self) -> None:
+        """Stop every serve process (all signalled first, then waited for)."""
+        with self._lock:
+            endpoints, self._endpoints = list(self._endpoints.values()), {}
+            deployments = [d for e in endpoints for d in (e.active, e.pending) if d is not None]
+        for deployment in deployments:
+            deployment.send_stop()
+        for deployment in deployments:
+            deployment.stop()
+
+    def _get(self, name: str) -> Endpoint:
+        endpoint = self._endpoints.get(name)
+        if endpoint is None:
+            raise endpoint_not_found(name)
+        return endpoint
+
+    # --- deployments -----------------------------------------------------------------------
+    def _begin(self, endpoint: Endpoint, config: EndpointConfig, model: Model) -> Deployment:
+        """A new deployment, registered as the endpoint's pending one (caller holds the lock)."""
+        endpoint.deployments_started += 1
+        base_dir = self._layout.endpoint_dir(endpoint.name) / f"{endpoint.deployments_started:04d}"
+        deployment = Deployment(base_dir, config, model)
+        endpoint.pending = deployment
+        return deployment
+
+    def _launch(self, endpoint: Endpoint, deployment: Deployment) -> None:
+        threading.Thread(
+            target=self._deploy,
+            args=(endpoint, deployment),
+            name=f"deploy-{endpoint.name}",
+            daemon=True,
+        ).start()
+
+    def _deploy(self, endpoint: Endpoint, deployment: Deployment) -> None:
+        try:
+            deployment.start(
+                self._layout,
+                self._storage,
+                self._python,
+                self._settings,
+                on_exit=lambda code: self._on_exit(endpoint, deployment),
+            )
+        except DeploymentCancelled:
+            deployment.stop()
+            return
+        except DeploymentFailed as failure:
+            deployment.stop()
+            self._deployment_failed(endpoint, deployment, str(failure))
+            return
+        except Exception as error:  # an endpoint must end visibly, whatever broke
+            deployment.stop()
+            self._deployment_failed(
+                endpoint, deployment, f"InternalServerError: {type(error).__name__}: {error}"
+            )
+            return
+        with self._lock:
+            current = endpoint.pending is deployment
+            previous = endpoint.active if current else None
+            if current:
+                endpoint.active, endpoint.pending = deployment, None
+                endpoint.config = deployment.config
+                endpoint.set_status("InService", None)
+        if not current:  # deleted while starting
+            deployment.stop()
+        elif previous is not None:
+            previous.retire(self._settings.drain_timeout)
+
+    def _deployment_failed(self, endpoint: Endpoint, deployment: Deployment, reason: str) -> None:
+        with self._lock:
+            if endpoint.pending is not deployment:
+                return
+            endpoint.pending = None
+            # A failed update rolls back: still InService on the old deployment, reason shown.
+            endpoint.set_status("InService" if endpoint.active else "Failed", reason)
+
+    def _on_exit(self, endpoint: Endpoint, deployment: Deployment) -> None:
+        """A serve process ended; if it was serving and nobody stopped it, the endpoint failed."""
+        if deployment.stopping:
+            return
+        with self._lock:
+            if endpoint.active is not deployment:
+                return
+            endpoint.active = None
+            endpoint.set_status(
+                "Updating" if endpoint.pending else "Failed", deployment.exit_reason()
+            )
+        # Not deployment.stop(): this runs on the process's own watcher thread, which must
+        # return before the exit is complete. The watcher has already killed the group.
+        deployment.discard()
+
+    # --- runtime ---------------------------------------------------------------------------
+    def invoke(self, name: str, body: bytes, headers: dict[str, str]) -> Invocation:
+        """InvokeEndpoint: forward to the serving deployment; errors as SageMaker Runtime's."""
+        endpoint = self._endpoints.get(name)
+        if endpoint is None:
+            raise ValidationError(f"Endpoint {name} of account {ACCOUNT_ID} not found.")
+        deployment = self._acquire(endpoint)
+        try:
+            status, answer_headers, answer = deployment.forward(body, headers)
+        except ContainerUnreachable as error:
+            program = deployment.program
+            if program is not None and program.exited.wait(EXITED_GRACE_SECONDS):
+                raise _not_in_service(endpoint) from None
+            raise _model_error(name, None, str(error)) from None
+        finally:
+            deployment.release()
+        if status >= 400:
+            raise _model_error(name, status, answer.decode(errors="replace"))
+        return Invocation(answer, answer_headers, deployment.variant_name)
+
+    def _acquire(self, endpoint: Endpoint) -> Deployment:
+        # At most a couple of rounds: acquire() fails only while traffic moves to a new deployment.
+        for _ in range(3):
+            deployment = endpoint.active
+            if deployment is None or endpoint.status not in {"InService", "Updating"}:
+                break
+            if deployment.acquire():
+                return deployment
+        raise _not_in_service(endpoint)
+
+
+def _not_in_service(endpoint: Endpoint) -> ValidationError:
+    reason = f": {endpoint.failure_reason}" if endpoint.failure_reason else ""
+    return ValidationError(
+        f"Endpoint {endpoint.name} of account {ACCOUNT_ID} is not in service "
+        f"(status {endpoint.status}){reason}"
+    )
+
+
+def _model_error(name: str, status: int | None, message: str) -> ModelError:
+    kind = "client" if status is not None and status < 500 else "server"
+    group = f"/aws/sagemaker/Endpoints/{name}"
+    console = (
+        f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}"
+        f"#logEventViewer:group={group}"
+    )
+    return ModelError(
+        f'Received {kind} error ({status or 0}) from primary with message "{message}". '
+        f"See {console} in account {ACCOUNT_ID} for more information.",
+        original_status=status,
+        original_message=message,
+        log_stream_arn=f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group}",
+    )

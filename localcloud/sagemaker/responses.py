@@ -1,0 +1,119 @@
+"""One snake_case method per SageMaker action: decoded request parameters in, response dict out.
+
+`SageMakerResponses` serves the control plane (JSON 1.1, `X-Amz-Target: SageMaker.<Action>`);
+the server routes each action to the method of the same name. `invoke_endpoint` is the one
+SageMaker Runtime action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from localcloud.sagemaker.backend import LocalSageMaker
+
+# What SageMaker Runtime passes between the caller and the container (it strips the rest).
+FORWARDED_HEADERS = ("Content-Type", "Accept", "X-Amzn-SageMaker-Custom-Attributes")
+RETURNED_HEADERS = ("Content-Type", "X-Amzn-SageMaker-Custom-Attributes")
+
+
+class SageMakerResponses:
+    """The control-plane actions this local SageMaker implements."""
+
+    def __init__(self, backend: LocalSageMaker) -> None:
+        self._backend = backend
+
+    # --- training jobs ---------------------------------------------------------------------
+    def create_training_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateTrainingJob."""
+        job = self._backend.training_jobs.create(params)
+        return {"TrainingJobArn": job.arn}
+
+    def describe_training_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DescribeTrainingJob."""
+        return self._backend.training_jobs.describe(params.get("TrainingJobName", ""))
+
+    def stop_training_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        """StopTrainingJob."""
+        self._backend.training_jobs.stop(params.get("TrainingJobName", ""))
+        return {}
+
+    def list_training_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListTrainingJobs."""
+        return self._backend.training_jobs.list(params)
+
+    # --- models ----------------------------------------------------------------------------
+    def create_model(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateModel."""
+        return {"ModelArn": self._backend.hosting.create_model(params).arn}
+
+    def describe_model(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DescribeModel."""
+        return self._backend.hosting.model(params.get("ModelName", "")).describe()
+
+    def delete_model(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DeleteModel."""
+        self._backend.hosting.delete_model(params.get("ModelName", ""))
+        return {}
+
+    def list_models(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListModels."""
+        return self._backend.hosting.list_models(params)
+
+    # --- endpoint configurations -------------------------------------------------------------
+    def create_endpoint_config(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateEndpointConfig."""
+        return {"EndpointConfigArn": self._backend.hosting.create_endpoint_config(params).arn}
+
+    def describe_endpoint_config(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DescribeEndpointConfig."""
+        name = params.get("EndpointConfigName", "")
+        return self._backend.hosting.endpoint_config(name).describe()
+
+    def delete_endpoint_config(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DeleteEndpointConfig."""
+        self._backend.hosting.delete_endpoint_config(params.get("EndpointConfigName", ""))
+        return {}
+
+    def list_endpoint_configs(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListEndpointConfigs."""
+        return self._backend.hosting.list_endpoint_configs(params)
+
+    # --- endpoints -------------------------------------------------------------------------
+    def create_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateEndpoint."""
+        return {"EndpointArn": self._backend.endpoints.create(params).arn}
+
+    def describe_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DescribeEndpoint."""
+        return self._backend.endpoints.describe(params.get("EndpointName", ""))
+
+    def update_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        """UpdateEndpoint."""
+        return {"EndpointArn": self._backend.endpoints.update(params).arn}
+
+    def delete_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DeleteEndpoint."""
+        self._backend.endpoints.delete(params.get("EndpointName", ""))
+        return {}
+
+    def list_endpoints(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListEndpoints."""
+        return self._backend.endpoints.list(params)
+
+
+def invoke_endpoint(
+    backend: LocalSageMaker, name: str, body: bytes, headers: Mapping[str, str]
+) -> tuple[dict[str, str], bytes]:
+    """InvokeEndpoint (SageMaker Runtime); `headers` are the request's, names in lower case."""
+    forwarded = {
+        wire: headers[wire.lower()] for wire in FORWARDED_HEADERS if wire.lower() in headers
+    }
+    invocation = backend.endpoints.invoke(name, body, forwarded)
+    returned = {
+        wire: invocation.headers[wire.lower()]
+        for wire in RETURNED_HEADERS
+        if wire.lower() in invocation.headers
+    }
+    returned["x-Amzn-Invoked-Production-Variant"] = invocation.variant
+    return returned, invocation.body

@@ -1,0 +1,113 @@
+"""S3 as the local SageMaker sees it: channels in, model.tar.gz out, model data in for endpoints.
+
+S3 is whatever the ambient configuration points boto3 at (AWS_ENDPOINT_URL: the moto server).
+"""
+
+from __future__ import annotations
+
+import tarfile
+import threading
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from localcloud.sagemaker.common import REGION
+
+
+class StorageError(Exception):
+    """An S3 transfer that failed; the message is fit for a FailureReason."""
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """('bucket', 'key/prefix') from 's3://bucket/key/prefix'."""
+    if not uri.startswith("s3://"):
+        raise StorageError(f"{uri!r} is not an s3:// URI")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise StorageError(f"{uri!r} has no bucket")
+    return bucket, key
+
+
+class S3Storage:
+    """One thread-safe boto3 S3 client, made on first use so it picks up the ambient endpoint."""
+
+    def __init__(self) -> None:
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The shared client."""
+        with self._lock:
+            if self._client is None:
+                self._client = boto3.session.Session().client("s3", region_name=REGION)
+            return self._client
+
+    def download_prefix(self, uri: str, target: Path) -> int:
+        """Every object under an S3Prefix into `target`, keeping paths below the prefix."""
+        bucket, prefix = parse_s3_uri(uri)
+        count = 0
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    key = item["Key"]
+                    if key.endswith("/"):
+                        continue
+                    relative = key[len(prefix) :].lstrip("/") or PurePosixPath(key).name
+                    parts = PurePosixPath(relative).parts
+                    if ".." in parts:
+                        raise StorageError(f"S3 key {key!r} escapes the channel directory")
+                    destination = target.joinpath(*parts)
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    self.client.download_file(bucket, key, str(destination))
+                    count += 1
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"Could not download {uri}: {error}") from error
+        if count == 0:
+            raise StorageError(
+                f'No S3 objects found under S3 URL "{uri}" given in input data source. '
+                "Please ensure that the bucket exists and that objects exist under that S3 prefix."
+            )
+        return count
+
+    def upload_file(self, path: Path, uri: str) -> None:
+        """Put one file at an s3:// URI."""
+        bucket, key = parse_s3_uri(uri)
+        try:
+            self.client.upload_file(str(path), bucket, key)
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"Could not upload {uri}: {error}") from error
+
+    def extract_model(self, uri: str, target: Path) -> None:
+        """Download a model.tar.gz and unpack it into `target` (the serve's model/)."""
+        bucket, key = parse_s3_uri(uri)
+        target.mkdir(parents=True, exist_ok=True)
+        archive = target.parent / "model.tar.gz"
+        try:
+            self.client.download_file(bucket, key, str(archive))
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(
+                f"Failed to download model data (bucket: {bucket}, key: {key}). Please ensure "
+                f"that there is an object located at the URL: {error}"
+            ) from error
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(target, filter="data")
+        except (tarfile.TarError, OSError) as error:
+            raise StorageError(
+                f"Model data {uri} is not a valid tar.gz archive: {error}"
+            ) from error
+        finally:
+            archive.unlink(missing_ok=True)
+
+
+def pack_model(model_dir: Path, archive: Path) -> None:
+    """model/ as SageMaker packs it: a gzipped tar with the directory's contents at its root."""
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(model_dir.iterdir()):
+            tar.add(path, arcname=path.name)

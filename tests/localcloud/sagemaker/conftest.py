@@ -1,0 +1,235 @@
+"""A moto server and a local SageMaker for this folder, the abalone splits in S3, one trained model.
+
+Everything is package-scoped: the environment variables botocore reads are set for these tests
+only, and one training job's model is shared by every endpoint test.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from moto.server import ThreadedMotoServer
+
+from localcloud.sagemaker import RunningServer, Settings, start_server
+from tests.conftest import REPO_ROOT
+
+MODEL_CODE = REPO_ROOT / "model-code"
+REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+IMAGE_URI = f"{REGISTRY}/abalone:test-snapshot"
+ROLE_ARN = "arn:aws:iam::123456789012:role/sagemaker-execution"
+BUCKET = "abalone-data"
+VALIDATION_MSE = r"validation:mse=([0-9.eE+-]+);"
+NO_RETRIES = Config(retries={"total_max_attempts": 1}, read_timeout=30)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
+    """Poll until `condition()` is truthy and return it; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    """(Code, Message) of a botocore ClientError."""
+    error = excinfo.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+def container_processes(base_dir: Path) -> dict[int, dict[str, str]]:
+    """Live processes whose SAGEMAKER_BASE_DIR is under `base_dir`, with their environment."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        env = dict(
+            item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item
+        )
+        if state != "Z" and env.get("SAGEMAKER_BASE_DIR", "").startswith(str(base_dir)):
+            found[int(entry.name)] = env
+    return found
+
+
+def unique(prefix: str) -> str:
+    """A resource name no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """What the tests talk to: real boto3 clients and where things are."""
+
+    sagemaker: Any
+    runtime: Any
+    s3: Any
+    server: RunningServer
+    state_dir: Path
+
+    def training_job_request(self, name: str, **overrides: Any) -> dict[str, Any]:
+        """A CreateTrainingJob request as the TrainModel Lambda sends it, with overrides."""
+        request: dict[str, Any] = {
+            "TrainingJobName": name,
+            "AlgorithmSpecification": {
+                "TrainingImage": IMAGE_URI,
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [{"Name": "validation:mse", "Regex": VALIDATION_MSE}],
+            },
+            "RoleArn": ROLE_ARN,
+            "HyperParameters": {},
+            "InputDataConfig": [
+                {
+                    "ChannelName": channel,
+                    "DataSource": {
+                        "S3DataSource": {
+                            "S3DataType": "S3Prefix",
+                            "S3Uri": f"s3://{BUCKET}/{channel}/",
+                            "S3DataDistributionType": "FullyReplicated",
+                        }
+                    },
+                    "ContentType": "text/csv",
+                }
+                for channel in ("train", "validation")
+            ],
+            "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/models"},
+            "ResourceConfig": {
+                "InstanceType": "ml.m5.large",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 5,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": 120},
+        }
+        request.update(overrides)
+        return request
+
+    def wait_training_done(self, name: str, timeout: float = 60.0) -> dict[str, Any]:
+        """DescribeTrainingJob once the job has left InProgress/Stopping."""
+
+        def done() -> dict[str, Any] | None:
+            job = self.sagemaker.describe_training_job(TrainingJobName=name)
+            return job if job["TrainingJobStatus"] not in {"InProgress", "Stopping"} else None
+
+        return wait_for(done, timeout)
+
+    def wait_endpoint_settled(self, name: str, timeout: float = 60.0) -> dict[str, Any]:
+        """DescribeEndpoint once the endpoint is no longer Creating or Updating."""
+
+        def settled() -> dict[str, Any] | None:
+            endpoint = self.sagemaker.describe_endpoint(EndpointName=name)
+            return endpoint if endpoint["EndpointStatus"] not in {"Creating", "Updating"} else None
+
+        return wait_for(settled, timeout, interval=0.05)
+
+    def create_model(self, name: str, model_data_url: str, **container: Any) -> None:
+        """CreateModel for the test image."""
+        self.sagemaker.create_model(
+            ModelName=name,
+            PrimaryContainer={"Image": IMAGE_URI, "ModelDataUrl": model_data_url, **container},
+            ExecutionRoleArn=ROLE_ARN,
+        )
+
+    def create_endpoint_config(
+        self, name: str, model_name: str, variant: str = "AllTraffic"
+    ) -> None:
+        """CreateEndpointConfig with one variant."""
+        self.sagemaker.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": variant,
+                    "ModelName": model_name,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.t2.medium",
+                }
+            ],
+        )
+
+
+@pytest.fixture(scope="package")
+def cloud(abalone_splits: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    """moto server + local SageMaker, reached through the AWS_ENDPOINT_URL* variables."""
+    state_dir = tmp_path_factory.mktemp("localcloud")
+    snapshot = state_dir / "images" / "abalone" / "test-snapshot"
+    shutil.copytree(
+        MODEL_CODE, snapshot, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache")
+    )
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    server = None
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        }.items():
+            env.setenv(key, value)
+        env.delenv("AWS_PROFILE", raising=False)
+        try:
+            server = start_server(state_dir, settings=Settings(health_timeout=30))
+            env.setenv("AWS_ENDPOINT_URL_SAGEMAKER", server.url)
+            env.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", server.url)
+            session = boto3.session.Session()
+            s3 = session.client("s3")
+            s3.create_bucket(Bucket=BUCKET)
+            for channel in ("train", "validation", "test"):
+                s3.upload_file(
+                    str(abalone_splits / channel / f"{channel}.csv"),
+                    BUCKET,
+                    f"{channel}/{channel}.csv",
+                )
+            yield Cloud(
+                sagemaker=session.client("sagemaker", config=NO_RETRIES),
+                runtime=session.client("sagemaker-runtime", config=NO_RETRIES),
+                s3=s3,
+                server=server,
+                state_dir=state_dir,
+            )
+        finally:
+            if server is not None:
+                server.stop()
+            moto.stop()
+
+
+@pytest.fixture(scope="package")
+def trained_job(cloud: Cloud) -> dict[str, Any]:
+    """One training job run to completion with default hyperparameters (shared)."""
+    name = unique("abalone-train")
+    cloud.sagemaker.create_training_job(**cloud.training_job_request(name))
+    job = cloud.wait_training_done(name)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    return job
+
+
+@pytest.fixture(scope="package")
+def model_data_url(trained_job: dict[str, Any]) -> str:
+    """The shared model.tar.gz."""
+    return trained_job["ModelArtifacts"]["S3ModelArtifacts"]
+
+
+@pytest.fixture(scope="package")
+def model_name(cloud: Cloud, model_data_url: str) -> str:
+    """A SageMaker model for the shared model.tar.gz."""
+    name = unique("abalone-model")
+    cloud.create_model(name, model_data_url)
+    return name
