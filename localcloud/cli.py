@@ -116,7 +116,7 @@ def serve(args: argparse.Namespace) -> int:
             "pid": os.getpid(),
             "api_url": cloud.gateway_url,
             "api_key": cloud.api_key,
-            "control_url": f"http://127.0.0.1:{control.server_address[1]}",
+            "control_url": f"http://127.0.0.1:{control.port}",
             "region": cloud.environment["AWS_DEFAULT_REGION"],
             "aws_access_key_id": cloud.environment["AWS_ACCESS_KEY_ID"],
             "aws_secret_access_key": cloud.environment["AWS_SECRET_ACCESS_KEY"],
@@ -135,7 +135,7 @@ def serve(args: argparse.Namespace) -> int:
         connection_path.write_text(json.dumps(connection, indent=2))
         print("local cloud ready", flush=True)
         stop.wait()
-        control.shutdown()
+        control.stop()
         return 0
     finally:
         connection_path.unlink(missing_ok=True)

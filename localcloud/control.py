@@ -12,6 +12,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from localcloud.background import ServerThread, bind
 from localcloud.cloud import LocalCloud
 from localcloud.codepipeline.runner import RunReport
 
@@ -132,10 +133,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}"})
 
 
-def start_control_server(state: ControlState) -> ThreadingHTTPServer:
+def start_control_server(state: ControlState) -> ServerThread:
     """Serve the control API on a free loopback port in a background thread."""
     handler = type("ControlHandler", (_Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = bind(
+        lambda: ThreadingHTTPServer(("127.0.0.1", 0), handler), "127.0.0.1", 0, "the control API"
+    )
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="control-api", daemon=True).start()
-    return server
+    return ServerThread(server, name="control-api")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
-import socket
-import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
@@ -22,6 +19,7 @@ from localcloud.apigateway.proxy import (
     proxy_response,
 )
 from localcloud.apigateway.routing import Route, RouteTable
+from localcloud.background import ServerThread, TracksConnections, bind
 from localcloud.lambda_runtime import CallerTimeout, LambdaRuntime, ResourceNotFoundException
 
 logger = logging.getLogger("localcloud.apigateway")
@@ -30,10 +28,6 @@ DEFAULT_PORT = 3000  # the port `sam local start-api` uses
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 INTEGRATION_TIMEOUT_SECONDS = 29.0  # API Gateway's default (and REST maximum) integration timeout
 IDLE_CONNECTION_SECONDS = 60.0
-
-
-class PortInUse(OSError):
-    """Something already listens on the gateway's port."""
 
 
 def gateway_error(status: HTTPStatus, message: str, error_type: str | None) -> HttpResponse:
@@ -100,8 +94,7 @@ class LocalApiGateway:
         self.integration_timeout = integration_timeout
         self.api_id = api_id
         self.account_id = account_id
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServerThread | None = None
 
     @property
     def url(self) -> str:
@@ -109,36 +102,21 @@ class LocalApiGateway:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
-        """Bind and serve in a background thread."""
-        try:
-            self._server = _Server((self.host, self.port), self)
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                raise PortInUse(
-                    errno.EADDRINUSE,
-                    f"port {self.port} on {self.host} is already in use: the local API gateway "
-                    "cannot start (is another local cloud or `sam local start-api` running?)",
-                ) from None
-            raise
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"apigateway-{self.port}",
-            daemon=True,
+        """Bind and serve in a background thread; a taken port raises PortInUse naming it."""
+        server = bind(
+            lambda: _Server((self.host, self.port), self),
+            self.host,
+            self.port,
+            "the local API gateway (is another local cloud or `sam local start-api` running?)",
         )
-        self._thread.start()
+        self._serving = ServerThread(server, name=f"apigateway-{server.server_address[1]}")
+        self.port = self._serving.port
 
     def stop(self) -> None:
         """Stop serving, close open connections and free the port; safe to call twice."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if self._thread is not None:
-            self._thread.join()
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.stop()
 
     def handle(self, request: IncomingRequest, request_id: str) -> HttpResponse:
         """What API Gateway answers to one request: route, key check, integration."""
@@ -183,35 +161,12 @@ class LocalApiGateway:
             return BAD_GATEWAY
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(TracksConnections, ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], gateway: LocalApiGateway) -> None:
         self.gateway = gateway
-        self._connections: set[socket.socket] = set()
-        self._lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """End keep-alive connections, so no handler thread outlives the gateway."""
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                continue
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.debug("connection from %s ended with an error", client_address, exc_info=True)

@@ -9,7 +9,6 @@ The runner opens a job per Lambda invocation and waits for the one result the jo
 
 from __future__ import annotations
 
-import errno
 import json
 import re
 import threading
@@ -21,6 +20,8 @@ from typing import Any, ClassVar
 
 import botocore.session
 from botocore.model import OperationModel, Shape
+
+from localcloud.background import ServerThread, TracksConnections, bind
 
 TARGET_PREFIX = "CodePipeline_20150709."
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -329,9 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(TracksConnections, ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], responses: JobApiResponses) -> None:
         self.responses = responses
         super().__init__(address, _Handler)
@@ -356,8 +355,7 @@ class JobApi(JobStore):
         super().__init__(account_id)
         self.host = host
         self.port = port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServerThread | None = None
 
     @property
     def url(self) -> str:
@@ -365,31 +363,19 @@ class JobApi(JobStore):
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
-        """Bind and serve in a background thread; OSError naming the port if it is taken."""
+        """Bind and serve in a background thread; a taken port raises PortInUse naming it."""
         _operation("PutJobSuccessResult")  # load botocore's model now, not on the first call
-        try:
-            self._server = _Server((self.host, self.port), JobApiResponses(self))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                raise OSError(
-                    errno.EADDRINUSE, f"port {self.port} on {self.host} is already in use"
-                ) from None
-            raise
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"codepipeline-jobs-{self.port}",
-            daemon=True,
+        server = bind(
+            lambda: _Server((self.host, self.port), JobApiResponses(self)),
+            self.host,
+            self.port,
+            "the CodePipeline job API",
         )
-        self._thread.start()
+        self._serving = ServerThread(server, name=f"codepipeline-jobs-{server.server_address[1]}")
+        self.port = self._serving.port
 
     def stop(self) -> None:
         """Stop serving and free the port; safe to call twice."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.stop()

@@ -13,16 +13,15 @@ import contextlib
 import json
 import logging
 import re
-import socket
 import socketserver
 import sys
-import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from localcloud.background import ServerThread, TracksConnections
 from localcloud.sagemaker.backend import LocalSageMaker
 from localcloud.sagemaker.common import Settings
 from localcloud.sagemaker.exceptions import (
@@ -132,8 +131,7 @@ class _Handler(socketserver.StreamRequestHandler):
             return  # the client went away
 
 
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
+class _Server(TracksConnections, socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
@@ -141,56 +139,21 @@ class _Server(socketserver.ThreadingTCPServer):
         super().__init__(address, _Handler)
         self.backend = backend
         self.responses = SageMakerResponses(backend)
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self._connections_lock:
-                self._connections.discard(request)
-
-    def close_connections(self) -> None:
-        """Hang up kept-alive client connections, whose threads would otherwise go on serving."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
 
 
 class RunningServer:
     """A local SageMaker listening on `url`; `stop()` also stops every process it started."""
 
     def __init__(self, server: _Server, backend: LocalSageMaker) -> None:
-        self._server = server
         self.backend = backend
         host, port = server.server_address[:2]
         self.url = f"http://{host}:{port}"
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="sagemaker-http",
-            daemon=True,
-        )
-        self._thread.start()
-        self._stopped = False
-        self._stop_lock = threading.Lock()
+        self._serving = ServerThread(server, name="sagemaker-http")
 
     def stop(self) -> None:
-        """Stop listening, stop all training and serve processes, hang up clients; idempotent."""
-        with self._stop_lock:
-            if self._stopped:
-                return
-            self._stopped = True
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        """Stop listening, hang up clients, stop all training and serve processes; idempotent."""
+        self._serving.stop()
         self.backend.shutdown()
-        self._server.close_connections()
 
 
 def start_server(
