@@ -15,7 +15,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 help: ## List the targets with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
 
 # The stamp depends on the requirement files, so a second `make venv` with nothing changed is instant.
 $(STAMP): requirements/dev.txt model-code/requirements.txt
@@ -130,3 +130,14 @@ down: ## Stop the local cloud and every process it started
 
 status: venv ## Show whether the local cloud is up and the last pipeline run
 	$(PY) -m localcloud status
+
+# --- notebook ---
+.PHONY: notebook
+KERNEL_NAME := sagemaker-byoc-pipeline
+
+# The kernel spec lives inside .venv (--sys-prefix), so the notebook runs on the pinned packages.
+notebook: venv package ## Open notebooks/walkthrough.ipynb in JupyterLab on the project's venv kernel
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL_NAME) \
+		--display-name "Python ($(KERNEL_NAME))"
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root) \
+		notebooks/walkthrough.ipynb

@@ -1,0 +1,137 @@
+"""The walkthrough notebook runs headlessly against a local cloud it starts, and stops it after."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from localcloud.cloud import free_port
+from localcloud.stacks import LAMBDA_FOLDERS
+from tests.conftest import REPO_ROOT
+from tests.localcloud.test_cli import localcloud, port_is_free, processes_mentioning
+
+NOTEBOOK = REPO_ROOT / "notebooks" / "walkthrough.ipynb"
+KERNEL_NAME = "walkthrough-test"
+CELL_TIMEOUT_SECONDS = 180
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def read_notebook() -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOK, as_version=4)
+
+
+def outputs_of(notebook: nbformat.NotebookNode, cell_id: str) -> list[dict[str, Any]]:
+    (cell,) = (c for c in notebook.cells if c.get("id") == cell_id)
+    return list(cell.outputs)
+
+
+def data_of(notebook: nbformat.NotebookNode, cell_id: str, mime: str) -> list[Any]:
+    return [o["data"][mime] for o in outputs_of(notebook, cell_id) if mime in o.get("data", {})]
+
+
+def text_of(notebook: nbformat.NotebookNode, cell_id: str) -> str:
+    outputs = outputs_of(notebook, cell_id)
+    return "".join(o.get("text", "") for o in outputs) + "".join(
+        o["data"].get("text/plain", "") for o in outputs if "data" in o
+    )
+
+
+def install_kernel(jupyter_dir: Path) -> None:
+    """A kernel spec running this very interpreter (the project's virtualenv), found first."""
+    spec = jupyter_dir / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "walkthrough test",
+                "language": "python",
+            }
+        )
+    )
+
+
+@pytest.mark.e2e
+def test_the_notebook_runs_end_to_end_and_stops_the_cloud_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN no local cloud in a fresh state folder, no Lambda zips yet, a free port
+    state, dist, port = tmp_path / "state", tmp_path / "dist" / "lambdas", free_port()
+    install_kernel(tmp_path / "jupyter")
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("LOCALCLOUD_STATE_DIR", str(state))
+    monkeypatch.setenv("LOCALCLOUD_DIST", str(dist))
+    monkeypatch.setenv("LOCALCLOUD_PORT", str(port))
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend draws the plots
+    notebook = read_notebook()
+    client = NotebookClient(
+        notebook,
+        kernel_name=KERNEL_NAME,
+        timeout=CELL_TIMEOUT_SECONDS,
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    )
+    # WHEN it is executed top to bottom (any cell error raises CellExecutionError)
+    try:
+        client.execute()
+    finally:
+        left_running = (state / "connection.json").exists()
+        localcloud(state, dist, "down")  # the safety net; the notebook should have done it
+    # THEN it packaged the zips, started a cloud, and its last cell stopped it again
+    assert all((dist / f"{folder}.zip").is_file() for folder in LAMBDA_FOLDERS)
+    assert "starting one" in text_of(notebook, "connect")
+    assert not left_running
+    assert "Stopped the local cloud" in text_of(notebook, "clean-up")
+    deadline = time.monotonic() + 10
+    while processes_mentioning(str(state)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_mentioning(str(state)) == []
+    assert port_is_free(port)
+    # AND the pipeline stopped at the approval, then succeeded once approved
+    assert "waiting for approval" in "".join(data_of(notebook, "pipeline", "text/html"))
+    assert "'Succeeded'" in text_of(notebook, "approve")
+    # AND the evaluation has every metric, under the threshold, and the gate passed
+    (evaluation,) = data_of(notebook, "evaluation", "application/json")
+    assert set(evaluation["metrics"]) == {"mse", "rmse", "mae", "r2"}
+    assert evaluation["metrics"]["mse"] <= evaluation["threshold"]
+    assert evaluation["passed"] is True
+    # AND the API and the direct calls answered with numbers
+    (answer,) = data_of(notebook, "api-call", "application/json")
+    assert len(answer["predictions"]) == 5
+    assert all(isinstance(p, int | float) for p in answer["predictions"])
+    assert "curl -s -X POST" in text_of(notebook, "curl")
+    assert "x-api-key" in text_of(notebook, "curl")
+    for cell_id in ("invoke-endpoint", "sdk-predictor"):
+        predictions = re.findall(r"[-+]?\d+\.\d+", text_of(notebook, cell_id))
+        assert len(predictions) == 5, cell_id
+    whole = re.search(r"(\d+) test records: MSE ([\d.]+)", text_of(notebook, "predict-all"))
+    assert whole is not None
+    assert int(whole[1]) > 600
+    assert float(whole[2]) <= evaluation["threshold"]
+    # AND both plots were rendered as PNG images
+    for cell_id in ("data-plot", "residual-plot"):
+        (image,) = data_of(notebook, cell_id, "image/png")
+        assert base64.b64decode(image).startswith(PNG_SIGNATURE), cell_id
+
+
+def test_the_committed_notebook_has_no_outputs_and_names_nothing_deployed() -> None:
+    notebook = read_notebook()
+    nbformat.validate(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code
+    for cell in code:
+        assert cell.outputs == [], f"cell {cell.id} has outputs: clear them before committing"
+        assert cell.execution_count is None, f"cell {cell.id} has an execution count"
+    (config,) = (cell for cell in code if cell.id == "config")
+    assert 'TARGET = "local"' in config.source
+    source = "\n".join(cell.source for cell in notebook.cells)
+    for deployed in ("us-east-1", "123456789012", "amazonaws.com", "abalone-", "127.0.0.1"):
+        assert deployed not in source, f"the notebook hard-codes {deployed!r}"

@@ -1,0 +1,240 @@
+"""The notebook's helpers: the AWS path against moto, progress tables, uploads, the picture."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pandas as pd
+import pytest
+from moto import mock_aws
+from PIL import Image
+
+from localcloud.stacks import upload_training_data
+from notebooks import walkthrough_support as ws
+from scripts.draw_architecture import draw, stages_metadata
+
+REGION = "eu-west-1"
+PREP_TEMPLATE = {
+    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+    "Outputs": {"ProjectName": {"Value": "demo"}},
+}
+PIPELINE_OUTPUTS = {
+    "DevPredictUrl": "https://api.example/dev/predict",
+    "ProdPredictUrl": "https://api.example/prod/predict",
+    "PipelineName": "demo-pipeline",
+    "DataBucketName": "demo-data",
+    "ModelBucketName": "demo-models",
+}
+PIPELINE_TEMPLATE = {
+    "Parameters": {"PrepStackName": {"Type": "String"}, "KeyId": {"Type": "String"}},
+    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+    "Outputs": {
+        "ApiKeyId": {"Value": {"Ref": "KeyId"}},
+        **{name: {"Value": value} for name, value in PIPELINE_OUTPUTS.items()},
+    },
+}
+STAGES = [
+    ws.StageInfo("Source", (("ModelCode", "CodeCommit"),)),
+    ws.StageInfo("Approve", (("ApproveProd", "manual approval"),)),
+    ws.StageInfo("DeployProd", (("DeployProdModel", "λ DeployModel"),)),
+]
+
+
+@pytest.fixture
+def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
+    """An AWS account in moto, in a region other than the local cloud's."""
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield boto3.Session(region_name=REGION)
+
+
+def aws_config(session: boto3.Session, tmp_path: Path) -> ws.Config:
+    return ws.Config(
+        target="aws",
+        session=session,
+        project="demo",
+        pipeline_name="demo-pipeline",
+        data_bucket="demo-data",
+        model_bucket="demo-models",
+        dev_predict_url="https://api.example/dev/predict",
+        prod_predict_url="https://api.example/prod/predict",
+        api_key="key",
+        work_dir=tmp_path,
+    )
+
+
+def test_connect_aws_reads_the_stack_outputs_the_prep_stack_and_the_key(
+    session: boto3.Session,
+) -> None:
+    # GIVEN both stacks and the API key, as the console walkthrough leaves them
+    cfn = session.client("cloudformation")
+    cfn.create_stack(StackName="my-prep", TemplateBody=json.dumps(PREP_TEMPLATE))
+    key = session.client("apigateway").create_api_key(name="demo-key", enabled=True)
+    cfn.create_stack(
+        StackName="my-pipeline",
+        TemplateBody=json.dumps(PIPELINE_TEMPLATE),
+        Parameters=[
+            {"ParameterKey": "PrepStackName", "ParameterValue": "my-prep"},
+            {"ParameterKey": "KeyId", "ParameterValue": key["id"]},
+        ],
+    )
+    # WHEN the notebook connects with the pipeline stack's name only
+    config = ws.connect_aws(session, "my-pipeline")
+    # THEN every name comes from the stacks, the key's value from API Gateway
+    assert (config.target, config.region, config.project) == ("aws", REGION, "demo")
+    assert (config.data_bucket, config.model_bucket) == ("demo-data", "demo-models")
+    assert config.pipeline_name == "demo-pipeline"
+    assert config.prod_predict_url == PIPELINE_OUTPUTS["ProdPredictUrl"]
+    assert config.dev_predict_url == PIPELINE_OUTPUTS["DevPredictUrl"]
+    assert config.api_key == key["value"]
+    assert (config.dev_endpoint, config.prod_endpoint) == ("demo-dev", "demo-prod")
+    assert config.local is None
+    assert config.summary().loc["API key", "value"] == key["value"][:6] + "…"
+
+
+@pytest.mark.parametrize(("target", "stack"), [("elsewhere", ""), ("aws", "")])
+def test_connect_refuses_an_unknown_target_or_aws_without_a_stack(target: str, stack: str) -> None:
+    with pytest.raises(ValueError, match="TARGET"):
+        ws.connect(target, stack)
+
+
+def test_the_trigger_zip_is_replaced_only_when_the_data_changed(
+    session: boto3.Session, tmp_path: Path, abalone_splits: Path
+) -> None:
+    # GIVEN the data bucket as the local cloud fills it (same manifest format)
+    config = aws_config(session, tmp_path)
+    s3 = session.client("s3")
+    s3.create_bucket(
+        Bucket=config.data_bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    upload_training_data(session, config.data_bucket, abalone_splits)
+    splits = {n: pd.read_csv(abalone_splits / n / f"{n}.csv") for n in ws.SPLITS}
+    # WHEN the notebook uploads the same splits, THEN data.zip (the AWS trigger) stays
+    table = ws.upload_splits(config, splits)
+    assert table.loc[ws.DATA_TRIGGER_KEY, "upload"] == "unchanged: not replaced"
+    assert table.loc["test/test.csv", "upload"] == "uploaded"
+    # WHEN a split changes, THEN data.zip is replaced with the new manifest
+    splits["test"].loc[0, "rings"] += 1
+    table = ws.upload_splits(config, splits)
+    assert table.loc[ws.DATA_TRIGGER_KEY, "upload"] == "uploaded (the data changed)"
+    body = s3.get_object(Bucket=config.data_bucket, Key=ws.DATA_TRIGGER_KEY)["Body"].read()
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(body)).read("manifest.json"))
+    test_csv = s3.get_object(Bucket=config.data_bucket, Key="test/test.csv")["Body"].read()
+    assert set(manifest) == {f"{n}/{n}.csv" for n in ws.SPLITS}
+    assert manifest["test/test.csv"] == hashlib.md5(test_csv, usedforsecurity=False).hexdigest()
+
+
+def test_aws_progress_marks_stages_of_older_runs_pending_and_finds_the_approval() -> None:
+    state = {
+        "pipelineName": "demo-pipeline",
+        "stageStates": [
+            {
+                "stageName": "Source",
+                "latestExecution": {"pipelineExecutionId": "new", "status": "Succeeded"},
+                "actionStates": [
+                    {
+                        "actionName": "ModelCode",
+                        "latestExecution": {"status": "Succeeded", "summary": "commit abc"},
+                    }
+                ],
+            },
+            {
+                "stageName": "Approve",
+                "latestExecution": {"pipelineExecutionId": "new", "status": "InProgress"},
+                "actionStates": [
+                    {
+                        "actionName": "ApproveProd",
+                        "latestExecution": {"status": "InProgress", "token": "t-1"},
+                    }
+                ],
+            },
+            {
+                "stageName": "DeployProd",
+                "latestExecution": {"pipelineExecutionId": "old", "status": "Succeeded"},
+                "actionStates": [
+                    {"actionName": "DeployProdModel", "latestExecution": {"status": "Succeeded"}}
+                ],
+            },
+        ],
+    }
+    execution = {"pipelineExecutionId": "new", "status": "InProgress"}
+    progress = ws.progress_from_aws(state, execution, STAGES)
+    assert [a.status for a in progress.actions] == ["Succeeded", "InProgress", "Pending"]
+    assert progress.actions[0].note == "commit abc"
+    assert progress.approval == ws.Approval("Approve", "ApproveProd", "t-1")
+    assert "waiting for approval" in progress._repr_html_()
+
+
+def test_local_progress_lists_unreached_actions_as_pending() -> None:
+    report = {
+        "pipeline": "demo-pipeline",
+        "execution_id": "e-1",
+        "status": "InProgress",
+        "stages": [
+            {
+                "name": "Source",
+                "actions": [
+                    {
+                        "stage": "Source",
+                        "action": "ModelCode",
+                        "status": "Succeeded",
+                        "started": 0.0,
+                        "seconds": 0.5,
+                        "message": "revision abc",
+                    }
+                ],
+            }
+        ],
+    }
+    progress = ws.progress_from_local(report, None, STAGES)
+    assert [(a.action, a.status) for a in progress.actions] == [
+        ("ModelCode", "Succeeded"),
+        ("ApproveProd", "Pending"),
+        ("DeployProdModel", "Pending"),
+    ]
+    assert progress.approval is None
+    assert progress.state == "InProgress"
+    waiting = ws.progress_from_local(report, {"stage": "Approve", "action": "ApproveProd"}, STAGES)
+    assert waiting.state == "waiting for approval"
+
+
+def test_aws_clean_up_deletes_nothing_without_confirmation(
+    session: boto3.Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("clean_up ran a command without confirmation")
+
+    monkeypatch.setattr(subprocess, "run", refuse)
+    ws.clean_up(aws_config(session, tmp_path), confirm_destroy=False)
+    out = capsys.readouterr().out
+    assert "Nothing deleted" in out
+    assert "aws_stacks.py destroy --project demo" in out
+
+
+def test_the_committed_architecture_picture_is_drawn_from_the_template(tmp_path: Path) -> None:
+    # GIVEN the stage list of the pipeline template
+    stages = ws.pipeline_stages()
+    assert [s.name for s in stages][:2] == ["Source", "Build"]
+    assert all(s.name in ws.STAGE_NOTES for s in stages), "describe every stage in STAGE_NOTES"
+    # THEN the committed picture carries that list, and redrawing it changes no pixel
+    committed = Image.open(ws.ARCHITECTURE_PNG)
+    assert committed.text["Stages"] == stages_metadata(stages)
+    draw(stages, tmp_path / "architecture.png")
+    redrawn = Image.open(tmp_path / "architecture.png")
+    stale = "notebooks/architecture.png is stale: python -m scripts.draw_architecture"
+    assert redrawn.size == committed.size, stale
+    assert redrawn.tobytes() == committed.tobytes(), stale
