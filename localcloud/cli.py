@@ -185,7 +185,7 @@ def start(args: argparse.Namespace) -> dict[str, Any]:
     """Start the cloud in the background unless it is up already; return its connection."""
     connection = read_connection(args.state_dir)
     if connection is None:
-        print("Starting the local cloud (log: .localcloud/cloud.log) ...", flush=True)
+        print(f"Starting the local cloud (log: {args.state_dir / 'cloud.log'}) ...", flush=True)
         connection = _start_background(args)
         print(f"The local cloud is up (pid {connection['pid']}).")
     else:
@@ -195,7 +195,7 @@ def start(args: argparse.Namespace) -> dict[str, Any]:
 
 def start_command(args: argparse.Namespace) -> int:
     """`start`: the cloud in the background, and how to reach it."""
-    _print_connection(start(args))
+    _print_connection(start(args), args.state_dir)
     return 0
 
 
@@ -203,11 +203,11 @@ def up(args: argparse.Namespace) -> int:
     """Start the cloud in the background, run the pipeline once, print how to connect."""
     connection = start(args)
     status = run(args)
-    _print_connection(connection)
+    _print_connection(connection, args.state_dir)
     return status
 
 
-def _print_connection(connection: dict[str, Any]) -> None:
+def _print_connection(connection: dict[str, Any], state_dir: Path) -> None:
     url = f"{connection['api_url']}/prod/predict"
     key = connection["api_key"]
     record = (
@@ -215,8 +215,9 @@ def _print_connection(connection: dict[str, Any]) -> None:
         ' "shucked_weight": 0.2245, "viscera_weight": 0.101, "shell_weight": 0.15}'
     )
     endpoints = connection["endpoints"]
+    connection_file = state_dir / CONNECTION_FILE
     print(f"""
-The local cloud is up (connection details: .localcloud/{CONNECTION_FILE}).
+The local cloud is up (connection details: {connection_file}).
   API:        {url}   (and {connection["api_url"]}/dev/predict)
   API key:    {key}
   AWS APIs:   {endpoints["default"]}  (SageMaker: {endpoints["sagemaker"]})
@@ -227,7 +228,7 @@ Try it:
 
   python - <<'EOF'
   import json, boto3
-  conn = json.load(open(".localcloud/{CONNECTION_FILE}"))
+  conn = json.load(open("{connection_file}"))
   runtime = boto3.client("sagemaker-runtime", endpoint_url=conn["endpoints"]["sagemaker_runtime"],
       region_name=conn["region"], aws_access_key_id=conn["aws_access_key_id"],
       aws_secret_access_key=conn["aws_secret_access_key"])
