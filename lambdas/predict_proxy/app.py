@@ -101,7 +101,12 @@ def predict(endpoint: str, event: dict[str, Any]) -> dict[str, Any]:
     instances = parse_instances(event.get("body"), bool(event.get("isBase64Encoded")), limit)
     if not endpoint:
         raise ServiceUnavailable("this API stage has no endpointName stage variable")
-    payload = json.dumps({"instances": instances}, ensure_ascii=False).encode()
+    try:
+        payload = json.dumps({"instances": instances}, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # JSON can escape half a surrogate pair, which is no character
+        raise BadRequest(
+            "the body has a \\u escape of half a surrogate pair, which is no character"
+        ) from None
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge(f"the instances take {len(payload)} bytes, over the 6 MB limit")
     models = current_models(endpoint)
@@ -133,6 +138,10 @@ def parse_instances(body: str | None, is_base64: bool, limit: int) -> list[dict[
         raise BadRequest(
             f"the body is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
         ) from None
+    except RecursionError:
+        raise BadRequest("the body is not valid JSON: it nests too deeply") from None
+    except ValueError as err:  # a number with more digits than Python converts
+        raise BadRequest(f"the body is not valid JSON: {str(err).split(':')[0]}") from None
     if not isinstance(document, dict) or not isinstance(document.get("instances"), list):
         raise BadRequest('the body must be a JSON object {"instances": [{...}, ...]}')
     instances = document["instances"]
@@ -189,6 +198,9 @@ def invoke(endpoint: str, payload: bytes) -> dict[str, Any]:
         if code == "ValidationError" and "not found" in message:
             _models.pop(endpoint, None)
             raise ServiceUnavailable(f"endpoint {endpoint} does not exist") from None
+        if code == "ValidationError" and "not in service" in message:  # it failed meanwhile
+            _models.pop(endpoint, None)
+            raise ServiceUnavailable(f"endpoint {endpoint} is not in service") from None
         if code in {"ServiceUnavailable", "ModelNotReadyException"}:
             raise ServiceUnavailable(f"endpoint {endpoint} is not ready: {message}") from None
         logger.error("invoke failed", extra={"code": code, "detail": message})

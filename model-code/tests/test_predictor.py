@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tabular_container.artifacts import save_model
-from tabular_container.predictor import Predictor
+from tabular_container.predictor import Predictor, UnpredictableRowError
 
 ROWS = np.array([["M", 0.3 + i / 100, 0.1 + i / 50] for i in range(20)], dtype=object)
 
@@ -40,3 +40,18 @@ def test_predictions_match_pipeline_predict_across_chunks(predictor, monkeypatch
 
     assert predictions == pytest.approx(predictor.model.predict(ROWS).tolist(), rel=1e-9)
     assert all(isinstance(value, float) for value in predictions)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow numpy warns about
+@pytest.mark.parametrize("chunk_rows", [8192, 7])
+def test_a_row_the_model_gives_no_finite_prediction_for_is_named(
+    predictor, monkeypatch, chunk_rows
+):
+    monkeypatch.setattr("tabular_container.predictor.CHUNK_ROWS", chunk_rows)
+    rows = ROWS.copy()
+    rows[9, 1] = 1e308  # standardized, it overflows to inf, and the kernel to NaN
+
+    with pytest.raises(UnpredictableRowError) as raised:
+        predictor.predict(rows)
+
+    assert raised.value.index == 9

@@ -12,6 +12,8 @@ from tabular_container.server import InferenceApp
 
 CSV_ROWS = b"M,0.455,0.514\nI,0.3,0.2\n"
 CSV = [("content-type", "text/csv")]
+# A number near the float limit overflows in the model's arithmetic, as numpy warns.
+OVERFLOWS = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 
 async def start(app: InferenceApp) -> asyncio.Task:
@@ -149,6 +151,22 @@ def test_json_in_csv_out(predictor):
         (b"{", "application/json", None, 400, "malformed JSON"),
         (CSV_ROWS, "text/plain", None, 415, "Content-Type text/plain is not supported"),
         (CSV_ROWS, "text/csv", "application/xml", 406, "cannot answer in application/xml"),
+        pytest.param(
+            b"M,0.455,0.514\nI,1e308,0.2\n",
+            "text/csv",
+            None,
+            400,
+            "row 2: the model gives no finite prediction for these values",
+            marks=OVERFLOWS,
+        ),
+        pytest.param(
+            b'{"instances": [{"sex": "I", "length": 1e308, "weight": 0.2}]}',
+            "application/json",
+            None,
+            400,
+            "instances[0]: the model gives no finite prediction",
+            marks=OVERFLOWS,
+        ),
     ],
 )
 def test_bad_requests_get_their_status_and_a_json_message(

@@ -169,6 +169,15 @@ def test_a_base64_body_is_decoded(predict_proxy, stub):
             request({"instances": ["M,0.4"]}),
             "instances[0] must be a JSON object of features, not string",
         ),
+        (request(raw="[" * 5000), "the body is not valid JSON: it nests too deeply"),
+        (
+            request(raw='{"instances": [{"length": ' + "9" * 5000 + "}]}"),
+            "the body is not valid JSON: Exceeds the limit (4300 digits)",
+        ),
+        (
+            request(raw='{"instances": [{"sex": "\\ud800"}]}'),
+            "the body has a \\u escape of half a surrogate pair, which is no character",
+        ),
     ],
 )
 def test_bad_bodies_get_400_with_the_reason(predict_proxy, event, message):
@@ -298,6 +307,11 @@ def test_the_model_failing_gets_502_without_its_insides(predict_proxy, stub):
             "ValidationError",
             "Endpoint demo-dev of account 123456789012 not found.",
             (503, "endpoint demo-dev does not exist"),
+        ),
+        (
+            "ValidationError",
+            "Endpoint demo-dev of account 123456789012 is not in service (status Failed): ...",
+            (503, "endpoint demo-dev is not in service"),
         ),
         (
             "ModelNotReadyException",

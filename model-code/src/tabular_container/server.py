@@ -12,10 +12,10 @@ from functools import partial
 from http import HTTPStatus
 from typing import Any
 
-from tabular_container.codecs import JSON, RequestError, decoder_for, encoder_for
+from tabular_container.codecs import JSON, RequestError, decode_json, decoder_for, encoder_for
 from tabular_container.constants import MAX_REQUEST_BYTES
 from tabular_container.paths import SageMakerPaths
-from tabular_container.predictor import Predictor
+from tabular_container.predictor import Predictor, UnpredictableRowError
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,17 @@ class InferenceApp:
         if not body or body.isspace():
             raise RequestError(HTTPStatus.BAD_REQUEST, "request body is empty")
         rows = decode(body, predictor.schema)
-        return HTTPStatus.OK, encode(predictor.predict(rows)), media_type
+        try:
+            predictions = predictor.predict(rows)
+        except UnpredictableRowError as error:
+            index = error.index
+            where = f"instances[{index}]" if decode is decode_json else f"row {index + 1}"
+            raise RequestError(
+                HTTPStatus.BAD_REQUEST,
+                f"{where}: the model gives no finite prediction for these values; "
+                "they are too far outside the training data",
+            ) from None
+        return HTTPStatus.OK, encode(predictions), media_type
 
 
 def create_app() -> InferenceApp:
