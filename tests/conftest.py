@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from localcloud.cloud import CloudSettings, LocalCloud, free_port
+from localcloud.codepipeline.runner import RunReport
+from tests.cloud_support import approve_all
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RAW_ABALONE = REPO_ROOT / "data" / "abalone" / "abalone.data"
@@ -22,3 +27,35 @@ def abalone_splits(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
     )
     return outdir
+
+
+@pytest.fixture(scope="session")
+def lambda_zips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The five Lambda zips, built by the real packager, as `make package` does."""
+    out = tmp_path_factory.mktemp("dist") / "lambdas"
+    subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "package_lambdas.py"), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory, lambda_zips: Path) -> Iterator[LocalCloud]:
+    """A local cloud with both stacks, for one test module; stopped after it."""
+    settings = CloudSettings(
+        state_dir=tmp_path_factory.mktemp("cloud") / ".localcloud",
+        gateway_port=free_port(),
+        dist=lambda_zips,
+    )
+    local_cloud = LocalCloud(settings)
+    local_cloud.start(progress=lambda message: None)
+    yield local_cloud
+    local_cloud.stop()
+
+
+@pytest.fixture(scope="module")
+def first_run(cloud: LocalCloud) -> RunReport:
+    """The module cloud's first pipeline run, approved: it puts a model in dev and prod."""
+    return cloud.run_pipeline(approve_all)

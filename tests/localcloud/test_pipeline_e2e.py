@@ -13,69 +13,17 @@ import json
 import random
 import shutil
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
-import pytest
 import requests
 
-from localcloud.cloud import CloudSettings, LocalCloud, free_port
+from localcloud.cloud import LocalCloud
 from localcloud.codepipeline.runner import RunReport
 from localcloud.stacks import REPO_ROOT, upload_training_data
+from tests.cloud_support import approve_all, predict, prod_config, raw_records
 
 STAGES = ["Source", "Build", "Train", "DeployDev", "Evaluate", "Approve", "DeployProd"]
-
-
-def approve_all(stage: str, action: str, configuration: dict[str, Any]) -> tuple[bool, str]:
-    return True, "approved by the test"
-
-
-def raw_records(cloud: LocalCloud, count: int) -> tuple[list[dict[str, Any]], list[float]]:
-    """Raw test-split records (as a client would send them) and their true rings."""
-    with (cloud.state_dir / "data" / "test" / "test.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))[:count]
-    truths = [float(row.pop("rings")) for row in rows]
-    records = [{k: v if k == "sex" else float(v) for k, v in row.items()} for row in rows]
-    return records, truths
-
-
-def predict(
-    cloud: LocalCloud,
-    stage: str,
-    records: list[dict[str, Any]],
-    session: requests.Session | None = None,
-) -> requests.Response:
-    return (session or requests).post(
-        f"{cloud.gateway_url}/{stage}/predict",
-        json={"instances": records},
-        headers={"x-api-key": cloud.api_key},
-        timeout=30,
-    )
-
-
-def prod_config(cloud: LocalCloud) -> str:
-    sagemaker = boto3.client("sagemaker")
-    return sagemaker.describe_endpoint(EndpointName="abalone-prod")["EndpointConfigName"]
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory, lambda_zips: Path) -> Iterator[LocalCloud]:
-    settings = CloudSettings(
-        state_dir=tmp_path_factory.mktemp("cloud") / ".localcloud",
-        gateway_port=free_port(),
-        dist=lambda_zips,
-    )
-    local_cloud = LocalCloud(settings)
-    local_cloud.start(progress=lambda message: None)
-    yield local_cloud
-    local_cloud.stop()
-
-
-@pytest.fixture(scope="module")
-def first_run(cloud: LocalCloud) -> RunReport:
-    return cloud.run_pipeline(approve_all)
 
 
 def test_the_pipeline_runs_every_stage_and_prod_answers(

@@ -1,0 +1,46 @@
+"""Helpers for tests that talk to a local cloud the way a client does."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+import boto3
+import requests
+
+from localcloud.cloud import LocalCloud
+
+
+def approve_all(stage: str, action: str, configuration: dict[str, Any]) -> tuple[bool, str]:
+    """An approver that says yes, as the demo's does."""
+    return True, "approved by the test"
+
+
+def raw_records(cloud: LocalCloud, count: int) -> tuple[list[dict[str, Any]], list[float]]:
+    """Raw test-split records (as a client would send them) and their true rings."""
+    with (cloud.state_dir / "data" / "test" / "test.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))[:count]
+    truths = [float(row.pop("rings")) for row in rows]
+    records = [{k: v if k == "sex" else float(v) for k, v in row.items()} for row in rows]
+    return records, truths
+
+
+def predict(
+    cloud: LocalCloud,
+    stage: str,
+    records: list[dict[str, Any]],
+    session: requests.Session | None = None,
+) -> requests.Response:
+    """POST /<stage>/predict through the local API gateway with the cloud's key."""
+    return (session or requests).post(
+        f"{cloud.gateway_url}/{stage}/predict",
+        json={"instances": records},
+        headers={"x-api-key": cloud.api_key},
+        timeout=30,
+    )
+
+
+def prod_config(cloud: LocalCloud) -> str:
+    """The endpoint configuration prod serves now."""
+    sagemaker = boto3.client("sagemaker")
+    return sagemaker.describe_endpoint(EndpointName="abalone-prod")["EndpointConfigName"]
