@@ -4,7 +4,6 @@ AWS environment that points botocore only at it (AWS_ENDPOINT_URL, dummy credent
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,8 +13,9 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 from moto.server import ThreadedMotoServer
+
+from tests.moto_support import use_only_moto
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -88,20 +88,7 @@ class Aws:
 @pytest.fixture
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Aws:
     """A fresh moto state and an AWS environment that reaches only it."""
-    requests.post(f"{moto_url}/moto-api/reset", timeout=10).raise_for_status()
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_url,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": "/nonexistent",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-        "AWS_MAX_ATTEMPTS": "1",
-    }.items():
-        monkeypatch.setenv(name, value)
+    use_only_moto(moto_url, monkeypatch)
     return Aws(
         cfn=boto3.client("cloudformation"),
         s3=boto3.client("s3"),

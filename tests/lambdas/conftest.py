@@ -8,7 +8,6 @@ import importlib
 import importlib.util
 import io
 import json
-import os
 import socket
 import sys
 import zipfile
@@ -21,9 +20,10 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
+
+from tests.moto_support import use_only_moto
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS = REPO_ROOT / "lambdas"
@@ -154,23 +154,32 @@ def moto_cloud() -> Iterator[Cloud]:
 @pytest.fixture
 def cloud(moto_cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> Cloud:
     """A fresh moto state, the artifact bucket, and an AWS environment pointing only at moto."""
-    requests.post(f"{moto_cloud.url}/moto-api/reset", timeout=10).raise_for_status()
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_cloud.url,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": "/nonexistent",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-        "AWS_MAX_ATTEMPTS": "1",
-        "LOG_LEVEL": "DEBUG",
-    }.items():
-        monkeypatch.setenv(name, value)
+    use_only_moto(moto_cloud.url, monkeypatch, LOG_LEVEL="DEBUG")
     moto_cloud.s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     return moto_cloud
+
+
+def create_endpoint_in_moto(
+    sagemaker: Any, endpoint: str, config: str, model_data_url: str
+) -> None:
+    """A model, an endpoint configuration of the same name, and an endpoint in service (moto)."""
+    sagemaker.create_model(
+        ModelName=config,
+        PrimaryContainer={"Image": IMAGE_URI, "ModelDataUrl": model_data_url},
+        ExecutionRoleArn=ROLE_ARN,
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=config,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": config,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
 
 
 @cache

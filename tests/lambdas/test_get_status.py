@@ -16,6 +16,7 @@ from tests.lambdas.conftest import (
     Cloud,
     JobResults,
     assert_no_secrets,
+    create_endpoint_in_moto,
     job_event,
 )
 
@@ -369,23 +370,7 @@ def test_a_vanished_endpoint_fails(get_status, pipeline):
 @pytest.mark.usefixtures("deployed")
 def test_an_endpoint_in_moto_is_in_service(get_status, cloud, pipeline):
     # GIVEN the endpoint really exists (moto puts endpoints in service at once)
-    cloud.sagemaker.create_model(
-        ModelName=CONFIG,
-        PrimaryContainer={"Image": IMAGE_URI, "ModelDataUrl": MODEL_URL},
-        ExecutionRoleArn=ROLE_ARN,
-    )
-    cloud.sagemaker.create_endpoint_config(
-        EndpointConfigName=CONFIG,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": CONFIG,
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-    )
-    cloud.sagemaker.create_endpoint(EndpointName="demo-dev", EndpointConfigName=CONFIG)
+    create_endpoint_in_moto(cloud.sagemaker, "demo-dev", CONFIG, MODEL_URL)
     pipeline.expect_success()
     # WHEN polled THEN the deployment succeeds
     get_status.handler(deployment_event(), None)

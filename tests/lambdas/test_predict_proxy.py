@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 from botocore.response import StreamingBody
 
-from tests.lambdas.conftest import IMAGE_URI, ROLE_ARN, Cloud, load_event
+from tests.lambdas.conftest import Cloud, create_endpoint_in_moto, load_event
 
 CONFIG = "demo-dev-20250102-031000-beef"
 RECORD = {"sex": "M", "length": 0.455, "diameter": 0.365, "height": 0.095}
@@ -30,23 +30,7 @@ def fresh_cache(predict_proxy: ModuleType, monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.fixture
 def dev_endpoint(cloud: Cloud) -> None:
     """`demo-dev` in service in SageMaker (moto)."""
-    cloud.sagemaker.create_model(
-        ModelName=CONFIG,
-        PrimaryContainer={"Image": IMAGE_URI, "ModelDataUrl": "s3://demo-models/m/model.tar.gz"},
-        ExecutionRoleArn=ROLE_ARN,
-    )
-    cloud.sagemaker.create_endpoint_config(
-        EndpointConfigName=CONFIG,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": CONFIG,
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-    )
-    cloud.sagemaker.create_endpoint(EndpointName="demo-dev", EndpointConfigName=CONFIG)
+    create_endpoint_in_moto(cloud.sagemaker, "demo-dev", CONFIG, "s3://demo-models/m/model.tar.gz")
 
 
 def request(body: object = None, *, raw: str | None = None, stage_variables: object = ...) -> dict:
