@@ -122,8 +122,8 @@ destroy: venv ## On AWS: delete PROJECT=<name>'s endpoints, models, buckets, sta
 	$(PY) scripts/aws_stacks.py destroy --project "$(PROJECT)" $(if $(filter yes,$(CONFIRM)),--yes)
 
 # --- local cloud ---
-up: venv package ## Start the local cloud in the background and run the pipeline
-	$(PY) -m localcloud up
+up: venv package ## Start the local cloud in the background and run the pipeline (APPROVE=auto)
+	$(PY) -m localcloud up $(if $(filter auto,$(APPROVE)),--auto-approve)
 
 down: ## Stop the local cloud and every process it started
 	@if [ -x $(PY) ]; then $(PY) -m localcloud down; else echo "No local cloud is running."; fi

@@ -269,7 +269,11 @@ def _require_connection(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start a pipeline run in the running cloud and follow it to the end."""
+    """Start a pipeline run in the running cloud and follow it to its end or its approval.
+
+    At a terminal the approval is a y/N question. Without one nobody can answer here, so the run
+    is left waiting in the cloud for `approve`, and the command returns.
+    """
     from localcloud.view import LiveView, summary_lines
 
     control = ControlClient(_require_connection(args))
@@ -286,7 +290,8 @@ def run(args: argparse.Namespace) -> int:
         waiting = state.get("waiting_for_approval")
         if waiting and not prompted:
             prompted = True
-            _ask_for_approval(control, waiting, getattr(args, "auto_approve", False))
+            if not _ask_for_approval(control, waiting, getattr(args, "auto_approve", False)):
+                return 0
         if run_state["status"] != "InProgress":
             print()
             print("\n".join(summary_lines(run_state)))
@@ -296,7 +301,8 @@ def run(args: argparse.Namespace) -> int:
         time.sleep(0.5)
 
 
-def _ask_for_approval(control: ControlClient, waiting: dict[str, Any], auto: bool) -> None:
+def _ask_for_approval(control: ControlClient, waiting: dict[str, Any], auto: bool) -> bool:
+    """Answer the approval if we can (auto, or a person at the terminal); False if left waiting."""
     where = f"{waiting['stage']}/{waiting['action']}"
     if auto:
         control.answer_approval(True, "approved automatically (--auto-approve)")
@@ -307,7 +313,13 @@ def _ask_for_approval(control: ControlClient, waiting: dict[str, Any], auto: boo
             approved, f"{'approved' if approved else 'rejected'} at the terminal"
         )
     else:
-        print(f"\n{where} is waiting: run `python -m localcloud approve` (or `approve --reject`).")
+        print(
+            f"\n{where} waits for approval, and there is no terminal to ask at. Answer it with\n"
+            "  python -m localcloud approve      (or: approve --reject)\n"
+            "then follow it with `python -m localcloud status`."
+        )
+        return False
+    return True
 
 
 def approve(args: argparse.Namespace) -> int:
@@ -321,11 +333,19 @@ def approve(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    """Whether the cloud is up, and the last run's report."""
-    from localcloud.view import summary_lines
+    """Whether the cloud is up, and the current or last run: its stages, or its report."""
+    from localcloud.view import render_stages, summary_lines
 
     connection = read_connection(args.state_dir)
     print(f"Local cloud: {'up, pid ' + str(connection['pid']) if connection else 'down'}")
+    if connection is not None:
+        state = ControlClient(connection).current()
+        if state["run"] is not None and state["run"]["status"] == "InProgress":
+            print(f"Pipeline {state['run']['pipeline']} in progress:")
+            print("\n".join(render_stages(state["run"])))
+            if state["waiting_for_approval"]:
+                print("Waiting for approval: python -m localcloud approve (or: approve --reject)")
+            return 0
     latest = args.state_dir / "runs" / "latest.json"
     if not latest.is_file():
         print("No pipeline run yet.")

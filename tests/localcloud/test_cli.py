@@ -76,14 +76,25 @@ def test_up_serves_predictions_run_retrains_and_down_leaves_nothing(
 ) -> None:
     state, port = tmp_path / ".localcloud", free_port()
     try:
-        # WHEN a user brings the cloud up
-        up = localcloud(state, lambda_zips, "up", "--port", str(port), "--auto-approve")
+        # WHEN a user brings the cloud up without a terminal to answer the approval at
+        up = localcloud(state, lambda_zips, "up", "--port", str(port))
         assert up.returncode == 0, up.stdout + up.stderr
         connection = json.loads((state / "connection.json").read_text())
-        # THEN it printed how to connect, and the printed key works with curl's request
+        # THEN it printed how to connect, and left the run waiting for approval, saying how
         assert f"http://127.0.0.1:{port}/prod/predict" in up.stdout
         assert connection["api_key"] in up.stdout
         assert "curl -s -X POST" in up.stdout
+        assert "Approve/ApproveProd waits for approval" in up.stdout
+        waiting = localcloud(state, lambda_zips, "status")
+        assert "Waiting for approval" in waiting.stdout
+        # WHEN the user approves
+        approve = localcloud(state, lambda_zips, "approve", "--comment", "looks good")
+        assert (approve.returncode, approve.stdout.strip()) == (0, "Approved.")
+        # THEN the run deploys prod, which answers with the printed key as curl would ask
+        deadline = time.monotonic() + 60
+        while "succeeded" not in localcloud(state, lambda_zips, "status").stdout:
+            assert time.monotonic() < deadline, "the run did not finish after approval"
+            time.sleep(1)
         url = f"{connection['api_url']}/prod/predict"
         answer = requests.post(
             url,
@@ -93,7 +104,7 @@ def test_up_serves_predictions_run_retrains_and_down_leaves_nothing(
         )
         assert answer.status_code == 200, answer.text
         first_model = answer.json()["model"]
-        # AND nothing waits for approval, so `approve` says so
+        # AND nothing waits for approval any more, so `approve` says so
         approve = localcloud(state, lambda_zips, "approve")
         assert approve.returncode == 1
         assert "no approval is waiting" in approve.stderr
