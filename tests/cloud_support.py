@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 import boto3
 import requests
 
+from localcloud.cli import sample_records
 from localcloud.cloud import LocalCloud
 
 
@@ -18,11 +18,8 @@ def approve_all(stage: str, action: str, configuration: dict[str, Any]) -> tuple
 
 def raw_records(cloud: LocalCloud, count: int) -> tuple[list[dict[str, Any]], list[float]]:
     """Raw test-split records (as a client would send them) and their true rings."""
-    with (cloud.state_dir / "data" / "test" / "test.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))[:count]
-    truths = [float(row.pop("rings")) for row in rows]
-    records = [{k: v if k == "sex" else float(v) for k, v in row.items()} for row in rows]
-    return records, truths
+    records, truths = sample_records(cloud.state_dir / "data", count)
+    return records, [float(truth) for truth in truths]
 
 
 def predict(
