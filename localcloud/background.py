@@ -13,6 +13,13 @@ from typing import Any, TypeVar
 ServerT = TypeVar("ServerT", bound=socketserver.BaseServer)
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A loopback port nothing listens on right now, picked by the kernel."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
 class PortInUse(OSError):
     """Something already listens on the port a service wants."""
 

@@ -21,6 +21,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from localcloud.apigateway import LocalApiGateway
+from localcloud.background import free_port
 from localcloud.cfn import resolve
 from localcloud.codepipeline.build import LocalBuilder, zip_source_tree
 from localcloud.codepipeline.definition import PipelineDefinition, read_pipeline
@@ -67,13 +68,6 @@ class CloudSettings:
     dist: Path = REPO_ROOT / "dist" / "lambdas"
     pipeline_parameters: dict[str, str] = field(default_factory=dict)
     python: str = sys.executable
-
-
-def free_port() -> int:
-    """A free loopback port picked by the kernel."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def ensure_port_free(port: int, what: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import threading
 from collections.abc import Callable, Mapping
@@ -75,10 +74,3 @@ class Program:
         if not self.exited.wait(grace):
             self._signal_group(signal.SIGKILL)
             self.exited.wait()
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]

@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from localcloud.background import free_port
 from localcloud.sagemaker.common import Settings
 from localcloud.sagemaker.hosting import EndpointConfig, Model
 from localcloud.sagemaker.http11 import ConnectionPool, ProtocolError
 from localcloud.sagemaker.layout import SERVE_LOG, StateLayout, tail
-from localcloud.sagemaker.processes import Program, free_port
+from localcloud.sagemaker.processes import Program
 from localcloud.sagemaker.storage import S3Storage, StorageError
 
 FAILURE_REASON_LIMIT = 1024

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from localcloud.background import free_port
 from tests.conftest import REPO_ROOT
 
 MODEL_CODE = REPO_ROOT / "model-code"
@@ -92,13 +92,6 @@ def trained(abalone_splits: Path, tmp_path_factory: pytest.TempPathFactory) -> T
     """One good training run with default hyperparameters on the abalone splits."""
     base = make_job(tmp_path_factory.mktemp("train-ok"), abalone_splits)
     return finish(base, start_train(base))
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
