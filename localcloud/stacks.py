@@ -178,18 +178,43 @@ def upload_lambda_zips(clients: Any, bucket: str, dist: Path, keys: Mapping[str,
         s3.put_object(Bucket=bucket, Key=keys[folder], Body=(dist / f"{folder}.zip").read_bytes())
 
 
-def upload_training_data(clients: Any, bucket: str, splits_dir: Path) -> dict[str, str]:
-    """Upload the three splits, then the manifest zip whose arrival triggers the pipeline."""
-    s3 = clients.client("s3")
-    manifest: dict[str, str] = {}
-    for split in SPLITS:
-        path = splits_dir / split / f"{split}.csv"
-        data = path.read_bytes()
-        key = f"{split}/{split}.csv"
-        s3.put_object(Bucket=bucket, Key=key, Body=data)
-        manifest[key] = hashlib.md5(data, usedforsecurity=False).hexdigest()
+def _manifest_zip(manifest: dict[str, str]) -> bytes:
+    """`pipeline/data.zip` as the pipeline's S3 source takes it: one manifest.json."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
-    s3.put_object(Bucket=bucket, Key=DATA_TRIGGER_KEY, Body=buffer.getvalue())
-    return manifest
+    return buffer.getvalue()
+
+
+def _current_manifest(s3: Any, bucket: str) -> dict[str, str] | None:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=DATA_TRIGGER_KEY)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        return json.loads(archive.read("manifest.json"))
+
+
+def upload_split_bodies(
+    s3: Any, bucket: str, bodies: Mapping[str, bytes]
+) -> tuple[dict[str, str], bool]:
+    """Upload each split's CSV, then the manifest zip only if the data changed.
+
+    A new `pipeline/data.zip` starts a pipeline run on AWS, so an unchanged upload must not
+    replace it. Returns the manifest (key → MD5) and whether the trigger was replaced.
+    """
+    manifest: dict[str, str] = {}
+    for split, body in bodies.items():
+        key = f"{split}/{split}.csv"
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        manifest[key] = hashlib.md5(body, usedforsecurity=False).hexdigest()
+    changed = _current_manifest(s3, bucket) != manifest
+    if changed:
+        s3.put_object(Bucket=bucket, Key=DATA_TRIGGER_KEY, Body=_manifest_zip(manifest))
+    return manifest, changed
+
+
+def upload_training_data(clients: Any, bucket: str, splits_dir: Path) -> dict[str, str]:
+    """Upload the three split files prepare_data.py wrote, and the trigger when they changed."""
+    bodies = {split: (splits_dir / split / f"{split}.csv").read_bytes() for split in SPLITS}
+    return upload_split_bodies(clients.client("s3"), bucket, bodies)[0]

@@ -8,9 +8,7 @@ endpoint names, the API's URLs and key. Tested in tests/notebook/.
 
 from __future__ import annotations
 
-import hashlib
 import html
-import io
 import json
 import logging
 import os
@@ -18,7 +16,6 @@ import shlex
 import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +32,12 @@ if str(REPO_ROOT) not in sys.path:
 
 from localcloud.cfn import load_template  # noqa: E402
 from localcloud.client import STATE_DIR, ControlClient, read_connection  # noqa: E402
-from localcloud.stacks import LAMBDA_FOLDERS  # noqa: E402
+from localcloud.stacks import (  # noqa: E402
+    DATA_TRIGGER_KEY,
+    LAMBDA_FOLDERS,
+    SPLITS,
+    upload_split_bodies,
+)
 
 # The SDK 2.x line is pinned on purpose (requirements/dev.in): its deprecation banner is noise, and
 # so is its note, on import, that no SDK-defaults file exists (the notebook passes its own config).
@@ -46,8 +48,6 @@ PIPELINE_TEMPLATE = REPO_ROOT / "templates" / "02-pipeline.yml"
 ARCHITECTURE_PNG = REPO_ROOT / "notebooks" / "architecture.png"
 DEFAULT_DIST = REPO_ROOT / "dist" / "lambdas"
 DEFAULT_PORT = 3000  # the API port `python -m localcloud start` uses
-SPLITS = ("train", "validation", "test")
-DATA_TRIGGER_KEY = "pipeline/data.zip"
 SEXES = {"M": "male", "F": "female", "I": "infant"}
 # Passed to sagemaker.Session: telemetry off, and no SDK-defaults files are looked up.
 SAGEMAKER_SDK_CONFIG = {
@@ -305,36 +305,21 @@ def prepare_splits(config: Config) -> dict[str, pd.DataFrame]:
     return {name: pd.read_csv(out / name / f"{name}.csv") for name in SPLITS}
 
 
-def _manifest_zip(manifest: dict[str, str]) -> bytes:
-    """pipeline/data.zip as the pipeline's S3 source expects it: one manifest.json."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
-    return buffer.getvalue()
-
-
-def _current_manifest(s3: Any, bucket: str) -> dict[str, str] | None:
-    try:
-        body = s3.get_object(Bucket=bucket, Key=DATA_TRIGGER_KEY)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        return None
-    with zipfile.ZipFile(io.BytesIO(body)) as archive:
-        return json.loads(archive.read("manifest.json"))
-
-
 def upload_splits(config: Config, splits: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Upload the splits; replace pipeline/data.zip (which starts a run on AWS) only on change."""
+    bodies = {
+        name: splits[name].to_csv(index=False, lineterminator="\n").encode() for name in SPLITS
+    }
     s3 = config.session.client("s3")
-    manifest, rows = {}, []
-    for name in SPLITS:
-        body = splits[name].to_csv(index=False, lineterminator="\n").encode()
-        key = f"{name}/{name}.csv"
-        s3.put_object(Bucket=config.data_bucket, Key=key, Body=body)
-        manifest[key] = hashlib.md5(body, usedforsecurity=False).hexdigest()
-        rows.append((key, f"{len(splits[name])} rows, MD5 {manifest[key]}", "uploaded"))
-    changed = _current_manifest(s3, config.data_bucket) != manifest
-    if changed:
-        s3.put_object(Bucket=config.data_bucket, Key=DATA_TRIGGER_KEY, Body=_manifest_zip(manifest))
+    manifest, changed = upload_split_bodies(s3, config.data_bucket, bodies)
+    rows = [
+        (
+            f"{name}/{name}.csv",
+            f"{len(splits[name])} rows, MD5 {manifest[f'{name}/{name}.csv']}",
+            "uploaded",
+        )
+        for name in SPLITS
+    ]
     status = "uploaded (the data changed)" if changed else "unchanged: not replaced"
     rows.append((DATA_TRIGGER_KEY, "manifest of the three files and their MD5", status))
     table = pd.DataFrame(rows, columns=["key", "content", "upload"]).set_index("key")
