@@ -14,7 +14,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from localcloud.cloud import DUMMY_CREDENTIALS, REGION
+from localcloud.cloud import REGION
+from localcloud.core.signing import Credentials
 
 # Prints the seconds `import app` takes; with an argument, after importing boto3 untimed.
 TIMER = """
@@ -46,7 +47,7 @@ def measure(dist: Path, repeats: int) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-lambdas-") as scratch:
         env = {
-            **DUMMY_CREDENTIALS,
+            **Credentials.generate().environment(),
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "HOME": scratch,  # no ~/.aws of the user's

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -27,8 +26,11 @@ from localcloud.codepipeline.build import LocalBuilder, zip_source_tree
 from localcloud.codepipeline.definition import PipelineDefinition, read_pipeline
 from localcloud.codepipeline.job_api import JobApi
 from localcloud.codepipeline.runner import ActionServices, PipelineRunner, RunReport
+from localcloud.core.signing import Credentials
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
+from localcloud.processes import ProcessRegistry
 from localcloud.routes import routes_of
+from localcloud.run_reports import save_report
 from localcloud.sagemaker import start_server as start_sagemaker
 from localcloud.stacks import (
     LAMBDA_FOLDERS,
@@ -43,10 +45,6 @@ from localcloud.stacks import (
 )
 
 REGION = "us-east-1"
-DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-}
 DEFAULT_GATEWAY_PORT = 3000
 ZIP_KEY_PARAMETERS = {
     "train_model": "TrainModelZipKey",
@@ -96,13 +94,15 @@ class LocalCloud:
         self.prep_stack: Stack | None = None
         self.definition: PipelineDefinition | None = None
         self.api_key = ""
+        # Every local service but moto accepts only requests signed with these (connection.json).
+        self.credentials = Credentials.generate()
         self._run_lock = threading.Lock()
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self, progress: Callable[[str], None] = print) -> None:
         """Start every service and create both stacks; stop what started if anything fails."""
         ensure_port_free(self.settings.gateway_port, "the local API gateway")
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             self._start_services(progress)
             self._create_stacks(progress)
@@ -136,16 +136,16 @@ class LocalCloud:
         urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - loopback moto server
         progress(f"moto server        {moto_url}")
         self.environment = {
-            **DUMMY_CREDENTIALS,
+            **self.credentials.environment(),
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             "AWS_ENDPOINT_URL": moto_url,
         }
         self._export_environment()
-        sagemaker = start_sagemaker(self.state_dir, host="127.0.0.1", port=0)
+        sagemaker = start_sagemaker(self.state_dir, self.credentials, host="127.0.0.1", port=0)
         self._stoppers.append(sagemaker.stop)
         progress(f"local SageMaker    {sagemaker.url}")
-        jobs = JobApi(host="127.0.0.1", port=0)
+        jobs = JobApi(self.credentials, host="127.0.0.1", port=0)
         jobs.start()
         self._stoppers.append(jobs.stop)
         self.jobs = jobs
@@ -162,7 +162,11 @@ class LocalCloud:
         self._stoppers.append(self.runtime.shutdown)
 
     def _export_environment(self) -> None:
-        """Point this process's boto3 at the local cloud; `stop` puts the old values back."""
+        """Point this process's boto3 at the local cloud; `stop` puts the old values back.
+
+        boto3's default session keeps the credentials it first found, so it is dropped both
+        ways: the next `boto3.client()` reads this cloud's (or, after `stop`, the old) ones.
+        """
         previous = {name: os.environ.get(name) for name in self.environment}
 
         def restore() -> None:
@@ -171,9 +175,11 @@ class LocalCloud:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+            boto3.DEFAULT_SESSION = None
 
         self._stoppers.append(restore)
         os.environ.update(self.environment)
+        boto3.DEFAULT_SESSION = None
 
     def _create_stacks(self, progress: Callable[[str], None]) -> None:
         project = self.settings.project
@@ -262,13 +268,19 @@ class LocalCloud:
                     self.state_dir / "images",
                     self.session.client("ecr"),
                     self._build_environments(),
+                    ProcessRegistry(self.state_dir),
                     python=self.settings.python,
                 ),
                 approve=approve,
                 account_id=self.pipeline_stack.context.account_id,
             )
-            report = PipelineRunner(self.definition, services, observer).run()
-            self._save_report(report)
+
+            def observe(report: RunReport) -> None:
+                save_report(self.state_dir, report.to_json())  # as it goes: a crash keeps it
+                observer(report)
+
+            report = PipelineRunner(self.definition, services, observe).run()
+            save_report(self.state_dir, report.to_json())
             return report
 
     def _build_environments(self) -> dict[str, dict[str, str]]:
@@ -282,10 +294,3 @@ class LocalCloud:
             name = properties.get("Name") or self.pipeline_stack.context.physical_ids[logical_id]
             environments[name] = {v["Name"]: str(v["Value"]) for v in variables}
         return environments
-
-    def _save_report(self, report: RunReport) -> None:
-        runs = self.state_dir / "runs"
-        runs.mkdir(exist_ok=True)
-        text = json.dumps(report.to_json(), indent=2)
-        (runs / f"{report.execution_id}.json").write_text(text)
-        (runs / "latest.json").write_text(text)

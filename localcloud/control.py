@@ -1,7 +1,8 @@
 """The control API of a running local cloud: start pipeline runs, watch them, answer approvals.
 
 `make up` keeps the cloud in a background process; the CLI (`run`, `approve`, `status`) and the
-notebook talk to it through this small JSON-over-HTTP API on loopback.
+notebook talk to it through this small JSON-over-HTTP API on loopback, signed (SigV4) with the
+cloud's own credentials like every other local service.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 import json
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from localcloud.background import ServerThread, bind
+from localcloud.background import HttpRequest, HttpResponse, HttpServer
+from localcloud.client import SIGNING_NAME
 from localcloud.cloud import LocalCloud
 from localcloud.codepipeline.runner import RunReport
+from localcloud.core.exceptions import AwsError
+from localcloud.core.signing import Credentials, SignatureVerifier
 
 
 class ApprovalGate:
@@ -50,94 +53,101 @@ class ApprovalGate:
 
 
 class ControlState:
-    """The one run at a time this cloud executes, and its approval gate."""
+    """The one run at a time this cloud executes, and its approval gate.
+
+    The runner thread publishes a snapshot of its report (a plain dictionary, made on that
+    thread, never changed afterwards) at every step; readers only ever see whole snapshots.
+    """
 
     def __init__(self, cloud: LocalCloud) -> None:
         self.cloud = cloud
         self.gate = ApprovalGate()
-        self.report: RunReport | None = None
-        self.thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._run: dict[str, Any] | None = None
+        self._thread: threading.Thread | None = None
 
     def start_run(self) -> str | None:
         """Start a run in the background; None if one is already going."""
-        if self.thread is not None and self.thread.is_alive():
-            return None
         started = threading.Event()
 
         def observe(report: RunReport) -> None:
-            self.report = report
+            snapshot = report.to_json()  # on the runner's thread, which is the one changing it
+            with self._lock:
+                self._run = snapshot
             started.set()
 
-        def run() -> None:
-            self.cloud.run_pipeline(self.gate.wait, observe)
-
-        self.thread = threading.Thread(target=run, name="pipeline-run", daemon=True)
-        self.thread.start()
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return None
+            self._run = None
+            self._thread = threading.Thread(
+                target=self.cloud.run_pipeline,
+                args=(self.gate.wait, observe),
+                name="pipeline-run",
+                daemon=True,
+            )
+            self._thread.start()
         started.wait(timeout=30)
-        return self.report.execution_id if self.report else None
+        with self._lock:
+            return self._run["execution_id"] if self._run else None
 
     def snapshot(self) -> dict[str, Any]:
         """The current run's state for clients."""
-        report = self.report.to_json() if self.report else None
-        return {"run": report, "waiting_for_approval": self.gate.pending}
+        with self._lock:
+            run = self._run
+        return {"run": run, "waiting_for_approval": self.gate.pending}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    state: ControlState
-    protocol_version = "HTTP/1.1"
+class ControlApi:
+    """`GET /runs/current`, `POST /runs`, `POST /approval`, for clients signed as the cloud."""
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep the control API quiet."""
+    def __init__(self, state: ControlState, credentials: Credentials) -> None:
+        self.state = state
+        self.verifier = SignatureVerifier(credentials, {SIGNING_NAME})
 
-    def _reply(self, status: HTTPStatus, document: dict[str, Any]) -> None:
-        body = json.dumps(document).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        """Check the signature, then route."""
         try:
-            document = json.loads(self.rfile.read(length) or b"{}")
-        except ValueError:
-            return {}
-        return document if isinstance(document, dict) else {}
-
-    def do_GET(self) -> None:
-        """GET /runs/current."""
-        if self.path == "/runs/current":
-            self._reply(HTTPStatus.OK, self.state.snapshot())
-        else:
-            self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}"})
-
-    def do_POST(self) -> None:
-        """POST /runs and POST /approval."""
-        if self.path == "/runs":
+            self.verifier.verify(request)
+        except AwsError as error:
+            return _reply(error.status, {"error": error.message, "code": error.code})
+        route = (request.method, request.raw_path)
+        if route == ("GET", "/runs/current"):
+            return _reply(HTTPStatus.OK, self.state.snapshot())
+        if route == ("POST", "/runs"):
             execution_id = self.state.start_run()
             if execution_id is None:
-                self._reply(HTTPStatus.CONFLICT, {"error": "a pipeline run is already going"})
-            else:
-                self._reply(HTTPStatus.ACCEPTED, {"execution_id": execution_id})
-        elif self.path == "/approval":
-            body = self._body()
-            approved = body.get("approved")
-            if not isinstance(approved, bool):
-                self._reply(HTTPStatus.BAD_REQUEST, {"error": "'approved' must be true or false"})
-            elif self.state.gate.answer(approved, str(body.get("comment", ""))):
-                self._reply(HTTPStatus.OK, {"approved": approved})
-            else:
-                self._reply(HTTPStatus.CONFLICT, {"error": "no approval is waiting"})
-        else:
-            self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}"})
+                return _reply(HTTPStatus.CONFLICT, {"error": "a pipeline run is already going"})
+            return _reply(HTTPStatus.ACCEPTED, {"execution_id": execution_id})
+        if route == ("POST", "/approval"):
+            return self._approval(request)
+        return _reply(
+            HTTPStatus.NOT_FOUND, {"error": f"no route {request.method} {request.raw_path}"}
+        )
+
+    def _approval(self, request: HttpRequest) -> HttpResponse:
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("approved"), bool):
+            return _reply(HTTPStatus.BAD_REQUEST, {"error": "'approved' must be true or false"})
+        comment = body.get("comment", "")
+        if not isinstance(comment, str):
+            return _reply(HTTPStatus.BAD_REQUEST, {"error": "'comment' must be a string"})
+        if not self.state.gate.answer(body["approved"], comment):
+            return _reply(HTTPStatus.CONFLICT, {"error": "no approval is waiting"})
+        return _reply(HTTPStatus.OK, {"approved": body["approved"]})
 
 
-def start_control_server(state: ControlState) -> ServerThread:
-    """Serve the control API on a free loopback port in a background thread."""
-    handler = type("ControlHandler", (_Handler,), {"state": state})
-    server = bind(
-        lambda: ThreadingHTTPServer(("127.0.0.1", 0), handler), "127.0.0.1", 0, "the control API"
+def _reply(status: int, document: dict[str, Any]) -> HttpResponse:
+    return HttpResponse(
+        int(status), [("Content-Type", "application/json")], json.dumps(document).encode()
     )
-    server.daemon_threads = True
-    return ServerThread(server, name="control-api")
+
+
+def start_control_server(state: ControlState, credentials: Credentials) -> HttpServer:
+    """Serve the control API on a free loopback port in a background thread."""
+    server = HttpServer(ControlApi(state, credentials).handle, what="the control API")
+    server.start()
+    return server

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from localcloud.apigateway.routing import Route
+from localcloud.background import HttpResponse
 
 RESPONSE_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
 # Integration response headers API Gateway (REST) renames instead of passing on.
@@ -34,15 +35,6 @@ class IncomingRequest:
     source_ip: str
     host: str  # the Host header: the API's domain name
     port: int  # the port the gateway listens on
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    """A response to write back: status, headers in order, body."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
 
 
 class MalformedProxyResponse(ValueError):

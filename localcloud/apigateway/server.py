@@ -6,20 +6,18 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
+from email.utils import formatdate
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from localcloud.apigateway.proxy import (
-    HttpResponse,
     IncomingRequest,
     MalformedProxyResponse,
     build_event,
     proxy_response,
 )
 from localcloud.apigateway.routing import Route, RouteTable
-from localcloud.background import ServerThread, TracksConnections, bind
+from localcloud.background import HttpRequest, HttpResponse, HttpServer
 from localcloud.lambda_runtime import CallerTimeout, LambdaRuntime, ResourceNotFoundException
 
 logger = logging.getLogger("localcloud.apigateway")
@@ -27,7 +25,7 @@ logger = logging.getLogger("localcloud.apigateway")
 DEFAULT_PORT = 3000  # the port `sam local start-api` uses
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 INTEGRATION_TIMEOUT_SECONDS = 29.0  # API Gateway's default (and REST maximum) integration timeout
-IDLE_CONNECTION_SECONDS = 60.0
+MAX_CONCURRENT_REQUESTS = 32  # requests integrated at once; more wait for a free thread
 
 
 def gateway_error(status: HTTPStatus, message: str, error_type: str | None) -> HttpResponse:
@@ -94,7 +92,15 @@ class LocalApiGateway:
         self.integration_timeout = integration_timeout
         self.api_id = api_id
         self.account_id = account_id
-        self._serving: ServerThread | None = None
+        self._server = HttpServer(
+            self.serve,
+            host=host,
+            port=port,
+            what="the local API gateway (is another local cloud or `sam local start-api` running?)",
+            max_body=MAX_BODY_BYTES,
+            too_large=REQUEST_TOO_LARGE,
+            threads=MAX_CONCURRENT_REQUESTS,
+        )
 
     @property
     def url(self) -> str:
@@ -103,20 +109,42 @@ class LocalApiGateway:
 
     def start(self) -> None:
         """Bind and serve in a background thread; a taken port raises PortInUse naming it."""
-        server = bind(
-            lambda: _Server((self.host, self.port), self),
-            self.host,
-            self.port,
-            "the local API gateway (is another local cloud or `sam local start-api` running?)",
-        )
-        self._serving = ServerThread(server, name=f"apigateway-{server.server_address[1]}")
-        self.port = self._serving.port
+        self._server.start()
+        self.port = self._server.port
 
     def stop(self) -> None:
         """Stop serving, close open connections and free the port; safe to call twice."""
-        serving, self._serving = self._serving, None
-        if serving is not None:
-            serving.stop()
+        self._server.stop()
+
+    def serve(self, http: HttpRequest) -> HttpResponse:
+        """One HTTP request in, API Gateway's answer out, with its request id and date."""
+        request_id = str(uuid.uuid4())
+        target = _stage_and_path(http.raw_path)
+        if target is None:
+            response = MISSING_AUTHENTICATION_TOKEN
+        else:
+            stage, path = target
+            request = IncomingRequest(
+                method=http.method,
+                stage=stage,
+                path=path,
+                query=http.query,
+                headers=http.headers,
+                body=http.body,
+                source_ip=http.client_ip,
+                host=http.header("host") or f"{self.host}:{self.port}",
+                port=self.port,
+            )
+            response = self.handle(request, request_id)
+        return HttpResponse(
+            response.status,
+            [
+                ("Date", formatdate(usegmt=True)),
+                *response.headers,
+                ("x-amzn-RequestId", request_id),
+            ],
+            response.body,
+        )
 
     def handle(self, request: IncomingRequest, request_id: str) -> HttpResponse:
         """What API Gateway answers to one request: route, key check, integration."""
@@ -161,97 +189,14 @@ class LocalApiGateway:
             return BAD_GATEWAY
 
 
-class _Server(TracksConnections, ThreadingHTTPServer):
-    request_queue_size = 128
+def _stage_and_path(raw_path: str) -> tuple[str, str] | None:
+    """("prod", "/predict") from "/prod/predict"; None where a segment holds an encoded "/".
 
-    def __init__(self, address: tuple[str, int], gateway: LocalApiGateway) -> None:
-        self.gateway = gateway
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.debug("connection from %s ended with an error", client_address, exc_info=True)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"  # keep-alive
-    disable_nagle_algorithm = True
-    timeout = IDLE_CONNECTION_SECONDS
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the functions' own logs say what happened."""
-
-    def _serve(self) -> None:
-        request_id = str(uuid.uuid4())
-        try:
-            body = self._read_body()
-        except _BodyTooLarge:
-            self.close_connection = True  # the rest of the body is still on the wire
-            self._send(REQUEST_TOO_LARGE, request_id)
-            return
-        target = urlsplit(self.path)
-        stage, _, rest = unquote(target.path).partition("/")[2].partition("/")
-        gateway = self.server.gateway
-        request = IncomingRequest(
-            method=self.command,
-            stage=stage,
-            path=f"/{rest}" if stage else "",
-            query=target.query,
-            headers=list(self.headers.items()),
-            body=body,
-            source_ip=self.client_address[0],
-            host=self.headers.get("Host") or f"{gateway.host}:{gateway.port}",
-            port=gateway.port,
-        )
-        try:
-            response = gateway.handle(request, request_id)
-        except Exception:
-            logger.exception("%s %s: the local API gateway failed", self.command, self.path)
-            response = INTERNAL_SERVER_ERROR
-        self._send(response, request_id)
-
-    # BaseHTTPRequestHandler dispatches on these names; every method goes through the routes.
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            raise _BodyTooLarge
-        return self.rfile.read(length) if length else b""
-
-    def _read_chunked(self) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-            total += size
-            if total > MAX_BODY_BYTES:
-                raise _BodyTooLarge
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
-        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-            continue  # trailers
-        return b"".join(chunks)
-
-    def _send(self, response: HttpResponse, request_id: str) -> None:
-        """Write status line, headers and body in one send."""
-        try:
-            phrase = HTTPStatus(response.status).phrase
-        except ValueError:  # a status code the function chose that has no registered name
-            phrase = ""
-        lines = [
-            f"HTTP/1.1 {response.status} {phrase}",
-            f"Date: {self.date_time_string()}",
-            *(f"{name}: {value}" for name, value in response.headers),
-            f"Content-Length: {len(response.body)}",
-            f"x-amzn-RequestId: {request_id}",
-        ]
-        if self.close_connection:
-            lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode()
-        self.wfile.write(head if self.command == "HEAD" else head + response.body)
+    API Gateway matches resources segment by segment on the path as sent: "/prod%2Fpredict" is
+    one segment, which no resource matches.
+    """
+    segments = [unquote(segment) for segment in raw_path.split("/")[1:]]
+    if not segments or any("/" in segment for segment in segments):
+        return None
+    stage, rest = segments[0], segments[1:]
+    return stage, ("/" + "/".join(rest)) if stage else ""

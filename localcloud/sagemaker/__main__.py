@@ -1,13 +1,19 @@
-"""`python -m localcloud.sagemaker`: run the local SageMaker as its own process until SIGTERM."""
+"""`python -m localcloud.sagemaker`: run the local SageMaker as its own process until SIGTERM.
+
+It accepts only requests signed with the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of its own
+environment: a client started from the same shell works unchanged.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
+from localcloud.core.signing import Credentials
 from localcloud.sagemaker.common import Settings
 from localcloud.sagemaker.server import start_server
 
@@ -24,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=defaults.default_workers)
     parser.add_argument("--invoke-timeout", type=float, default=defaults.invoke_timeout)
     args = parser.parse_args(argv)
+    key_id, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not key_id or not secret:
+        parser.error(
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: the local SageMaker accepts only "
+            "requests signed with them"
+        )
     settings = Settings(
         health_timeout=args.health_timeout,
         default_workers=args.workers,
@@ -33,7 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     server = start_server(
-        args.state_dir, args.host, args.port, python=args.python, settings=settings
+        args.state_dir,
+        Credentials(key_id, secret),
+        args.host,
+        args.port,
+        python=args.python,
+        settings=settings,
     )
     print(server.url, flush=True)
     try:

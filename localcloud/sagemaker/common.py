@@ -1,8 +1,11 @@
-"""What every resource shares: ARNs, name rules, and the List* filters and pagination."""
+"""What every resource shares: ARNs, settings, and the List* filters and pagination.
+
+Names, enums, lengths and ranges are checked against botocore's model before any action runs
+(`localcloud.core.validation`), so the resources here take them as valid.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -12,8 +15,6 @@ from localcloud.sagemaker.exceptions import ValidationException
 ACCOUNT_ID = "123456789012"  # moto's default account, so ARNs agree across the local cloud
 REGION = "us-east-1"
 
-NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
-_NAME_RE = re.compile(NAME_PATTERN + r"$")
 DEFAULT_MAX_RESULTS = 100
 
 
@@ -27,21 +28,13 @@ class Settings:
     )
     invoke_timeout: float = 60.0  # seconds the container has to answer one invocation
     drain_timeout: float = 60.0  # seconds an old serve process may finish requests after an update
+    replacement_attempts: int = 3  # starts of a new instance after one dies, before Failed
+    replacement_backoff: float = 0.5  # seconds before the first restart; doubles each attempt
 
 
 def arn(kind: str, name: str) -> str:
     """The ARN SageMaker gives a resource (it lower-cases the name part)."""
     return f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:{kind}/{name.lower()}"
-
-
-def check_name(value: Any, member: str) -> str:
-    """Reject names real SageMaker would reject, with its '1 validation error detected' wording."""
-    if not isinstance(value, str) or not _NAME_RE.match(value):
-        raise ValidationException(
-            f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
-            f"constraint: Member must satisfy regular expression pattern: {NAME_PATTERN}"
-        )
-    return value
 
 
 def list_page(
@@ -68,12 +61,7 @@ def list_page(
         if param in params:
             limit = float(params[param])
             selected = [r for r in selected if key in r and keep(float(r[key]), limit)]
-    sort_by = params.get("SortBy", "CreationTime")
-    if sort_by not in sort_keys:
-        raise ValidationException(
-            f"1 validation error detected: Value '{sort_by}' at 'sortBy' failed to satisfy "
-            f"constraint: Member must satisfy enum value set: [{', '.join(sort_keys)}]"
-        )
+    sort_by = params.get("SortBy", "CreationTime")  # the model's enum: one of sort_keys
     selected.sort(
         key=lambda r: r[sort_keys[sort_by]], reverse=params.get("SortOrder") != "Ascending"
     )

@@ -2,73 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
+from localcloud.core.exceptions import AwsError, InternalFailure, ValidationException
 
-class SageMakerError(Exception):
-    """An error the client sees as a botocore ClientError with this code and message."""
-
-    code: ClassVar[str] = "InternalFailure"
-    status: ClassVar[int] = 500
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def fields(self) -> dict[str, Any]:
-        """Extra members of the modeled error shape, serialized next to the message."""
-        return {}
+__all__ = [
+    "InternalFailure",
+    "ModelError",
+    "ResourceInUse",
+    "ResourceNotFound",
+    "ServiceUnavailable",
+    "ValidationError",
+    "ValidationException",
+]
 
 
 # --- control plane (SageMaker, JSON 1.1) ---------------------------------------------------
-class ValidationException(SageMakerError):
-    """Bad request, and also SageMaker's answer for most unknown models, configs and endpoints."""
-
-    code = "ValidationException"
-    status = 400
-
-
-class ResourceNotFound(SageMakerError):
+class ResourceNotFound(AwsError):
     """An unknown training job."""
 
     code = "ResourceNotFound"
-    status = 400
 
 
-class ResourceInUse(SageMakerError):
+class ResourceInUse(AwsError):
     """A training job name that is already taken."""
 
     code = "ResourceInUse"
-    status = 400
-
-
-class UnknownOperationException(SageMakerError):
-    """An X-Amz-Target this local SageMaker does not implement."""
-
-    code = "UnknownOperationException"
-    status = 400
-
-
-class SerializationException(SageMakerError):
-    """A request body that is not a JSON object."""
-
-    code = "SerializationException"
-    status = 400
-
-
-class InternalFailure(SageMakerError):
-    """A bug in the local SageMaker itself (the handler logs the traceback)."""
 
 
 # --- runtime (SageMaker Runtime, REST JSON) ------------------------------------------------
-class ValidationError(SageMakerError):
-    """InvokeEndpoint on an endpoint that does not exist or is not in service."""
+class ValidationError(AwsError):
+    """A bad InvokeEndpoint request, or an endpoint that does not exist or is not in service."""
 
     code = "ValidationError"
-    status = 400
 
 
-class ModelError(SageMakerError):
+class ServiceUnavailable(AwsError):
+    """No instance can take the request right now (one is being replaced); botocore retries."""
+
+    code = "ServiceUnavailable"
+    status = 503
+
+
+class ModelError(AwsError):
     """The container answered 4xx/5xx, or did not answer at all."""
 
     code = "ModelError"

@@ -13,7 +13,11 @@ from typing import Any
 from localcloud.sagemaker.backend import LocalSageMaker
 
 # What SageMaker Runtime passes between the caller and the container (it strips the rest).
-FORWARDED_HEADERS = ("Content-Type", "Accept", "X-Amzn-SageMaker-Custom-Attributes")
+FORWARDED_HEADERS = {
+    "ContentType": "Content-Type",
+    "Accept": "Accept",
+    "CustomAttributes": "X-Amzn-SageMaker-Custom-Attributes",
+}
 RETURNED_HEADERS = ("Content-Type", "X-Amzn-SageMaker-Custom-Attributes")
 
 
@@ -103,13 +107,13 @@ class SageMakerResponses:
 
 
 def invoke_endpoint(
-    backend: LocalSageMaker, name: str, body: bytes, headers: Mapping[str, str]
+    backend: LocalSageMaker, params: Mapping[str, Any]
 ) -> tuple[dict[str, str], bytes]:
-    """InvokeEndpoint (SageMaker Runtime); `headers` are the request's, names in lower case."""
+    """InvokeEndpoint (SageMaker Runtime), on validated input members."""
     forwarded = {
-        wire: headers[wire.lower()] for wire in FORWARDED_HEADERS if wire.lower() in headers
+        wire: params[member] for member, wire in FORWARDED_HEADERS.items() if member in params
     }
-    invocation = backend.endpoints.invoke(name, body, forwarded)
+    invocation = backend.endpoints.invoke(params["EndpointName"], params["Body"], forwarded)
     returned = {
         wire: invocation.headers[wire.lower()]
         for wire in RETURNED_HEADERS

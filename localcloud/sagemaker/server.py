@@ -1,163 +1,137 @@
-"""The wire protocols, in one place: routing, request decoding, response and error encoding.
+"""The wire protocols of the local SageMaker: routing, request checks, response and error encoding.
 
-One threaded HTTP/1.1 server answers both services botocore may point at it:
+One server answers both services botocore may point at it:
 - SageMaker (JSON 1.1): `POST /` with `X-Amz-Target: SageMaker.<Action>`;
 - SageMaker Runtime (REST JSON): `POST /endpoints/<name>/invocations`.
 So `AWS_ENDPOINT_URL_SAGEMAKER` and `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` can be the same URL.
-Invocations run on their own threads, beside control-plane calls.
+Every request must be signed with the cloud's credentials and pass botocore's model of its
+operation before any work.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
-import socketserver
 import sys
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from localcloud.background import ServerThread, TracksConnections
+from localcloud.background import HttpRequest, HttpResponse, HttpServer
+from localcloud.core.exceptions import AwsError, InternalFailure, UnknownOperationException
+from localcloud.core.json_protocol import JsonProtocol, actions_of
+from localcloud.core.signing import Credentials, SignatureVerifier
+from localcloud.core.validation import (
+    InvalidRequest,
+    MalformedRequest,
+    operation_model,
+    validate,
+)
 from localcloud.sagemaker.backend import LocalSageMaker
 from localcloud.sagemaker.common import Settings
-from localcloud.sagemaker.exceptions import (
-    InternalFailure,
-    SageMakerError,
-    SerializationException,
-    UnknownOperationException,
-)
-from localcloud.sagemaker.http11 import ProtocolError, Request, read_request, response_bytes
+from localcloud.sagemaker.exceptions import ValidationError
 from localcloud.sagemaker.responses import SageMakerResponses, invoke_endpoint
 
 LOG = logging.getLogger("localcloud.sagemaker")
-TARGET_PREFIX = "SageMaker."
-JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
-INVOCATIONS_PATH = re.compile(r"^/endpoints/([^/?]+)/invocations(?:\?.*)?$")
+SIGNING_NAME = "sagemaker"  # both services sign as "sagemaker"
+RUNTIME = "sagemaker-runtime"
+INVOCATIONS_PATH = re.compile(r"/endpoints/([^/]+)/invocations")
+MAX_BODY_BYTES = 8 * 1024 * 1024  # above InvokeEndpoint's 6 MB, so the model's limit words it
+# InvokeEndpoint members this local SageMaker serves; the rest (multi-model, multi-container,
+# inference components, sessions, explanations) are refused rather than ignored.
+SUPPORTED_RUNTIME_MEMBERS = frozenset(
+    {"EndpointName", "Body", "ContentType", "Accept", "CustomAttributes", "InferenceId"}
+)
 
 
-def _camel(snake: str) -> str:
-    return "".join(part.capitalize() for part in snake.split("_"))
+def _runtime_params(request: HttpRequest, name: str) -> dict[str, Any]:
+    """InvokeEndpoint's input members, read from where its REST binding puts them."""
+    params: dict[str, Any] = {"EndpointName": name, "Body": request.body}
+    shape = operation_model(RUNTIME, "InvokeEndpoint").input_shape
+    for member, member_shape in shape.members.items():
+        if member_shape.serialization.get("location") == "header":
+            value = request.header(member_shape.serialization["name"])
+            if value is not None:
+                params[member] = value
+    return params
 
 
-# "CreateTrainingJob" -> SageMakerResponses.create_training_job, for every public method.
-ACTIONS: dict[str, Callable[[SageMakerResponses, dict[str, Any]], dict[str, Any]]] = {
-    _camel(name): method
-    for name, method in vars(SageMakerResponses).items()
-    if not name.startswith("_") and callable(method)
-}
-
-
-def route(backend: LocalSageMaker, responses: SageMakerResponses, request: Request) -> bytes:
-    """The whole response to one request: dispatch, and every error encoded as its protocol does."""
-    request_id = str(uuid.uuid4())
-    runtime = request.target.startswith("/endpoints/")
-    try:
-        if request.method != "POST":
-            raise UnknownOperationException(f"No operation at {request.method} {request.target}")
-        if runtime:
-            headers, body = _invoke(backend, request)
-        else:
-            headers, body = _control(responses, request)
-        status = 200
-    except SageMakerError as error:
-        status, headers, body = _error(error, runtime)
-    except Exception as error:  # a bug here must still answer, not hang up
-        LOG.exception("local SageMaker failed on %s %s", request.method, request.target)
-        failure = InternalFailure(f"{type(error).__name__}: {error}")
-        status, headers, body = _error(failure, runtime)
-    headers["x-amzn-RequestId"] = request_id
-    return response_bytes(status, headers, body, keep_alive=request.keep_alive)
-
-
-def _control(responses: SageMakerResponses, request: Request) -> tuple[dict[str, str], bytes]:
-    target = request.headers.get("x-amz-target", "")
-    action = (
-        ACTIONS.get(target.removeprefix(TARGET_PREFIX))
-        if target.startswith(TARGET_PREFIX)
-        else None
+def _runtime_error(error: AwsError) -> HttpResponse:
+    """REST JSON: the code in a header, the modeled members in the body."""
+    return HttpResponse(
+        error.status,
+        [
+            ("Content-Type", "application/json"),
+            ("x-amzn-ErrorType", f"{error.code}:"),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ],
+        json.dumps({"Message": error.message, **error.fields()}).encode(),
     )
-    if action is None:
-        raise UnknownOperationException(f"Unknown operation {target or request.target!r}")
-    try:
-        params = json.loads(request.body or b"{}")
-    except ValueError:
-        raise SerializationException("The request body is not valid JSON") from None
-    if not isinstance(params, dict):
-        raise SerializationException("The request body must be a JSON object")
-    result = action(responses, params)
-    return {"Content-Type": JSON_CONTENT_TYPE}, json.dumps(result).encode()
 
 
-def _invoke(backend: LocalSageMaker, request: Request) -> tuple[dict[str, str], bytes]:
-    match = INVOCATIONS_PATH.match(request.target)
-    if match is None:
-        raise UnknownOperationException(f"No operation at POST {request.target}")
-    return invoke_endpoint(backend, unquote(match.group(1)), request.body, request.headers)
+class SageMakerFrontEnd:
+    """Routes each request to the control plane or the runtime, with its protocol's encoding."""
 
-
-def _error(error: SageMakerError, runtime: bool) -> tuple[int, dict[str, str], bytes]:
-    if runtime:  # REST JSON: the code in a header, modeled members in the body
-        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": f"{error.code}:"}
-        document = {"Message": error.message, **error.fields()}
-    else:  # JSON 1.1: the code in __type
-        headers = {"Content-Type": JSON_CONTENT_TYPE}
-        document = {"__type": error.code, "message": error.message, **error.fields()}
-    return error.status, headers, json.dumps(document).encode()
-
-
-class _Handler(socketserver.StreamRequestHandler):
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def handle(self) -> None:
-        """Serve requests on this connection until the client closes it (keep-alive)."""
-        try:
-            while True:
-                request = read_request(self.rfile, self.wfile)
-                if request is None:
-                    return
-                self.wfile.write(route(self.server.backend, self.server.responses, request))
-                if not request.keep_alive:
-                    return
-        except ProtocolError as error:
-            body = json.dumps({"__type": "SerializationException", "message": str(error)})
-            with contextlib.suppress(OSError):
-                self.wfile.write(response_bytes(400, {}, body.encode(), keep_alive=False))
-        except OSError:
-            return  # the client went away
-
-
-class _Server(TracksConnections, socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], backend: LocalSageMaker) -> None:
-        super().__init__(address, _Handler)
+    def __init__(self, backend: LocalSageMaker, credentials: Credentials) -> None:
         self.backend = backend
-        self.responses = SageMakerResponses(backend)
+        self.verifier = SignatureVerifier(credentials, {SIGNING_NAME})
+        self.control = JsonProtocol(
+            "sagemaker", "SageMaker", actions_of(SageMakerResponses(backend)), self.verifier
+        )
+        operation_model(RUNTIME, "InvokeEndpoint")  # load the model now, not on a request
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        """The whole answer to one request."""
+        if not request.raw_path.startswith("/endpoints/"):
+            return self.control.handle(request)
+        try:
+            headers, body = self._invoke(request)
+        except AwsError as error:
+            return _runtime_error(error)
+        except Exception as error:
+            LOG.exception("local SageMaker runtime failed on %s", request.raw_path)
+            return _runtime_error(InternalFailure(f"{type(error).__name__}: {error}"))
+        headers["x-amzn-RequestId"] = str(uuid.uuid4())
+        return HttpResponse(200, list(headers.items()), body)
+
+    def _invoke(self, request: HttpRequest) -> tuple[dict[str, str], bytes]:
+        self.verifier.verify(request)
+        match = INVOCATIONS_PATH.fullmatch(request.raw_path)
+        if request.method != "POST" or match is None:
+            raise UnknownOperationException(f"No operation at {request.method} {request.raw_path}")
+        params = _runtime_params(request, unquote(match.group(1)))
+        try:
+            validate(RUNTIME, "InvokeEndpoint", params)
+        except (InvalidRequest, MalformedRequest) as invalid:
+            raise ValidationError(str(invalid)) from None
+        unsupported = sorted(set(params) - SUPPORTED_RUNTIME_MEMBERS)
+        if unsupported:
+            raise ValidationError(
+                f"The local SageMaker does not support {', '.join(unsupported)} on "
+                "InvokeEndpoint: it serves single-model endpoints with one container"
+            )
+        return invoke_endpoint(self.backend, params)
 
 
 class RunningServer:
     """A local SageMaker listening on `url`; `stop()` also stops every process it started."""
 
-    def __init__(self, server: _Server, backend: LocalSageMaker) -> None:
+    def __init__(self, backend: LocalSageMaker, server: HttpServer) -> None:
         self.backend = backend
-        host, port = server.server_address[:2]
-        self.url = f"http://{host}:{port}"
-        self._serving = ServerThread(server, name="sagemaker-http")
+        self._server = server
+        self.url = server.url
 
     def stop(self) -> None:
-        """Stop listening, hang up clients, stop all training and serve processes; idempotent."""
-        self._serving.stop()
+        """Stop listening, stop all training and serve processes; idempotent."""
+        self._server.stop()
         self.backend.shutdown()
 
 
 def start_server(
     state_dir: Path,
+    credentials: Credentials,
     host: str = "127.0.0.1",
     port: int = 0,
     *,
@@ -166,4 +140,17 @@ def start_server(
 ) -> RunningServer:
     """Start a local SageMaker on host:port (0: a free port) in background threads."""
     backend = LocalSageMaker(state_dir, python=python, settings=settings)
-    return RunningServer(_Server((host, port), backend), backend)
+    front_end = SageMakerFrontEnd(backend, credentials)
+    server = HttpServer(
+        front_end.handle,
+        host=host,
+        port=port,
+        what="the local SageMaker",
+        max_body=MAX_BODY_BYTES,
+        too_large=_runtime_error(
+            ValidationError(f"Request body larger than {MAX_BODY_BYTES} bytes")
+        ),
+        threads=64,
+    )
+    server.start()
+    return RunningServer(backend, server)

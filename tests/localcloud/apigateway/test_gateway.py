@@ -322,7 +322,7 @@ def test_a_body_over_10_mb_is_refused_without_reading_it(gateway: LocalApiGatewa
         answer = connection.makefile("rb").read()
 
     assert answer.startswith(b"HTTP/1.1 413 ")
-    assert b"Connection: close" in answer
+    assert b"connection: close" in answer.lower()
     assert answer.endswith(b'{"message": "Request Too Long"}')
 
 
@@ -386,3 +386,86 @@ def test_stop_ends_idle_keep_alive_connections(runtime: LambdaRuntime) -> None:
     assert connection.sock is not None
     assert connection.sock.recv(1) == b""  # the server closed its end
     connection.close()
+
+
+def _exchange(gateway: LocalApiGateway, raw: bytes, timeout: float = 3.0) -> tuple[bytes, float]:
+    """Send raw bytes; (what came back before the server closed or `timeout`, seconds taken)."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=timeout) as connection:
+        connection.sendall(raw)
+        answer = b""
+        try:
+            while chunk := connection.recv(65536):
+                answer += chunk
+                if b"\r\n\r\n" in answer:
+                    head, _, rest = answer.partition(b"\r\n\r\n")
+                    length = next(
+                        (
+                            int(line.split(b":")[1])
+                            for line in head.lower().split(b"\r\n")
+                            if line.startswith(b"content-length:")
+                        ),
+                        None,
+                    )
+                    if length is not None and len(rest) >= length:
+                        break
+        except TimeoutError:
+            pass
+    return answer, time.monotonic() - started
+
+
+HEAD = b"POST /prod/predict HTTP/1.1\r\nHost: x\r\nx-api-key: " + API_KEY.encode() + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (HEAD + b"Content-Length: -1\r\n\r\n", b"400"),
+        (HEAD + b"Content-Length: abc\r\n\r\n", b"400"),
+        (HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n", b"400"),
+        (HEAD + b"Transfer-Encoding: chunked\r\n\r\n-5\r\nabc\r\n0\r\n\r\n", b"400"),
+        (
+            HEAD + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            b"400",
+        ),
+    ],
+)
+def test_malformed_framing_is_answered_at_once(
+    gateway: LocalApiGateway, raw: bytes, status: bytes
+) -> None:
+    answer, seconds = _exchange(gateway, raw)
+    assert answer.startswith(b"HTTP/1.1 " + status + b" "), answer[:200]
+    assert seconds < 2
+
+
+def test_a_chunked_body_over_10_mb_is_refused(gateway: LocalApiGateway) -> None:
+    chunk = b"x" * (1024 * 1024)
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(11)) + b"0\r\n\r\n"
+    answer, _ = _exchange(gateway, HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + body, 10)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert answer.endswith(b'{"message": "Request Too Long"}')
+
+
+@pytest.mark.parametrize("path", ["/prod%2fpredict", "/prod%2Fpredict", "/prod/pre%2fdict"])
+def test_an_encoded_slash_is_part_of_a_segment_not_a_separator(
+    gateway: LocalApiGateway, path: str
+) -> None:
+    response = requests.post(
+        f"{gateway.url}{path}", json={}, headers={"x-api-key": API_KEY}, timeout=5
+    )
+    assert response.status_code == 403
+    assert response.json() == {"message": "Missing Authentication Token"}
+
+
+def test_many_slow_connections_do_not_stop_others_being_served(gateway: LocalApiGateway) -> None:
+    # GIVEN 100 connections that sent half a request and wait
+    idle = [socket.create_connection(("127.0.0.1", gateway.port), timeout=5) for _ in range(100)]
+    try:
+        for connection in idle:
+            connection.sendall(HEAD + b"Content-Length: 10\r\n\r\nabc")
+        # WHEN another client calls THEN it is answered
+        response = post(gateway, "/prod/predict", {"instances": []}, **{"x-api-key": API_KEY})
+        assert response.status_code == 200
+    finally:
+        for connection in idle:
+            connection.close()

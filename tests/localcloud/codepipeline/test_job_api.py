@@ -17,7 +17,9 @@ import requests
 from botocore.exceptions import ClientError
 
 from localcloud.codepipeline.job_api import JobApi, JobResult
+from localcloud.core.signing import Credentials
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
+from tests.signing_support import signed_headers
 
 NOT_FOUND = "The job was specified in an invalid format or cannot be found."
 INVALID_STATE = "The job state was specified in an invalid format."
@@ -29,10 +31,13 @@ DATA = {
 }
 
 
+CREDENTIALS = Credentials.generate()
+
+
 @pytest.fixture(scope="module")
 def jobs() -> Iterator[JobApi]:
-    """The job API on a free loopback port."""
-    api = JobApi(port=0)
+    """The job API on a free loopback port, for clients signed with CREDENTIALS."""
+    api = JobApi(CREDENTIALS, port=0)
     api.start()
     yield api
     api.stop()
@@ -45,8 +50,8 @@ def codepipeline(jobs: JobApi) -> Any:
         "codepipeline",
         endpoint_url=jobs.url,
         region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=CREDENTIALS.access_key_id,
+        aws_secret_access_key=CREDENTIALS.secret_access_key,
     )
 
 
@@ -238,13 +243,14 @@ def test_an_action_the_job_api_does_not_serve_is_an_unknown_operation(codepipeli
 def test_a_body_that_is_not_the_right_json_is_a_serialization_exception(
     jobs: JobApi, body: bytes, code: str
 ) -> None:
+    headers = {
+        "X-Amz-Target": "CodePipeline_20150709.PutJobSuccessResult",
+        "Content-Type": "application/x-amz-json-1.1",
+    }
     response = requests.post(
         jobs.url,
         data=body,
-        headers={
-            "X-Amz-Target": "CodePipeline_20150709.PutJobSuccessResult",
-            "Content-Type": "application/x-amz-json-1.1",
-        },
+        headers=signed_headers(CREDENTIALS, "codepipeline", jobs.url, body, headers),
         timeout=5,
     )
 
@@ -314,8 +320,7 @@ def test_a_lambda_reports_through_the_job_api(jobs: JobApi, tmp_path: Path) -> N
         tmp_path,
         {
             "AWS_ENDPOINT_URL_CODEPIPELINE": jobs.url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            **CREDENTIALS.environment(),
             "AWS_REGION": "us-east-1",
         },
     )
@@ -334,4 +339,4 @@ def test_a_lambda_reports_through_the_job_api(jobs: JobApi, tmp_path: Path) -> N
 
 def test_a_taken_port_is_named(jobs: JobApi) -> None:
     with pytest.raises(OSError, match=f"port {jobs.port} on 127.0.0.1 is already in use"):
-        JobApi(port=jobs.port).start()
+        JobApi(CREDENTIALS, port=jobs.port).start()

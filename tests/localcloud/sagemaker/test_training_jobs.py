@@ -179,5 +179,5 @@ def test_invalid_name_is_rejected_as_sagemaker_does(cloud: Cloud) -> None:
         "ValidationException",
         "1 validation error detected: Value 'bad_name' at 'trainingJobName' failed to satisfy "
         "constraint: Member must satisfy regular expression pattern: "
-        "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}",
+        "[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}",
     )
