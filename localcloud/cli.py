@@ -23,6 +23,22 @@ from localcloud.client import (
     ControlClient,
     process_alive,
     read_connection,
+    write_connection,
+)
+from localcloud.processes import ProcessRegistry
+from localcloud.recovery import (
+    RESTART_NOTE,
+    Heartbeat,
+    find_crash,
+    forget_crash,
+    last_crash,
+    recover,
+)
+from localcloud.run_reports import (
+    in_progress_without_cloud,
+    interrupted,
+    latest_report,
+    mark_interrupted,
 )
 from localcloud.stacks import StackError
 
@@ -68,6 +84,7 @@ def demo(args: argparse.Namespace) -> int:
     if read_connection(args.state_dir) is not None:
         print("A local cloud is already up (`make down` first); the demo starts its own.")
         return 1
+    _recover(args.state_dir)
     cloud = LocalCloud(settings_of(args))
     started = time.monotonic()
     try:
@@ -107,19 +124,21 @@ def serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     cloud = LocalCloud(settings_of(args))
-    connection_path = args.state_dir / CONNECTION_FILE
+    heartbeat = Heartbeat(args.state_dir)
     try:
         cloud.start()
-        control = start_control_server(ControlState(cloud))
+        control = start_control_server(ControlState(cloud), cloud.credentials)
         assert cloud.pipeline_stack is not None and cloud.prep_stack is not None
+        heartbeat.start()
         connection = {
             "pid": os.getpid(),
+            "started": time.time(),
             "api_url": cloud.gateway_url,
             "api_key": cloud.api_key,
-            "control_url": f"http://127.0.0.1:{control.port}",
+            "control_url": control.url,
             "region": cloud.environment["AWS_DEFAULT_REGION"],
-            "aws_access_key_id": cloud.environment["AWS_ACCESS_KEY_ID"],
-            "aws_secret_access_key": cloud.environment["AWS_SECRET_ACCESS_KEY"],
+            "aws_access_key_id": cloud.credentials.access_key_id,
+            "aws_secret_access_key": cloud.credentials.secret_access_key,
             "endpoints": {
                 "default": cloud.environment["AWS_ENDPOINT_URL"],
                 "sagemaker": cloud.environment["AWS_ENDPOINT_URL_SAGEMAKER"],
@@ -132,19 +151,28 @@ def serve(args: argparse.Namespace) -> int:
                 "pipeline": cloud.pipeline_stack.outputs,
             },
         }
-        connection_path.write_text(json.dumps(connection, indent=2))
+        write_connection(args.state_dir, connection)
         print("local cloud ready", flush=True)
         stop.wait()
         control.stop()
         return 0
     finally:
-        connection_path.unlink(missing_ok=True)
+        (args.state_dir / CONNECTION_FILE).unlink(missing_ok=True)
         cloud.stop()
+        heartbeat.stop()
+
+
+def _recover(state_dir: Path) -> bool:
+    """Clean up after a cloud that died, saying what was done; whether there was one."""
+    crash = recover(state_dir)
+    if crash is not None:
+        print("\n".join(crash.lines(cleaned=True)))
+    return crash is not None
 
 
 def _start_background(args: argparse.Namespace) -> dict[str, Any]:
     """Start `serve` detached, wait for its connection file, and surface its log on failure."""
-    args.state_dir.mkdir(parents=True, exist_ok=True)
+    args.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     log_path = args.state_dir / "cloud.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -152,11 +180,11 @@ def _start_background(args: argparse.Namespace) -> dict[str, Any]:
                 sys.executable,
                 "-m",
                 "localcloud",
+                "serve",
                 "--state-dir",
                 str(args.state_dir),
                 "--dist",
                 str(args.dist),
-                "serve",
                 "--port",
                 str(args.port),
             ],
@@ -185,8 +213,12 @@ def start(args: argparse.Namespace) -> dict[str, Any]:
     """Start the cloud in the background unless it is up already; return its connection."""
     connection = read_connection(args.state_dir)
     if connection is None:
+        crashed = _recover(args.state_dir)
+        if crashed or latest_report(args.state_dir) is not None:
+            print(RESTART_NOTE)
         print(f"Starting the local cloud (log: {args.state_dir / 'cloud.log'}) ...", flush=True)
         connection = _start_background(args)
+        forget_crash(args.state_dir)
         print(f"The local cloud is up (pid {connection['pid']}).")
     else:
         print(f"The local cloud is already up (pid {connection['pid']}).")
@@ -243,10 +275,11 @@ Stop everything:                          make down""")
 
 
 def down(args: argparse.Namespace) -> int:
-    """Stop the background cloud and everything it started; say so when nothing runs."""
+    """Stop the background cloud and everything it started, or clean up after a dead one."""
     connection = read_connection(args.state_dir)
     if connection is None:
-        print("No local cloud is running.")
+        if not _recover(args.state_dir):
+            print("No local cloud is running.")
         return 0
     pid = int(connection["pid"])
     os.killpg(pid, signal.SIGTERM)
@@ -256,7 +289,13 @@ def down(args: argparse.Namespace) -> int:
     if process_alive(pid):
         os.killpg(pid, signal.SIGKILL)
     (args.state_dir / CONNECTION_FILE).unlink(missing_ok=True)
+    stopped = ProcessRegistry(args.state_dir).stop_orphans()
+    run = mark_interrupted(args.state_dir, "Interrupted: the local cloud was stopped (`down`)")
     print(f"Stopped the local cloud (pid {pid}).")
+    if stopped:
+        print("Also stopped: " + "; ".join(f"{r.what} (pid {r.pid})" for r in stopped) + ".")
+    if run is not None:
+        print(f"Pipeline run {run['execution_id']} was in progress: recorded as interrupted.")
     return 0
 
 
@@ -333,12 +372,12 @@ def approve(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    """Whether the cloud is up, and the current or last run: its stages, or its report."""
+    """Whether the cloud is up (or how it died), and the current or last run."""
     from localcloud.view import render_stages, summary_lines
 
     connection = read_connection(args.state_dir)
-    print(f"Local cloud: {'up, pid ' + str(connection['pid']) if connection else 'down'}")
     if connection is not None:
+        print(f"Local cloud: up, pid {connection['pid']}")
         state = ControlClient(connection).current()
         if state["run"] is not None and state["run"]["status"] == "InProgress":
             print(f"Pipeline {state['run']['pipeline']} in progress:")
@@ -346,11 +385,20 @@ def status(args: argparse.Namespace) -> int:
             if state["waiting_for_approval"]:
                 print("Waiting for approval: python -m localcloud approve (or: approve --reject)")
             return 0
-    latest = args.state_dir / "runs" / "latest.json"
-    if not latest.is_file():
+    else:
+        print("Local cloud: down")
+        crash = find_crash(args.state_dir)
+        if crash is not None:
+            print("\n".join(crash.lines(cleaned=False)))
+        elif (earlier := last_crash(args.state_dir)) is not None:
+            print("Last time: " + " ".join(earlier.lines(cleaned=True)))
+    report = latest_report(args.state_dir)
+    if report is None:
         print("No pipeline run yet.")
         return 0
-    print("\n".join(summary_lines(json.loads(latest.read_text()))))
+    if connection is None and in_progress_without_cloud(args.state_dir) is not None:
+        report = interrupted(report, "Interrupted: the local cloud is no longer running")
+    print("\n".join(summary_lines(report)))
     return 0
 
 
@@ -367,38 +415,82 @@ def logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def port_number(text: str) -> int:
+    """A TCP port from the command line (1 to 65535), or argparse's one-line error."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1-65535)")
+    return port
+
+
+def positive_integer(text: str) -> int:
+    """A count from the command line (1 or more), or argparse's one-line error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line; bad arguments get argparse's one-line error."""
-    parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
-    parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help=argparse.SUPPRESS)
-    parser.add_argument("--dist", type=Path, default=DIST_DIR, help=argparse.SUPPRESS)
+    # Accepted before or after the subcommand; shown in each subcommand's --help.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--state-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help=f"the local cloud's state folder (default: {STATE_DIR})",
+    )
+    common.add_argument(
+        "--dist",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help=f"the packaged Lambda zips (default: {DIST_DIR})",
+    )
+    parser = argparse.ArgumentParser(
+        prog="python -m localcloud", description=__doc__, parents=[common]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, function: Any, text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text, parents=[common])
+        sub.set_defaults(function=function)
+        return sub
+
     for name, function, text in [
         ("demo", demo, "run the whole pipeline locally, print a summary, stop"),
         ("up", up, "start the local cloud in the background and run the pipeline"),
         ("start", start_command, "start the local cloud in the background, without a run"),
         ("serve", serve, "(internal) the background process `up` and `start` launch"),
     ]:
-        command = commands.add_parser(name, help=text)
-        command.add_argument("--port", type=int, default=3000, help="API gateway port (3000)")
-        command.set_defaults(function=function)
+        command(name, function, text).add_argument(
+            "--port", type=port_number, default=3000, help="API gateway port (3000)"
+        )
     commands.choices["up"].add_argument(
         "--auto-approve", action="store_true", help="approve the prod deployment without asking"
     )
-    run_command = commands.add_parser("run", help="run the pipeline again in the running cloud")
+    run_command = command("run", run, "run the pipeline again in the running cloud")
     run_command.add_argument("--auto-approve", action="store_true", help="approve without asking")
-    run_command.set_defaults(function=run)
-    approve_command = commands.add_parser("approve", help="approve (or reject) the waiting stage")
+    approve_command = command("approve", approve, "approve (or reject) the waiting stage")
     approve_command.add_argument("--reject", action="store_true", help="reject instead")
     approve_command.add_argument("--comment", default="", help="a note kept with the answer")
-    approve_command.set_defaults(function=approve)
-    commands.add_parser("down", help="stop the local cloud").set_defaults(function=down)
-    commands.add_parser("status", help="show the last run").set_defaults(function=status)
-    logs_command = commands.add_parser("logs", help="show logs (jobs, endpoints, Lambdas)")
+    command("down", down, "stop the local cloud (or clean up after one that died)")
+    command("status", status, "show whether the cloud is up and the last run")
+    logs_command = command("logs", logs, "show logs (jobs, endpoints, Lambdas)")
     logs_command.add_argument("name", nargs="?", default="", help="only logs whose path has this")
-    logs_command.add_argument("--lines", type=int, default=40, help="lines per log (40)")
-    logs_command.set_defaults(function=logs)
-    return parser.parse_args(argv)
+    logs_command.add_argument(
+        "--lines", type=positive_integer, default=40, help="lines per log (40)"
+    )
+    args = parser.parse_args(argv)
+    args.state_dir = getattr(args, "state_dir", STATE_DIR)
+    args.dist = getattr(args, "dist", DIST_DIR)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.codepipeline.runner import zip_json
+from localcloud.paths import inside
+from localcloud.processes import ProcessRegistry, Program, base_path
 
 IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints"}
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -66,9 +67,11 @@ class LocalBuilder:
         images_dir: Path,
         ecr: Any,
         environment_by_project: dict[str, dict[str, str]],
+        registry: ProcessRegistry,
         python: str = sys.executable,
     ) -> None:
         self.images_dir = images_dir
+        self.registry = registry
         self.ecr = ecr
         self.environment_by_project = environment_by_project
         self.python = python
@@ -82,7 +85,7 @@ class LocalBuilder:
             raise RuntimeError(f"build project {project!r} sets no REPOSITORY_URI")
         tag = revision[:TAG_LENGTH]
         repository = repository_uri.split("/", 1)[1]
-        snapshot = self.images_dir / repository / tag
+        snapshot = inside(self.images_dir, *repository.split("/"), tag)
         if not snapshot.exists():
             self._test_and_snapshot(source_zip, snapshot)
         self._register(repository, tag)
@@ -98,16 +101,17 @@ class LocalBuilder:
             tree.rename(snapshot)
 
     def _run_unit_tests(self, tree: Path) -> None:
-        result = subprocess.run(
+        log = tree.parent / "unit-tests.log"
+        program = Program(
             [self.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+            env={"PATH": base_path(), "PYTHONPATH": str(tree / "src"), "HOME": str(tree)},
             cwd=tree,
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tree / "src"), "HOME": str(tree)},
-            capture_output=True,
-            text=True,
-            check=False,
+            log_path=log,
+            what="build: unit tests",
+            registry=self.registry,
         )
-        if result.returncode != 0:
-            tail = (result.stdout + result.stderr).strip().splitlines()[-5:]
+        if program.wait() != 0:
+            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
             raise RuntimeError("unit tests failed: " + " | ".join(tail))
 
     def _register(self, repository: str, tag: str) -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 import shutil
-import sys
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -107,8 +105,3 @@ def unpack(zip_data: bytes, root: Path) -> Path:
     except OSError:  # another thread or process finished the same version first
         shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-def base_path() -> str:
-    """PATH for a function: this interpreter's bin directory and the system's, nothing of ours."""
-    return os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from localcloud.lambda_runtime.worker import read_frame, write_frames
+from localcloud.processes import ProcessRegistry
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 
@@ -21,7 +22,12 @@ class Worker:
     """A worker process and the socket to it; used by one invocation at a time."""
 
     def __init__(
-        self, handler: str, code_dir: Path, environment: Mapping[str, str], log: BinaryIO
+        self,
+        handler: str,
+        code_dir: Path,
+        environment: Mapping[str, str],
+        log: BinaryIO,
+        registry: ProcessRegistry,
     ) -> None:
         self.channel, child = socket.socketpair()
         # -P keeps the worker script's own folder off sys.path, so only the code is importable.
@@ -41,6 +47,9 @@ class Worker:
             raise
         finally:
             child.close()
+        # No guardian needed: a worker ends when the runtime's end of its socket closes.
+        self._registry = registry
+        registry.add(self.process.pid, f"Lambda worker {handler}", command, group=False)
         self.started = time.monotonic()
         self.initialized = False
 
@@ -70,6 +79,7 @@ class Worker:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
+        self._registry.remove(self.process.pid)
 
     def close(self) -> None:
         """Stop the process and release the socket."""

@@ -15,13 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.lambda_runtime.exceptions import CallerTimeout, ResourceNotFoundException
-from localcloud.lambda_runtime.function import (
-    LambdaFunction,
-    base_path,
-    environment_value,
-    unpack,
-)
+from localcloud.lambda_runtime.function import LambdaFunction, environment_value, unpack
 from localcloud.lambda_runtime.pool import Worker, WorkerPool
+from localcloud.paths import inside
+from localcloud.processes import ProcessRegistry, base_path
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"
@@ -101,19 +98,23 @@ class _Deployment:
         arn: str,
         log: _LogSink,
         max_workers: int,
+        registry: ProcessRegistry,
     ) -> None:
         self.function = function
         self.code_dir = code_dir
         self.environment = environment
         self.arn = arn
         self.log = log
+        self.registry = registry
         self.pool = WorkerPool(self._spawn, max_workers)
 
     def _spawn(self) -> Worker:
         stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
         self.log.write(f"INIT_START Runtime Version: python:{PYTHON_VERSION}\n")
         environment = {**self.environment, "AWS_LAMBDA_LOG_STREAM_NAME": stream}
-        return Worker(self.function.handler, self.code_dir, environment, self.log.file)
+        return Worker(
+            self.function.handler, self.code_dir, environment, self.log.file, self.registry
+        )
 
     def invoke(self, event: Any, wait_seconds: float | None) -> InvocationResult:
         payload = json.dumps(event).encode()  # before taking a worker: a bad event is the caller's
@@ -270,7 +271,7 @@ class LambdaRuntime:
         result.payload if result.ok else result.error          # LambdaError(type, message)
         runtime.shutdown()
 
-    Workers get only `ambient_environment` (endpoints, region, dummy credentials), the variables
+    Workers get only `ambient_environment` (endpoints, region, the cloud's credentials), what
     Lambda itself sets, and the function's own; PYTHONPATH is the unpacked code alone. Code is
     unpacked to `<state_dir>/lambda/<name>/<sha256>/`; output goes to `log_path(name)`.
     """
@@ -288,6 +289,7 @@ class LambdaRuntime:
         self.region = self.ambient.get("AWS_REGION", DEFAULT_REGION)
         self.account_id = account_id
         self.max_workers = max_workers_per_function
+        self.registry = ProcessRegistry(self.state_dir)
         self._deployments: dict[str, _Deployment] = {}
         self._logs: dict[str, _LogSink] = {}
         self._lock = threading.Lock()
@@ -304,8 +306,9 @@ class LambdaRuntime:
     def register(self, function: LambdaFunction) -> None:
         """Create or replace a function; a new version starts with new workers, as in Lambda."""
         function.validate()
-        code_dir = unpack(function.zip_bytes(), self.state_dir / "lambda" / function.name)
-        home = self.state_dir / "lambda" / function.name / "home"
+        function_dir = inside(self.state_dir / "lambda", function.name)
+        code_dir = unpack(function.zip_bytes(), function_dir)
+        home = function_dir / "home"
         home.mkdir(parents=True, exist_ok=True)
         with self._lock:
             if self._closed:
@@ -320,6 +323,7 @@ class LambdaRuntime:
                 self.arn(function.name),
                 log,
                 self.max_workers,
+                self.registry,
             )
             previous = self._deployments.get(function.name)
             self._deployments[function.name] = deployment

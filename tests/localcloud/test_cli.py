@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import pytest
 import requests
 
 from localcloud.cloud import free_port
+from localcloud.processes import ProcessRegistry
 from tests.conftest import REPO_ROOT
 
 RECORD = {
@@ -34,7 +37,8 @@ def localcloud(
     return subprocess.run(
         [
             *(sys.executable, "-m", "localcloud"),
-            *("--state-dir", str(state_dir), "--dist", str(dist), *args),
+            *args[:1],
+            *("--state-dir", str(state_dir), "--dist", str(dist), *args[1:]),
         ],
         cwd=REPO_ROOT,
         capture_output=True,
@@ -164,23 +168,128 @@ def test_missing_lambda_zips_point_to_make_package(tmp_path: Path) -> None:
     assert processes_mentioning(str(state)) == []
 
 
-@pytest.mark.parametrize("command", ["status", "down"])
-def test_a_leftover_connection_from_a_killed_cloud_is_cleared(
-    tmp_path: Path, lambda_zips: Path, command: str
-) -> None:
-    # GIVEN the connection file of a cloud that was killed (its pid is gone)
-    state = tmp_path / "state"
-    state.mkdir()
+def _dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
         text=True,
         check=True,
     )
-    (state / "connection.json").write_text(json.dumps({"pid": int(dead.stdout)}))
+    return int(dead.stdout)
+
+
+def test_a_cloud_killed_mid_run_takes_its_processes_and_down_says_what_happened(
+    tmp_path: Path, lambda_zips: Path
+) -> None:
+    # GIVEN a cloud whose run waits for approval, with the dev endpoint serving
+    state, port = tmp_path / ".localcloud", free_port()
+    up = localcloud(state, lambda_zips, "up", "--port", str(port))
+    assert up.returncode == 0, up.stdout + up.stderr
+    connection = json.loads((state / "connection.json").read_text())
+    assert oct((state / "connection.json").stat().st_mode & 0o777) == "0o600"
+    serving = processes_mentioning(str(state / "sagemaker" / "endpoints"))
+    assert serving
+    try:
+        # WHEN the cloud process is SIGKILLed
+        os.kill(connection["pid"], signal.SIGKILL)
+        # THEN what it started dies with it, and its ports are freed, before anyone cleans up
+        deadline = time.monotonic() + 10
+        while processes_mentioning(str(state)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert processes_mentioning(str(state)) == []
+        assert port_is_free(port)
+        # AND status says the cloud died and when, and that its run was cut short
+        status = localcloud(state, lambda_zips, "status")
+        assert "Local cloud: down" in status.stdout
+        assert f"pid {connection['pid']}" in status.stdout
+        assert re.search(
+            r"died unexpectedly; it was last seen alive at \d\d:\d\d:\d\d", status.stdout
+        )
+        assert "interrupted" in status.stdout
+        # WHEN the user runs down
+        down = localcloud(state, lambda_zips, "down")
+        # THEN it cleans up, saying the run was interrupted, and the report keeps its stages
+        assert down.returncode == 0
+        assert "died unexpectedly" in down.stdout
+        assert "as interrupted" in down.stdout
+        assert not (state / "connection.json").exists()
+        report = json.loads((state / "runs" / "latest.json").read_text())
+        assert report["status"] == "Interrupted"
+        stages = {stage["name"]: stage["status"] for stage in report["stages"]}
+        assert stages["Train"] == stages["DeployDev"] == "Succeeded"
+        assert stages["Approve"] == "Interrupted"
+    finally:
+        localcloud(state, lambda_zips, "down")
+
+
+def test_down_stops_what_a_dead_cloud_left_running_and_says_so(
+    tmp_path: Path, lambda_zips: Path
+) -> None:
+    # GIVEN a process a dead cloud recorded as its own, still running
+    state = tmp_path / "state"
+    leftover = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        ProcessRegistry(state).add(leftover.pid, "training job abalone-1", ["sleep"], group=True)
+        record = state / "processes" / f"{leftover.pid}.json"
+        document = json.loads(record.read_text())
+        record.write_text(json.dumps({**document, "cloud_pid": _dead_pid()}))
+        # WHEN the user runs down
+        down = localcloud(state, lambda_zips, "down")
+        # THEN down stops it, and names it
+        assert down.returncode == 0
+        assert f"training job abalone-1 (pid {leftover.pid})" in down.stdout
+        assert leftover.wait(timeout=5) == -signal.SIGKILL
+        assert not record.exists()
+    finally:
+        leftover.kill()
+        leftover.wait()
+
+
+@pytest.mark.parametrize("command", ["status", "down"])
+def test_a_leftover_connection_from_a_killed_cloud_is_reported(
+    tmp_path: Path, lambda_zips: Path, command: str
+) -> None:
+    # GIVEN the connection file of a cloud that was killed (its pid is gone)
+    state = tmp_path / "state"
+    state.mkdir()
+    pid = _dead_pid()
+    (state / "connection.json").write_text(json.dumps({"pid": pid, "started": time.time()}))
     # WHEN the user asks for status or down
     result = localcloud(state, lambda_zips, command)
-    # THEN the file is removed with a word about it, and the cloud is reported down
+    # THEN the cloud is reported dead; down also clears the file, status leaves it
     assert result.returncode == 0
-    assert "left by a local cloud that is no longer running" in result.stdout
-    assert not (state / "connection.json").exists()
+    assert f"The local cloud (pid {pid}, up since" in result.stdout
+    assert "died unexpectedly" in result.stdout
+    assert (state / "connection.json").exists() == (command == "status")
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["start", "--port", "-1"], "argument --port: -1 is not a port number (1-65535)"),
+        (["start", "--port", "0"], "argument --port: 0 is not a port number (1-65535)"),
+        (["up", "--port", "99999"], "argument --port: 99999 is not a port number (1-65535)"),
+        (["demo", "--port", "web"], "argument --port: 'web' is not a port number (1-65535)"),
+        (["logs", "--lines", "0"], "argument --lines: 0 is not 1 or more"),
+    ],
+)
+def test_bad_arguments_get_one_line_errors(
+    tmp_path: Path, lambda_zips: Path, args: list[str], error: str
+) -> None:
+    result = localcloud(tmp_path / "state", lambda_zips, *args)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith(error)
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["demo", "up", "start", "run", "down", "status", "logs"])
+def test_state_dir_is_an_option_of_every_command(command: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "localcloud", command, "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--state-dir STATE_DIR" in result.stdout
