@@ -1,4 +1,4 @@
-"""Faults under load against a local cloud's endpoint: kill a serve worker, kill the whole endpoint.
+"""Faults under load against a local cloud's endpoint: kill a serve worker, kill its instance.
 
 The serve processes of an endpoint are found by their working directory (the deployment's
 /opt/ml under the local SageMaker's state), so this works from the process that runs the cloud
@@ -31,7 +31,9 @@ def serve_processes(state_dir: Path, endpoint: str) -> tuple[psutil.Process, lis
     candidates = []
     for process in psutil.process_iter(["cwd", "cmdline"]):
         cwd, cmdline = process.info["cwd"], process.info["cmdline"] or []
-        if cwd and Path(cwd).parent == root and cmdline and cmdline[-1].endswith("bin/serve"):
+        serve = cmdline[-1:] and cmdline[-1].endswith("bin/serve")
+        guardian = any(part.endswith("guardian.py") for part in cmdline)
+        if cwd and Path(cwd).parent == root and serve and not guardian:
             candidates.append((Path(cwd).name, process))
     if not candidates:
         raise LookupError(f"no serve process runs for endpoint {endpoint} under {root}")
@@ -112,39 +114,71 @@ def kill_a_worker_under_load(
     }
 
 
-def kill_the_endpoint(
+def kill_the_instance_under_load(
+    call: Callable[[requests.Session], int],
     state_dir: Path,
     endpoint: str,
     sagemaker: Any,
     runtime: Any,
     body: bytes,
     *,
-    timeout: float = 15.0,
+    concurrency: int,
+    before: float,
+    after: float,
+    replace_timeout: float = 60.0,
 ) -> dict[str, Any]:
-    """SIGKILL the endpoint's serve process; how DescribeEndpoint and InvokeEndpoint then answer."""
+    """SIGKILL the endpoint's serve process while clients call it, as an instance dying.
+
+    Reports how InvokeEndpoint answers while no instance serves (SageMaker's error at once, not
+    a hang), how long until a new instance serves, every status DescribeEndpoint showed
+    meanwhile, and the requests that failed before and after the replacement.
+    """
     serve, _ = serve_processes(state_dir, endpoint)
-    killed_at = time.monotonic()
-    serve.kill()
-    described: dict[str, Any] = {}
+    statuses: list[str] = []
 
-    def failed() -> bool:
-        described.update(sagemaker.describe_endpoint(EndpointName=endpoint))
-        return described["EndpointStatus"] == "Failed"
+    def instances(count: int) -> Callable[[], bool]:
+        def check() -> bool:
+            described = sagemaker.describe_endpoint(EndpointName=endpoint)
+            if not statuses or statuses[-1] != described["EndpointStatus"]:
+                statuses.append(described["EndpointStatus"])
+            variants = described.get("ProductionVariants") or [{}]
+            return variants[0].get("CurrentInstanceCount") == count
 
-    failed_at = _wait_for(failed, timeout, f"{endpoint} turning Failed")
-    started = time.monotonic()
-    try:
-        runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType="application/json")
-    except ClientError as error:
-        code, message = error.response["Error"]["Code"], error.response["Error"]["Message"]
-    except BotoCoreError as error:  # no answer at all: what this check exists to catch
-        code, message = type(error).__name__, str(error)
-    else:
-        code, message = "", "InvokeEndpoint answered 200 from a dead endpoint"
+        return check
+
+    with Load(call, concurrency) as load:
+        time.sleep(before)
+        killed_at = time.monotonic()
+        serve.kill()
+        lost_at = _wait_for(instances(0), replace_timeout, f"{endpoint} losing its instance")
+        try:
+            runtime.invoke_endpoint(
+                EndpointName=endpoint, Body=body, ContentType="application/json"
+            )
+        except ClientError as error:
+            code, message = error.response["Error"]["Code"], error.response["Error"]["Message"]
+        except BotoCoreError as error:  # no answer at all: what this check exists to catch
+            code, message = type(error).__name__, str(error)
+        else:
+            code, message = "", "InvokeEndpoint answered 200 while the instance was down"
+        invoke_seconds = time.monotonic() - lost_at
+        replaced_at = _wait_for(instances(1), replace_timeout, f"a new instance of {endpoint}")
+        time.sleep(after)
+    outcomes = load.outcomes
+    failed = [o for o in outcomes if o.status != 200]
     return {
-        "failed_seconds": round(failed_at - killed_at, 2),
-        "failure_reason": described.get("FailureReason", ""),
+        "concurrency": concurrency,
+        "out_of_service_seconds": round(lost_at - killed_at, 2),
+        "replaced_seconds": round(replaced_at - killed_at, 2),
+        "statuses_seen": statuses,
         "invoke_error_code": code,
         "invoke_error_message": message,
-        "invoke_seconds": round(time.monotonic() - started, 3),
+        "invoke_seconds": round(invoke_seconds, 3),
+        "requests": len(outcomes),
+        "errors": len(failed),
+        "error_statuses": {str(k): n for k, n in sorted(Counter(o.status for o in failed).items())},
+        "errors_after_replacement": sum(1 for o in failed if o.started >= replaced_at),
+        "answered_after_replacement": sum(
+            1 for o in outcomes if o.started >= replaced_at and o.status == 200
+        ),
     }

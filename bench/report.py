@@ -129,7 +129,7 @@ def markdown(results: dict[str, Any]) -> str:
         hardening["load_gateway_c32"],
         hardening["load_gateway_c32_warmup"],
         hardening["worker_kill"],
-        hardening["endpoint_kill"],
+        hardening["instance_kill"],
     )
     settings = results["settings"]
     lines = [
@@ -196,11 +196,13 @@ def markdown(results: dict[str, Any]) -> str:
         f"`serve` worker killed under load (8 clients): replaced and ready in "
         f"{worker['replaced_seconds']:g} s, {worker['answered_during_gap']:,} requests answered "
         f"meanwhile, {worker['errors']} of {worker['requests']:,} failed "
-        f"({worker['errors_after_replacement']} after the replacement). Whole endpoint process "
-        f"killed: DescribeEndpoint Failed after {dead['failed_seconds']:g} s (reason: "
-        f'"{dead["failure_reason"].split(". Log tail")[0]}"); InvokeEndpoint '
-        f"{dead['invoke_error_code']} in {dead['invoke_seconds'] * 1000:.0f} ms; the gateway "
-        f'{dead["gateway_status"]} "{dead["gateway_message"]}". Fuzzing (hypothesis, '
+        f"({worker['errors_after_replacement']} after the replacement). Prod's whole instance "
+        f"(serve process) killed under load ({dead['concurrency']} clients): InvokeEndpoint "
+        f"{dead['invoke_error_code']} in {dead['invoke_seconds'] * 1000:.0f} ms, a new instance "
+        f"serving after {dead['replaced_seconds']:g} s, the endpoint "
+        f"{' → '.join(dead['statuses_seen'])} throughout; {dead['errors']} of "
+        f"{dead['requests']:,} requests failed ({dead['errors_after_replacement']} after the "
+        f"replacement). Fuzzing (hypothesis, "
         f"{settings['fuzz_examples_per_target']:,} bodies each): "
         + "; ".join(
             f"{target} {_fuzz_text(hardening[key])}"

@@ -26,7 +26,7 @@ import requests
 from bench import lambdas, serving
 from bench.cloud import ENDPOINT, gateway_overhead, local_cloud, pipeline_figures
 from bench.fuzz import fuzz, poster
-from bench.hardening import kill_a_worker_under_load, kill_the_endpoint
+from bench.hardening import kill_a_worker_under_load, kill_the_instance_under_load
 from bench.load import wrk
 from bench.report import README, rewrite_readme, summary_lines, targets_of
 from bench.servers import WORKERS, our_server
@@ -101,28 +101,22 @@ def cloud_parts(work: Path, args: argparse.Namespace) -> dict[str, Any]:
             before=3.0,
             after=5.0,
         )
-        endpoint_kill = kill_the_endpoint(
+        instance_kill = kill_the_instance_under_load(
+            cloud.gateway_call(body),
             cloud.state_dir,
             ENDPOINT,
             cloud.client("sagemaker"),
             cloud.client("sagemaker-runtime"),
             body,
+            concurrency=8,
+            before=3.0,
+            after=5.0,
         )
-        started = time.monotonic()
-        answer = requests.post(
-            cloud.predict_url,
-            data=body,
-            headers={"Content-Type": "application/json", "x-api-key": cloud.api_key},
-            timeout=30,
-        )
-        endpoint_kill["gateway_status"] = answer.status_code
-        endpoint_kill["gateway_message"] = answer.json().get("message", "")
-        endpoint_kill["gateway_seconds"] = round(time.monotonic() - started, 3)
     results["hardening"] = {
         "load_gateway_c32_warmup": warmup,
         "load_gateway_c32": load,
         "worker_kill": worker_kill,
-        "endpoint_kill": endpoint_kill,
+        "instance_kill": instance_kill,
         "fuzz_gateway": fuzzed,
     }
     return results

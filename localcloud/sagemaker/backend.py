@@ -6,6 +6,7 @@ import sys
 import threading
 from pathlib import Path
 
+from localcloud.processes import ProcessRegistry
 from localcloud.sagemaker.common import Settings
 from localcloud.sagemaker.endpoints import Endpoints
 from localcloud.sagemaker.hosting import Hosting
@@ -29,9 +30,12 @@ class LocalSageMaker:
         self.layout = StateLayout(self.state_dir)
         lock = threading.RLock()
         storage = S3Storage()
-        self.training_jobs = TrainingJobs(self.layout, storage, python, lock)
+        registry = ProcessRegistry(self.state_dir)
+        self.training_jobs = TrainingJobs(self.layout, storage, python, lock, registry)
         self.hosting = Hosting(self.layout, storage, lock)
-        self.endpoints = Endpoints(self.layout, storage, self.hosting, python, self.settings, lock)
+        self.endpoints = Endpoints(
+            self.layout, storage, self.hosting, python, self.settings, lock, registry
+        )
 
     def training_job_log(self, name: str) -> str:
         """The job's stdout and stderr so far."""

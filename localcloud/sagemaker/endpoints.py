@@ -11,22 +11,30 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from localcloud.sagemaker.common import ACCOUNT_ID, REGION, Settings, arn, check_name, list_page
-from localcloud.sagemaker.exceptions import ModelError, ValidationError, ValidationException
+from localcloud.processes import ProcessRegistry
+from localcloud.sagemaker.common import ACCOUNT_ID, REGION, Settings, arn, list_page
+from localcloud.sagemaker.exceptions import (
+    ModelError,
+    ServiceUnavailable,
+    ValidationError,
+    ValidationException,
+)
 from localcloud.sagemaker.hosting import EndpointConfig, Hosting, Model
 from localcloud.sagemaker.layout import StateLayout
 from localcloud.sagemaker.serving import (
+    FAILURE_REASON_LIMIT,
     ContainerUnreachable,
     Deployment,
     DeploymentCancelled,
     DeploymentFailed,
+    Instance,
+    NoInstance,
 )
 from localcloud.sagemaker.storage import S3Storage
-
-EXITED_GRACE_SECONDS = 0.5  # after a connection error, how long to wait to learn the process died
 
 
 def endpoint_not_found(name: str) -> ValidationException:
@@ -117,6 +125,7 @@ def _variant_summary(deployment: Deployment) -> dict[str, Any]:
     variant = deployment.config.variant
     count = variant.get("InitialInstanceCount", 1)
     weight = variant.get("InitialVariantWeight", 1.0)
+    running = count if deployment.instance is not None else 0  # 0 while one is replaced
     return {
         "VariantName": deployment.variant_name,
         "DeployedImages": [
@@ -128,7 +137,7 @@ def _variant_summary(deployment: Deployment) -> dict[str, Any]:
         ],
         "CurrentWeight": weight,
         "DesiredWeight": weight,
-        "CurrentInstanceCount": count,
+        "CurrentInstanceCount": running,
         "DesiredInstanceCount": count,
     }
 
@@ -144,8 +153,10 @@ class Endpoints:
         python: str,
         settings: Settings,
         lock: threading.RLock,
+        registry: ProcessRegistry,
     ) -> None:
         self._layout = layout
+        self._registry = registry
         self._storage = storage
         self._hosting = hosting
         self._python = python
@@ -156,8 +167,8 @@ class Endpoints:
     # --- control plane ---------------------------------------------------------------------
     def create(self, params: dict[str, Any]) -> Endpoint:
         """CreateEndpoint: status Creating, then InService or Failed."""
-        name = check_name(params.get("EndpointName"), "endpointName")
-        config = self._hosting.endpoint_config(params.get("EndpointConfigName", ""))
+        name = params["EndpointName"]
+        config = self._hosting.endpoint_config(params["EndpointConfigName"])
         with self._lock:
             if name in self._endpoints:
                 raise ValidationException(
@@ -243,7 +254,7 @@ class Endpoints:
         """A new deployment, registered as the endpoint's pending one (caller holds the lock)."""
         endpoint.deployments_started += 1
         base_dir = self._layout.endpoint_dir(endpoint.name) / f"{endpoint.deployments_started:04d}"
-        deployment = Deployment(base_dir, config, model)
+        deployment = Deployment(base_dir, config, model, self._registry)
         endpoint.pending = deployment
         return deployment
 
@@ -262,7 +273,7 @@ class Endpoints:
                 self._storage,
                 self._python,
                 self._settings,
-                on_exit=lambda code: self._on_exit(endpoint, deployment),
+                on_exit=self._exit_handler(endpoint, deployment),
             )
         except DeploymentCancelled:
             deployment.stop()
@@ -297,20 +308,54 @@ class Endpoints:
             # A failed update rolls back: still InService on the old deployment, reason shown.
             endpoint.set_status("InService" if endpoint.active else "Failed", reason)
 
-    def _on_exit(self, endpoint: Endpoint, deployment: Deployment) -> None:
-        """A serve process ended; if it was serving and nobody stopped it, the endpoint failed."""
-        if deployment.stopping:
+    def _on_exit(self, endpoint: Endpoint, deployment: Deployment, instance: Instance) -> None:
+        """A serve process ended; if it was serving and nobody stopped it, replace it."""
+        reason = deployment.lose(instance)
+        if reason is None:
             return
+        # Not on this thread: it is the process's own watcher, which must return first.
+        threading.Thread(
+            target=self._replace,
+            args=(endpoint, deployment, reason),
+            name=f"replace-{endpoint.name}",
+            daemon=True,
+        ).start()
+
+    def _replace(self, endpoint: Endpoint, deployment: Deployment, reason: str) -> None:
+        """Start a new instance with a back-off, as SageMaker replaces an unhealthy one.
+
+        The endpoint stays InService meanwhile; only when no new instance starts does it fail,
+        with the reason the instance died and why the last replacement did not come up.
+        """
+        delay = self._settings.replacement_backoff
+        last_failure = ""
+        for _ in range(self._settings.replacement_attempts):
+            if deployment.wait_stopping(delay):
+                return
+            try:
+                deployment.start_instance(
+                    self._python, self._settings, self._exit_handler(endpoint, deployment)
+                )
+                return
+            except DeploymentCancelled:
+                return
+            except DeploymentFailed as failure:
+                last_failure = str(failure)
+            delay *= 2
         with self._lock:
             if endpoint.active is not deployment:
                 return
             endpoint.active = None
             endpoint.set_status(
-                "Updating" if endpoint.pending else "Failed", deployment.exit_reason()
+                "Updating" if endpoint.pending else "Failed",
+                f"{reason} It could not be replaced: {last_failure}"[:FAILURE_REASON_LIMIT],
             )
-        # Not deployment.stop(): this runs on the process's own watcher thread, which must
-        # return before the exit is complete. The watcher has already killed the group.
-        deployment.discard()
+        deployment.stop()
+
+    def _exit_handler(
+        self, endpoint: Endpoint, deployment: Deployment
+    ) -> Callable[[Instance], None]:
+        return lambda instance: self._on_exit(endpoint, deployment, instance)
 
     # --- runtime ---------------------------------------------------------------------------
     def invoke(self, name: str, body: bytes, headers: dict[str, str]) -> Invocation:
@@ -321,10 +366,9 @@ class Endpoints:
         deployment = self._acquire(endpoint)
         try:
             status, answer_headers, answer = deployment.forward(body, headers)
+        except NoInstance:
+            raise _replacing(endpoint, deployment) from None
         except ContainerUnreachable as error:
-            program = deployment.program
-            if program is not None and program.exited.wait(EXITED_GRACE_SECONDS):
-                raise _not_in_service(endpoint) from None
             raise _model_error(name, None, str(error)) from None
         finally:
             deployment.release()
@@ -341,6 +385,14 @@ class Endpoints:
             if deployment.acquire():
                 return deployment
         raise _not_in_service(endpoint)
+
+
+def _replacing(endpoint: Endpoint, deployment: Deployment) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"Endpoint {endpoint.name} of account {ACCOUNT_ID}: the instance of production variant "
+        f"{deployment.variant_name} is being replaced after its container exited. "
+        "Try again shortly."
+    )
 
 
 def _not_in_service(endpoint: Endpoint) -> ValidationError:

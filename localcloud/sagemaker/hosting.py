@@ -9,7 +9,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from localcloud.sagemaker.common import arn, check_name, list_page
+from localcloud.sagemaker.common import arn, list_page
+from localcloud.sagemaker.containers import check_environment
 from localcloud.sagemaker.exceptions import ValidationException
 from localcloud.sagemaker.layout import ImageNotFound, StateLayout
 from localcloud.sagemaker.storage import S3Storage, StorageError, parse_s3_uri
@@ -120,7 +121,7 @@ class Hosting:
     # --- models ----------------------------------------------------------------------------
     def create_model(self, params: dict[str, Any]) -> Model:
         """CreateModel: the image must have a snapshot and the model data must exist in S3."""
-        name = check_name(params.get("ModelName"), "modelName")
+        name = params["ModelName"]
         containers = params.get("Containers") or []
         if "PrimaryContainer" not in params and len(containers) != 1:
             raise ValidationException(
@@ -129,6 +130,8 @@ class Hosting:
             )
         model = Model(name, params)
         container = model.container
+        where = "primaryContainer" if "PrimaryContainer" in params else "containers.1.member"
+        check_environment(container.get("Environment", {}), f"{where}.environment")
         try:
             self._layout.resolve_image(container.get("Image", ""), "serve")
         except ImageNotFound as error:
@@ -178,7 +181,7 @@ class Hosting:
     # --- endpoint configurations -------------------------------------------------------------
     def create_endpoint_config(self, params: dict[str, Any]) -> EndpointConfig:
         """CreateEndpointConfig: one production variant whose model exists."""
-        name = check_name(params.get("EndpointConfigName"), "endpointConfigName")
+        name = params["EndpointConfigName"]
         variants = params.get("ProductionVariants") or []
         if len(variants) != 1:
             raise ValidationException(

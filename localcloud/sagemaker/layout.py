@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from localcloud.paths import PathEscapes, inside
+
 TRAINING_LOG = "training.log"
 SERVE_LOG = "serve.log"
 
@@ -30,11 +32,11 @@ class StateLayout:
 
     def training_job_dir(self, name: str) -> Path:
         """The job's SAGEMAKER_BASE_DIR."""
-        return self.training_jobs / name
+        return inside(self.training_jobs, name)
 
     def endpoint_dir(self, name: str) -> Path:
         """The parent of the endpoint's deployment dirs, one per serve process."""
-        return self.endpoints / name
+        return inside(self.endpoints, name)
 
     def resolve_image(self, image_uri: str, program: str) -> Path:
         """The snapshot `<registry>/<repo>:<tag>` names, checked to contain `bin/<program>`."""
@@ -48,9 +50,14 @@ class StateLayout:
         if not colon or "/" in tag:
             repository, tag = rest, "latest"
         parts = [*repository.split("/"), tag]
-        if any(part in {"", ".", ".."} for part in parts):
+        if any(part in {"", "."} for part in parts):
             raise ImageNotFound(f"Image URI {image_uri!r} has an invalid repository or tag")
-        snapshot = self.images.joinpath(*parts)
+        try:
+            snapshot = inside(self.images, *parts)
+        except PathEscapes:
+            raise ImageNotFound(
+                f"Image URI {image_uri!r} has an invalid repository or tag"
+            ) from None
         if not (snapshot / "bin" / program).is_file():
             raise ImageNotFound(
                 f"Requested image {image_uri} not found: no snapshot with bin/{program} at "

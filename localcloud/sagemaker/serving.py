@@ -1,32 +1,37 @@
-"""One deployment of an endpoint: a serve process, its health check, a kept-alive connection pool.
+"""One deployment of an endpoint: its model, its serving instance, and the requests in flight.
 
-A deployment is what one UpdateEndpoint (or the CreateEndpoint) brings up. It counts the
-requests in flight, so the endpoint can switch traffic to a new deployment and stop the old one
-only once its last request has been answered.
+A deployment is what one UpdateEndpoint (or the CreateEndpoint) brings up. Its instance is one
+serve process with a health check and a kept-alive connection pool (urllib3). When an instance
+dies, the endpoint starts a new one in its place (SageMaker replaces unhealthy instances); until
+it answers, requests get ServiceUnavailable. The deployment counts the requests in flight, so
+the endpoint can switch traffic to a new deployment and stop the old one only once its last
+request has been answered.
 """
 
 from __future__ import annotations
 
-import http.client
-import os
 import shutil
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import urllib3
+
 from localcloud.background import free_port
+from localcloud.processes import ProcessRegistry, Program
 from localcloud.sagemaker.common import Settings
+from localcloud.sagemaker.containers import program_environment
 from localcloud.sagemaker.hosting import EndpointConfig, Model
-from localcloud.sagemaker.http11 import ConnectionPool, ProtocolError
 from localcloud.sagemaker.layout import SERVE_LOG, StateLayout, tail
-from localcloud.sagemaker.processes import Program
 from localcloud.sagemaker.storage import S3Storage, StorageError
 
 FAILURE_REASON_LIMIT = 1024
 LOOPBACK = "127.0.0.1"
 PING_INTERVAL_SECONDS = 0.05
 PING_TIMEOUT_SECONDS = 2.0
+MAX_POOLED_CONNECTIONS = 32
+EXITED_GRACE_SECONDS = 0.5  # after a connection error, how long to wait to learn the process died
 
 
 class DeploymentFailed(Exception):
@@ -41,22 +46,77 @@ class ContainerUnreachable(Exception):
     """No HTTP answer from the container: refused, reset or timed out."""
 
 
+class NoInstance(Exception):
+    """The deployment's instance died and its replacement is not answering yet."""
+
+
 Response = tuple[int, dict[str, str], bytes]
 
 
-class Deployment:
-    """One serve process for one endpoint configuration, from download to stop."""
+class Instance:
+    """One serve process on its own port, and the connections to it."""
 
-    def __init__(self, base_dir: Path, config: EndpointConfig, model: Model) -> None:
+    def __init__(self, program: Program, port: int, settings: Settings) -> None:
+        self.program = program
+        self.port = port
+        self.pool = urllib3.HTTPConnectionPool(
+            LOOPBACK,
+            port,
+            maxsize=MAX_POOLED_CONNECTIONS,
+            block=False,
+            timeout=urllib3.Timeout(connect=PING_TIMEOUT_SECONDS, read=settings.invoke_timeout),
+            retries=urllib3.Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0),
+        )
+        self.invoke_timeout = settings.invoke_timeout
+
+    def ping(self) -> int | None:
+        """GET /ping's status, or None if the process does not answer."""
+        try:
+            response = self.pool.request(
+                "GET", "/ping", timeout=PING_TIMEOUT_SECONDS, retries=False
+            )
+        except urllib3.exceptions.HTTPError:
+            return None
+        return response.status
+
+    def forward(self, body: bytes, headers: dict[str, str]) -> Response:
+        """POST /invocations; ContainerUnreachable when there is no answer."""
+        try:
+            response = self.pool.urlopen("POST", "/invocations", body=body, headers=headers)
+        except (urllib3.exceptions.TimeoutError, urllib3.exceptions.MaxRetryError) as error:
+            reason = getattr(error, "reason", None) or error
+            if isinstance(reason, urllib3.exceptions.TimeoutError):
+                raise ContainerUnreachable(
+                    f"no answer within {self.invoke_timeout:g} seconds"
+                ) from error
+            raise ContainerUnreachable(str(reason) or type(reason).__name__) from error
+        except urllib3.exceptions.HTTPError as error:
+            raise ContainerUnreachable(str(error) or type(error).__name__) from error
+        answer_headers = {name.lower(): value for name, value in response.headers.items()}
+        return response.status, answer_headers, response.data
+
+    def close(self) -> None:
+        """Drop the pooled connections (the process is stopped separately)."""
+        self.pool.close()
+
+
+class Deployment:
+    """One endpoint configuration brought up: model data, an instance, traffic accounting."""
+
+    def __init__(
+        self, base_dir: Path, config: EndpointConfig, model: Model, registry: ProcessRegistry
+    ) -> None:
         self.base_dir = base_dir
         self.config = config
         self.model = model
         self.variant_name: str = config.variant["VariantName"]
         self.image: str = model.container["Image"]
         self.started = time.time()
-        self.program: Program | None = None
-        self.pool: ConnectionPool | None = None
+        self.instance: Instance | None = None
         self.stopping = False
+        self._stopped = threading.Event()
+        self._registry = registry
+        self._snapshot: Path | None = None
         self._lock = threading.Lock()
         self._drained = threading.Condition()
         self._inflight = 0
@@ -64,8 +124,14 @@ class Deployment:
 
     @property
     def log_path(self) -> Path:
-        """The serve process's stdout and stderr."""
+        """The serve processes' stdout and stderr."""
         return self.base_dir / SERVE_LOG
+
+    @property
+    def program(self) -> Program | None:
+        """The serving instance's process."""
+        instance = self.instance
+        return instance.program if instance is not None else None
 
     # --- bring-up --------------------------------------------------------------------------
     def start(
@@ -74,12 +140,12 @@ class Deployment:
         storage: S3Storage,
         python: str,
         settings: Settings,
-        on_exit: Callable[[int], None],
+        on_exit: Callable[[Instance], None],
     ) -> None:
-        """Download the model, start serve, and return once GET /ping answers 200."""
+        """Download the model, start the first instance, return once GET /ping answers 200."""
         container = self.model.container
         try:
-            snapshot = layout.resolve_image(self.image, "serve")
+            self._snapshot = layout.resolve_image(self.image, "serve")
             model_dir = self.base_dir / "model"
             if data_url := container.get("ModelDataUrl"):
                 storage.extract_model(data_url, model_dir)
@@ -87,32 +153,58 @@ class Deployment:
                 model_dir.mkdir(parents=True, exist_ok=True)
         except (LookupError, StorageError) as error:
             raise DeploymentFailed(str(error)[:FAILURE_REASON_LIMIT]) from error
-        environment = container.get("Environment", {})
+        self.start_instance(python, settings, on_exit)
+
+    def start_instance(
+        self, python: str, settings: Settings, on_exit: Callable[[Instance], None]
+    ) -> None:
+        """Start a serve process (the first, or a replacement) and wait until it is healthy."""
+        assert self._snapshot is not None, "start_instance() before start()"
+        environment = self.model.container.get("Environment", {})
         port = free_port()
-        env = {
-            **os.environ,
-            **environment,
-            "PYTHONPATH": str(snapshot / "src"),
-            "PYTHONUNBUFFERED": "1",
-            "SAGEMAKER_BIND_TO_PORT": str(port),
-            "MODEL_SERVER_HOST": LOOPBACK,  # the container's own variable: loopback only here
-            "SAGEMAKER_BASE_DIR": str(self.base_dir),
-            "SAGEMAKER_MODEL_SERVER_WORKERS": environment.get(
-                "SAGEMAKER_MODEL_SERVER_WORKERS", str(settings.default_workers)
-            ),
-        }
-        argv = [python, str(snapshot / "bin" / "serve")]
+        env = program_environment(
+            self._snapshot,
+            self.base_dir,
+            environment,
+            {
+                "SAGEMAKER_BIND_TO_PORT": str(port),
+                "MODEL_SERVER_HOST": LOOPBACK,  # the container's own variable: loopback only
+                "SAGEMAKER_MODEL_SERVER_WORKERS": environment.get(
+                    "SAGEMAKER_MODEL_SERVER_WORKERS", str(settings.default_workers)
+                ),
+            },
+        )
+        argv = [python, str(self._snapshot / "bin" / "serve")]
+        holder: list[Instance] = []
         with self._lock:  # a stop either sees the program or prevents it
             if self.stopping:
                 raise DeploymentCancelled
-            self.program = Program(
-                argv, env=env, cwd=self.base_dir, log_path=self.log_path, on_exit=on_exit
+            program = Program(
+                argv,
+                env=env,
+                cwd=self.base_dir,
+                log_path=self.log_path,
+                what=f"endpoint instance of {self.config.name}",
+                registry=self._registry,
+                # An exit before `holder` is filled is seen by the health check instead.
+                on_exit=lambda code: holder and on_exit(holder[0]),
             )
-        self._wait_healthy(self.program, port, settings.health_timeout)
-        self.pool = ConnectionPool(port, settings)
+            instance = Instance(program, port, settings)
+            holder.append(instance)
+        try:
+            self._wait_healthy(instance, settings.health_timeout)
+            with self._lock:
+                if self.stopping:
+                    raise DeploymentCancelled
+                self.instance = instance
+        except BaseException:
+            program.stop()
+            instance.close()
+            raise
 
-    def _wait_healthy(self, program: Program, port: int, timeout: float) -> None:
+    def _wait_healthy(self, instance: Instance, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        program = instance.program
         while True:
             if self.stopping:
                 raise DeploymentCancelled
@@ -123,7 +215,7 @@ class Deployment:
                         "check"
                     )
                 )
-            if _ping(port) == 200:
+            if instance.ping() == 200:
                 return
             if time.monotonic() > deadline:
                 raise DeploymentFailed(
@@ -138,11 +230,19 @@ class Deployment:
         )
         return reason[:FAILURE_REASON_LIMIT]
 
-    def exit_reason(self) -> str:
-        """FailureReason for a serve process that died while in service."""
-        program = self.program
-        code = program.returncode if program is not None else None
+    def lose(self, instance: Instance) -> str | None:
+        """Take a dead instance out of service; the reason, or None if it was not serving."""
+        with self._lock:
+            if self.stopping or self.instance is not instance:
+                return None
+            self.instance = None
+        instance.close()
+        code = instance.program.returncode
         return self._reason(f"exited unexpectedly with code {code}")
+
+    def wait_stopping(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True as soon as the deployment is being stopped."""
+        return self._stopped.wait(seconds)
 
     # --- traffic ---------------------------------------------------------------------------
     def acquire(self) -> bool:
@@ -161,14 +261,17 @@ class Deployment:
                 self._drained.notify_all()
 
     def forward(self, body: bytes, headers: dict[str, str]) -> Response:
-        """POST /invocations to the serve process; ContainerUnreachable when there is no answer."""
-        assert self.pool is not None, "forward() before the deployment is healthy"
+        """POST /invocations to the serving instance; NoInstance if there is none or it died."""
+        instance = self.instance
+        if instance is None:
+            raise NoInstance
         try:
-            return self.pool.request("POST", "/invocations", headers, body)
-        except TimeoutError as error:
-            raise ContainerUnreachable(f"no answer within {self.pool.timeout:g} seconds") from error
-        except (OSError, ProtocolError) as error:
-            raise ContainerUnreachable(str(error) or type(error).__name__) from error
+            return instance.forward(body, headers)
+        except ContainerUnreachable:
+            # A connection error from a process that is exiting is its death, not a model error.
+            if instance.program.exited.wait(EXITED_GRACE_SECONDS):
+                raise NoInstance from None
+            raise
 
     # --- shutdown --------------------------------------------------------------------------
     def retire(self, drain_timeout: float) -> None:
@@ -184,31 +287,14 @@ class Deployment:
         with self._lock:
             self.stopping = True
             program = self.program
+        self._stopped.set()
         if program is not None:
             program.send_stop()
 
     def stop(self) -> None:
-        """Stop the serve process (waits for it) and close the pool."""
+        """Stop the serve process (waits for it) and close its connections."""
         self.send_stop()
-        if self.program is not None:
-            self.program.stop()
-        self.discard()
-
-    def discard(self) -> None:
-        """Mark the deployment stopping and drop its pooled connections (process already gone)."""
-        self.stopping = True
-        if self.pool is not None:
-            self.pool.close()
-
-
-def _ping(port: int) -> int | None:
-    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=PING_TIMEOUT_SECONDS)
-    try:
-        connection.request("GET", "/ping")
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        connection.close()
+        instance, self.instance = self.instance, None
+        if instance is not None:
+            instance.program.stop()
+            instance.close()

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from localcloud.paths import PathEscapes, inside
 from localcloud.sagemaker.common import REGION
 
 
@@ -59,10 +60,12 @@ class S3Storage:
                     if key.endswith("/"):
                         continue
                     relative = key[len(prefix) :].lstrip("/") or PurePosixPath(key).name
-                    parts = PurePosixPath(relative).parts
-                    if ".." in parts:
-                        raise StorageError(f"S3 key {key!r} escapes the channel directory")
-                    destination = target.joinpath(*parts)
+                    try:
+                        destination = inside(target, *PurePosixPath(relative).parts)
+                    except PathEscapes:
+                        raise StorageError(
+                            f"S3 key {key!r} escapes the channel directory"
+                        ) from None
                     destination.parent.mkdir(parents=True, exist_ok=True)
                     self.client.download_file(bucket, key, str(destination))
                     count += 1

@@ -8,7 +8,6 @@ uploads it to `<S3OutputPath>/<job>/output/model.tar.gz`. No HTTP here.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import threading
@@ -17,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localcloud.sagemaker.common import arn, check_name, list_page
+from localcloud.paths import PathEscapes, inside
+from localcloud.processes import ProcessRegistry, Program
+from localcloud.sagemaker.common import arn, list_page
+from localcloud.sagemaker.containers import check_environment, program_environment
 from localcloud.sagemaker.exceptions import ResourceInUse, ResourceNotFound, ValidationException
 from localcloud.sagemaker.layout import TRAINING_LOG, ImageNotFound, StateLayout, tail
-from localcloud.sagemaker.processes import Program
 from localcloud.sagemaker.storage import S3Storage, StorageError, pack_model
 
 FAILURE_REASON_LIMIT = 1024  # SageMaker shows the first 1024 characters of output/failure
@@ -48,6 +49,19 @@ ECHOED_FIELDS = (
     "EnableNetworkIsolation",
     "VpcConfig",
 )
+
+
+def channel_dir(base_dir: Path, channel: str, index: int = 1) -> Path:
+    """`input/data/<channel>`; a name that is not one folder inside it is refused."""
+    try:
+        return inside(base_dir / "input" / "data", channel)
+    except PathEscapes:
+        raise ValidationException(
+            f"1 validation error detected: Value '{channel}' at "
+            f"'inputDataConfig.{index}.member.channelName' failed to satisfy constraint: "
+            "the local SageMaker writes each channel to the folder input/data/<ChannelName>, "
+            "so the name must be one folder name ('.' and '..' are not)"
+        ) from None
 
 
 class _JobFailed(Exception):
@@ -151,9 +165,15 @@ class TrainingJobs:
     """All training jobs of this local SageMaker; each runs on a thread of its own."""
 
     def __init__(
-        self, layout: StateLayout, storage: S3Storage, python: str, lock: threading.RLock
+        self,
+        layout: StateLayout,
+        storage: S3Storage,
+        python: str,
+        lock: threading.RLock,
+        registry: ProcessRegistry,
     ) -> None:
         self._layout = layout
+        self._registry = registry
         self._storage = storage
         self._python = python
         self._lock = lock
@@ -163,8 +183,8 @@ class TrainingJobs:
     # --- actions ---------------------------------------------------------------------------
     def create(self, params: dict[str, Any]) -> TrainingJob:
         """Validate the request, register the job and start running it."""
-        name = check_name(params.get("TrainingJobName"), "trainingJobName")
-        algorithm = params.get("AlgorithmSpecification") or {}
+        name = params["TrainingJobName"]
+        algorithm = params["AlgorithmSpecification"]
         if not algorithm.get("TrainingImage"):
             raise ValidationException(
                 "The local SageMaker runs bring-your-own-container jobs only: "
@@ -178,13 +198,17 @@ class TrainingJobs:
                     f"Invalid regex {definition['Regex']!r} for metric "
                     f"{definition.get('Name')!r}: {error}"
                 ) from None
+        check_environment(params.get("Environment", {}), "environment")
+        base_dir = self._layout.training_job_dir(name)
+        for index, channel in enumerate(params.get("InputDataConfig", []), start=1):
+            channel_dir(base_dir, channel["ChannelName"], index)
         with self._lock:
             if name in self._jobs:
                 raise ResourceInUse(
                     "Training job names must be unique within an AWS account and region, and a "
                     f"training job with this name already exists ({self._jobs[name].arn})"
                 )
-            job = TrainingJob(name, params, self._layout.training_job_dir(name))
+            job = TrainingJob(name, params, base_dir)
             self._jobs[name] = job
         thread = threading.Thread(target=self._run, args=(job,), name=f"train-{name}", daemon=True)
         self._threads.append(thread)
@@ -284,7 +308,7 @@ class TrainingJobs:
                     f"ClientError: channel {channel['ChannelName']}: the local SageMaker reads "
                     "S3DataSource with S3DataType S3Prefix only"
                 )
-            target = job.base_dir / "input" / "data" / channel["ChannelName"]
+            target = channel_dir(job.base_dir, channel["ChannelName"])
             self._storage.download_prefix(source["S3Uri"], target)
         if not self._advance(job, "Training"):
             return
@@ -374,20 +398,24 @@ class TrainingJobs:
             (config / filename).write_text(json.dumps(content, indent=2))
 
     def _start_program(self, job: TrainingJob, snapshot: Path) -> Program | None:
-        env = {
-            **os.environ,
-            **job.request.get("Environment", {}),
-            "PYTHONPATH": str(snapshot / "src"),
-            "PYTHONUNBUFFERED": "1",
-            "SAGEMAKER_BASE_DIR": str(job.base_dir),
-            "TRAINING_JOB_NAME": job.name,
-            "TRAINING_JOB_ARN": job.arn,
-        }
+        env = program_environment(
+            snapshot,
+            job.base_dir,
+            job.request.get("Environment", {}),
+            {"TRAINING_JOB_NAME": job.name, "TRAINING_JOB_ARN": job.arn},
+        )
         argv = [self._python, str(snapshot / "bin" / "train")]
         with self._lock:  # a StopTrainingJob either sees the program or prevents it
             if job.stop_requested:
                 return None
-            job.program = Program(argv, env=env, cwd=job.base_dir, log_path=job.log_path)
+            job.program = Program(
+                argv,
+                env=env,
+                cwd=job.base_dir,
+                log_path=job.log_path,
+                what=f"training job {job.name}",
+                registry=self._registry,
+            )
             return job.program
 
     def _failure_reason(self, job: TrainingJob, returncode: int | None) -> str:

@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
+from localcloud.core.signing import Credentials
 from localcloud.sagemaker import RunningServer, Settings, start_server
 from tests.conftest import REPO_ROOT
 
@@ -83,6 +84,7 @@ class Cloud:
     s3: Any
     server: RunningServer
     state_dir: Path
+    credentials: Credentials
 
     def training_job_request(self, name: str, **overrides: Any) -> dict[str, Any]:
         """A CreateTrainingJob request as the TrainModel Lambda sends it, with overrides."""
@@ -163,6 +165,23 @@ class Cloud:
         )
 
 
+def start_endpoint(cloud: Cloud, model_name: str, variant: str = "AllTraffic") -> tuple[str, str]:
+    """(endpoint, config) for a new endpoint on `model_name` (CreateEndpoint sent, not settled)."""
+    config, endpoint = unique("config"), unique("endpoint")
+    cloud.create_endpoint_config(config, model_name, variant)
+    cloud.sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+    return endpoint, config
+
+
+@pytest.fixture(scope="module")
+def endpoint(cloud: Cloud, model_name: str) -> str:
+    """An InService endpoint on the shared model."""
+    name, _ = start_endpoint(cloud, model_name)
+    described = cloud.wait_endpoint_settled(name)
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    return name
+
+
 @pytest.fixture(scope="package")
 def cloud(abalone_splits: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     """moto server + local SageMaker, reached through the AWS_ENDPOINT_URL* variables."""
@@ -175,10 +194,10 @@ def cloud(abalone_splits: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     moto.start()
     host, port = moto.get_host_and_port()
     server = None
+    credentials = Credentials.generate()
     with pytest.MonkeyPatch.context() as env:
         for key, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            **credentials.environment(),
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_REGION": "us-east-1",
             "AWS_ENDPOINT_URL": f"http://{host}:{port}",
@@ -186,7 +205,7 @@ def cloud(abalone_splits: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             env.setenv(key, value)
         env.delenv("AWS_PROFILE", raising=False)
         try:
-            server = start_server(state_dir, settings=Settings(health_timeout=30))
+            server = start_server(state_dir, credentials, settings=Settings(health_timeout=30))
             env.setenv("AWS_ENDPOINT_URL_SAGEMAKER", server.url)
             env.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", server.url)
             session = boto3.session.Session()
@@ -204,6 +223,7 @@ def cloud(abalone_splits: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 s3=s3,
                 server=server,
                 state_dir=state_dir,
+                credentials=credentials,
             )
         finally:
             if server is not None:

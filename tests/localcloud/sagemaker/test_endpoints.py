@@ -26,6 +26,7 @@ from tests.localcloud.sagemaker.conftest import (
     Cloud,
     container_processes,
     error_of,
+    start_endpoint,
     unique,
     wait_for,
 )
@@ -57,23 +58,6 @@ def broken_model_url(cloud: Cloud) -> str:
     key = "models/broken/output/model.tar.gz"
     cloud.s3.put_object(Bucket=BUCKET, Key=key, Body=buffer.getvalue())
     return f"s3://{BUCKET}/{key}"
-
-
-def start_endpoint(cloud: Cloud, model_name: str, variant: str = "AllTraffic") -> tuple[str, str]:
-    """(endpoint, config) for a new endpoint on `model_name`, once it has settled."""
-    config, endpoint = unique("config"), unique("endpoint")
-    cloud.create_endpoint_config(config, model_name, variant)
-    cloud.sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
-    return endpoint, config
-
-
-@pytest.fixture(scope="module")
-def endpoint(cloud: Cloud, model_name: str) -> str:
-    """An InService endpoint on the shared model."""
-    name, _ = start_endpoint(cloud, model_name)
-    described = cloud.wait_endpoint_settled(name)
-    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
-    return name
 
 
 def invoke(cloud: Cloud, endpoint: str, body: str | bytes, content_type: str, **kw: Any) -> Any:
@@ -391,32 +375,77 @@ def test_failed_update_rolls_back_to_the_old_model_with_the_reason(
     assert len(json.loads(text)["predictions"]) == ROWS
 
 
-def test_killed_serve_process_fails_the_endpoint_and_invocations_say_so(
-    cloud: Cloud, model_name: str
+def _kill_instance(cloud: Cloud, endpoint: str) -> dict[int, dict[str, str]]:
+    """SIGKILL the process group leader of the endpoint's instance; its processes before."""
+    processes = container_processes(endpoint_dir(cloud, endpoint))
+    leader = next(pid for pid in processes if os.getpgid(pid) == pid)
+    os.kill(leader, signal.SIGKILL)
+    return processes
+
+
+def test_killed_instance_is_replaced_while_the_endpoint_stays_in_service(
+    cloud: Cloud, model_name: str, rows: list[dict[str, Any]]
 ) -> None:
     # GIVEN an endpoint in service
     endpoint, _ = start_endpoint(cloud, model_name)
     assert cloud.wait_endpoint_settled(endpoint)["EndpointStatus"] == "InService"
-    processes = container_processes(endpoint_dir(cloud, endpoint))
-    leader = next(pid for pid in processes if os.getpgid(pid) == pid)
 
-    # WHEN its serve process is killed
-    os.kill(leader, signal.SIGKILL)
+    # WHEN its instance's serve process is killed
+    before = _kill_instance(cloud, endpoint)
 
-    # THEN the endpoint turns Failed with the reason, and InvokeEndpoint answers at once
+    # THEN a request meanwhile gets SageMaker's ServiceUnavailable at once, not a hang
+    started = time.monotonic()
+    with pytest.raises(ClientError) as excinfo:
+        invoke(cloud, endpoint, csv_body(rows, header=False), "text/csv")
+    assert time.monotonic() - started < 2
+    code, message = error_of(excinfo)
+    assert (code, excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "ServiceUnavailable",
+        503,
+    )
+    assert "is being replaced" in message
+
+    # AND a new instance takes over within seconds, the endpoint InService all along
+    statuses = set()
+
+    def replaced() -> bool:
+        described = cloud.sagemaker.describe_endpoint(EndpointName=endpoint)
+        statuses.add(described["EndpointStatus"])
+        return described["ProductionVariants"][0]["CurrentInstanceCount"] == 1
+
+    wait_for(replaced, timeout=20)
+    assert statuses == {"InService"}
+    text, _ = invoke(cloud, endpoint, csv_body(rows, header=False), "text/csv")
+    assert len(json.loads(text)["predictions"]) == ROWS
+    after = container_processes(endpoint_dir(cloud, endpoint))
+    assert after and not set(after) & set(before)
+
+
+def test_instance_that_cannot_start_again_fails_the_endpoint_with_the_reason(
+    cloud: Cloud, model_name: str
+) -> None:
+    # GIVEN an endpoint in service whose model files have gone from its instance's disk
+    endpoint, _ = start_endpoint(cloud, model_name)
+    assert cloud.wait_endpoint_settled(endpoint)["EndpointStatus"] == "InService"
+    for path in (endpoint_dir(cloud, endpoint) / "0001" / "model").iterdir():
+        path.unlink()
+
+    # WHEN its serve process is killed, so every replacement fails to load the model
+    _kill_instance(cloud, endpoint)
+
+    # THEN after the back-off the endpoint is Failed, saying why, and invocations say so
     described = wait_for(
         lambda: (
             (d := cloud.sagemaker.describe_endpoint(EndpointName=endpoint))["EndpointStatus"]
             == "Failed"
             and d
         ),
-        timeout=10,
+        timeout=60,
     )
     assert "exited unexpectedly with code -9" in described["FailureReason"]
-    started = time.monotonic()
+    assert "It could not be replaced" in described["FailureReason"]
     with pytest.raises(ClientError) as excinfo:
         invoke(cloud, endpoint, "1", "text/csv")
-    assert time.monotonic() - started < 2
     code, message = error_of(excinfo)
     assert code == "ValidationError"
     assert "is not in service (status Failed)" in message
