@@ -5,7 +5,8 @@ pipeline template, too big to pass inline) to its Lambda-code bucket, then creat
 `<project>-pipeline` with the uploaded object versions, so changed code updates the functions.
 destroy: delete the SageMaker endpoints, endpoint configurations and models the pipeline made,
 empty the stacks' versioned buckets, then delete both stacks; safe to run again.
-Credentials, region and endpoint come from the usual AWS environment (AWS_PROFILE, AWS_REGION).
+Credentials, region and endpoint come from the usual AWS environment (AWS_PROFILE, AWS_REGION or
+AWS_DEFAULT_REGION, AWS_ENDPOINT_URL).
 Usage: aws_stacks.py deploy --params deploy/parameters.json [--dist dist/lambdas]
        aws_stacks.py destroy --project NAME [--yes]
 """
@@ -22,7 +23,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import boto3
 import package_lambdas
 import upload_lambdas
 import yaml
@@ -582,10 +582,11 @@ def main(argv: list[str] | None = None) -> int:
     destroy_parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     args = parser.parse_args(argv)
     try:
+        session = upload_lambdas.aws_session()
         if args.command == "deploy":
-            deploy(boto3.session.Session(), args.params, args.dist)
+            deploy(session, args.params, args.dist)
         else:
-            destroy(boto3.session.Session(), args.project, args.yes)
+            destroy(session, args.project, args.yes)
     except Failure as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

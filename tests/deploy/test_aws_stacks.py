@@ -22,6 +22,7 @@ from tests.deploy.conftest import (
     PIPELINE_STACK,
     PREP_STACK,
     PROJECT,
+    REGION,
     REPO_ROOT,
     Aws,
     Result,
@@ -119,6 +120,48 @@ def test_a_changed_function_is_uploaded_as_a_new_version_and_updates_the_stack(
     zip_bytes = (tmp_path / "dist" / "train_model.zip").read_bytes()
     config = aws.lambda_.get_function_configuration(FunctionName=f"{PROJECT}-train-model")
     assert config["CodeSha256"] == base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+
+
+@pytest.mark.parametrize("default_region", [None, "us-west-2"])
+def test_deploy_and_destroy_work_in_the_region_aws_region_names(
+    aws: Aws, run, monkeypatch, default_region: str | None
+):
+    # GIVEN AWS_REGION names the region, alone or with another AWS_DEFAULT_REGION (boto3 itself
+    # reads only the latter; AWS_REGION wins, as in the AWS CLI)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    if default_region is None:
+        monkeypatch.delenv("AWS_DEFAULT_REGION")
+    else:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", default_region)
+    cfn = {r: boto3.client("cloudformation", region_name=r) for r in (REGION, "eu-west-1")}
+    # WHEN deployed THEN both stacks are in that region, and the summary says so
+    deployed = run("deploy", "--params", str(EXAMPLE_PARAMETERS))
+    assert deployed.code == 0, deployed.err
+    assert "region eu-west-1" in deployed.out
+    names = {s["StackName"] for s in cfn["eu-west-1"].describe_stacks()["Stacks"]}
+    assert names == {PREP_STACK, PIPELINE_STACK}
+    assert cfn[REGION].describe_stacks()["Stacks"] == []
+    # WHEN destroyed THEN they are gone from that region
+    destroyed = run("destroy", "--project", PROJECT, "--yes")
+    assert destroyed.code == 0, destroyed.err
+    assert f"stack {PREP_STACK}: deleted" in destroyed.out
+    assert cfn["eu-west-1"].describe_stacks()["Stacks"] == []
+
+
+def test_upload_lambdas_uses_the_region_aws_region_names(aws_stacks, monkeypatch, aws: Aws):
+    # GIVEN AWS_REGION and another AWS_DEFAULT_REGION
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    regions = []
+
+    def upload(s3, bucket, dist):
+        regions.append(s3.meta.region_name)
+        return []
+
+    monkeypatch.setattr(aws_stacks.upload_lambdas, "upload", upload)
+    # WHEN the upload command runs THEN its S3 client is in AWS_REGION's region
+    assert aws_stacks.upload_lambdas.main(["--bucket", "b"]) == 0
+    assert regions == ["eu-west-1"]
 
 
 @pytest.mark.parametrize(
