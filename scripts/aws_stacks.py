@@ -166,8 +166,14 @@ def read_parameters(path: Path) -> DeployParameters:
     """Load and check a parameters file against both templates, before any AWS call."""
     if not path.is_file():
         raise Failure(f"{path} does not exist: copy deploy/parameters.example.json and edit it")
+    data = path.read_bytes()
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise Failure(
+            f"{path} is not UTF-8 text (byte {err.start} is {data[err.start]:#04x}): "
+            "save it as UTF-8 JSON"
+        ) from None
     except json.JSONDecodeError as err:
         raise Failure(f"{path} is not valid JSON: {err}") from None
     if not isinstance(document, dict) or "ProjectName" not in document:

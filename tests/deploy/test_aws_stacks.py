@@ -249,6 +249,28 @@ def test_a_missing_or_broken_parameters_file_is_named(aws: Aws, run, tmp_path):
     assert "broken.json is not valid JSON" in result.err
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "is not UTF-8 text (byte 0 is 0x89)"),
+        ('{"ProjectName": "abalöne"}'.encode("latin-1"), "is not UTF-8 text (byte 21 is 0xf6)"),
+        (b"\x00\x01\x02 binary", "is not valid JSON"),
+    ],
+)
+def test_a_binary_or_non_utf8_parameters_file_is_one_error_line(
+    aws: Aws, run, tmp_path, content, message
+):
+    # GIVEN a parameters file that is not UTF-8 text (an image, a Latin-1 save) or not text at all
+    path = tmp_path / "parameters.json"
+    path.write_bytes(content)
+    # WHEN deploying THEN one error line names the file and the problem, and nothing was created
+    result = run("deploy", "--params", str(path))
+    assert result.code == 1
+    assert result.err.startswith(f"error: {path} ") and result.err.count("\n") == 1
+    assert message in result.err
+    assert aws.cfn.describe_stacks()["Stacks"] == []
+
+
 def test_every_template_default_passes_the_local_checks(aws_stacks):
     # GIVEN each parameter's default WHEN checked like a parameters file value THEN it passes,
     # so the local check never refuses what CloudFormation would take
