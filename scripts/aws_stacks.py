@@ -47,6 +47,7 @@ UPDATABLE = {
     "IMPORT_ROLLBACK_COMPLETE",
 }
 NO_UPDATES = "No updates are to be performed"
+HYPERPARAMETERS = "Hyperparameters"  # the one pipeline parameter a JSON object may be given for
 SECTIONS = ("prep", "pipeline")
 # The first abalone record, raw features only: what POST /predict takes.
 SAMPLE_REQUEST = json.dumps(
@@ -115,16 +116,42 @@ class DeployParameters:
     pipeline: dict[str, str]
 
 
-def _as_parameter_value(where: str, value: Any) -> str:
-    # CloudFormation takes strings; JSON numbers, booleans and objects (Hyperparameters) are
-    # accepted for convenience and written the way the templates expect them.
+def _as_parameter_value(where: str, key: str, value: Any) -> str:
+    # CloudFormation takes strings; JSON numbers and booleans, and an object for Hyperparameters,
+    # are accepted for convenience and written the way the templates expect them.
+    if key == HYPERPARAMETERS:
+        return _hyperparameters(where, value)
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, str | int | float):
         return str(value)
-    if isinstance(value, dict):
-        return json.dumps(value, separators=(", ", ": "))
-    raise Failure(f"{where}: expected a string, number, boolean or object, got {value!r}")
+    raise Failure(
+        f"{where}: expected a string, number or boolean, got {value!r}"
+        + (f" (only {HYPERPARAMETERS} takes an object)" if isinstance(value, dict) else "")
+    )
+
+
+def _hyperparameters(where: str, value: Any) -> str:
+    """The Hyperparameters text, given as an object or as its JSON text; its values must be
+    strings, as TrainModel (and SageMaker) take them, so a number fails here, not in a run."""
+    document = value
+    if isinstance(value, str):
+        try:
+            document = json.loads(value)
+        except json.JSONDecodeError:
+            document = None
+    if not isinstance(document, dict):
+        raise Failure(
+            f'{where}: expected a JSON object of strings such as {{"max_depth": "6"}}, '
+            f"got {value!r}"
+        )
+    not_strings = [f"{k}={json.dumps(v)}" for k, v in document.items() if not isinstance(v, str)]
+    if not_strings:
+        raise Failure(
+            f'{where}: hyperparameter values must be strings (write 6 as "6"): '
+            + ", ".join(not_strings)
+        )
+    return value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
 
 
 def _check_section(
@@ -144,7 +171,7 @@ def _check_section(
                 f"{where}: unknown parameter, {TEMPLATES[template].relative_to(REPO_ROOT)} "
                 f"has no parameter {key!r}{hint}"
             )
-        value = _as_parameter_value(where, raw)
+        value = _as_parameter_value(where, key, raw)
         spec = declared[key]
         allowed = [str(v) for v in spec.get("AllowedValues", [])]
         if allowed and value not in allowed:

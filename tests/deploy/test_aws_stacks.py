@@ -182,7 +182,35 @@ def test_upload_lambdas_uses_the_region_aws_region_names(aws_stacks, monkeypatch
         ({"pipeline": {"TrainModelZipVersion": "v1"}}, "deploy sets it to the zip it uploads"),
         ({"pipeline": {"MseThreshold": "low"}}, "A non-negative decimal number"),
         ({"pipeline": {"LogLevel": "TRACE"}}, "must be one of DEBUG, INFO, WARNING, ERROR"),
-        ({"pipeline": {"DevInstanceCount": [1]}}, "expected a string, number, boolean"),
+        (
+            {"pipeline": {"DevInstanceCount": [1]}},
+            "pipeline.DevInstanceCount: expected a string, number or boolean, got [1]",
+        ),
+        (
+            {"pipeline": {"MseThreshold": {"value": "4.0"}}},
+            "pipeline.MseThreshold: expected a string, number or boolean, got {'value': '4.0'} "
+            "(only Hyperparameters takes an object)",
+        ),
+        (
+            {"pipeline": {"Hyperparameters": {"max_depth": 6, "target": "rings", "scale": True}}},
+            'pipeline.Hyperparameters: hyperparameter values must be strings (write 6 as "6"): '
+            "max_depth=6, scale=true",
+        ),
+        (
+            {"pipeline": {"Hyperparameters": '{"max_depth": 6}'}},
+            'pipeline.Hyperparameters: hyperparameter values must be strings (write 6 as "6"): '
+            "max_depth=6",
+        ),
+        (
+            {"pipeline": {"Hyperparameters": "max_depth=6"}},
+            "pipeline.Hyperparameters: expected a JSON object of strings such as "
+            '{"max_depth": "6"}, got \'max_depth=6\'',
+        ),
+        (
+            {"pipeline": {"Hyperparameters": ["max_depth", "6"]}},
+            "pipeline.Hyperparameters: expected a JSON object of strings such as "
+            "{\"max_depth\": \"6\"}, got ['max_depth', '6']",
+        ),
         ({"ProjectName": "Abalone_1"}, "ProjectName='Abalone_1': 3 to 24 characters"),
         ({"pipeline": "ml.m5.large"}, "pipeline must be a JSON object"),
     ],
