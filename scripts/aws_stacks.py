@@ -5,7 +5,8 @@ pipeline template, too big to pass inline) to its Lambda-code bucket, then creat
 `<project>-pipeline` with the uploaded object versions, so changed code updates the functions.
 destroy: delete the SageMaker endpoints, endpoint configurations and models the pipeline made,
 empty the stacks' versioned buckets, then delete both stacks; safe to run again.
-Credentials, region and endpoint come from the usual AWS environment (AWS_PROFILE, AWS_REGION).
+Credentials, region and endpoint come from the usual AWS environment (AWS_PROFILE, AWS_REGION or
+AWS_DEFAULT_REGION, AWS_ENDPOINT_URL).
 Usage: aws_stacks.py deploy --params deploy/parameters.json [--dist dist/lambdas]
        aws_stacks.py destroy --project NAME [--yes]
 """
@@ -22,7 +23,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import boto3
 import package_lambdas
 import upload_lambdas
 import yaml
@@ -47,6 +47,7 @@ UPDATABLE = {
     "IMPORT_ROLLBACK_COMPLETE",
 }
 NO_UPDATES = "No updates are to be performed"
+HYPERPARAMETERS = "Hyperparameters"  # the one pipeline parameter a JSON object may be given for
 SECTIONS = ("prep", "pipeline")
 # The first abalone record, raw features only: what POST /predict takes.
 SAMPLE_REQUEST = json.dumps(
@@ -115,16 +116,42 @@ class DeployParameters:
     pipeline: dict[str, str]
 
 
-def _as_parameter_value(where: str, value: Any) -> str:
-    # CloudFormation takes strings; JSON numbers, booleans and objects (Hyperparameters) are
-    # accepted for convenience and written the way the templates expect them.
+def _as_parameter_value(where: str, key: str, value: Any) -> str:
+    # CloudFormation takes strings; JSON numbers and booleans, and an object for Hyperparameters,
+    # are accepted for convenience and written the way the templates expect them.
+    if key == HYPERPARAMETERS:
+        return _hyperparameters(where, value)
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, str | int | float):
         return str(value)
-    if isinstance(value, dict):
-        return json.dumps(value, separators=(", ", ": "))
-    raise Failure(f"{where}: expected a string, number, boolean or object, got {value!r}")
+    raise Failure(
+        f"{where}: expected a string, number or boolean, got {value!r}"
+        + (f" (only {HYPERPARAMETERS} takes an object)" if isinstance(value, dict) else "")
+    )
+
+
+def _hyperparameters(where: str, value: Any) -> str:
+    """The Hyperparameters text, given as an object or as its JSON text; its values must be
+    strings, as TrainModel (and SageMaker) take them, so a number fails here, not in a run."""
+    document = value
+    if isinstance(value, str):
+        try:
+            document = json.loads(value)
+        except json.JSONDecodeError:
+            document = None
+    if not isinstance(document, dict):
+        raise Failure(
+            f'{where}: expected a JSON object of strings such as {{"max_depth": "6"}}, '
+            f"got {value!r}"
+        )
+    not_strings = [f"{k}={json.dumps(v)}" for k, v in document.items() if not isinstance(v, str)]
+    if not_strings:
+        raise Failure(
+            f'{where}: hyperparameter values must be strings (write 6 as "6"): '
+            + ", ".join(not_strings)
+        )
+    return value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
 
 
 def _check_section(
@@ -144,7 +171,7 @@ def _check_section(
                 f"{where}: unknown parameter, {TEMPLATES[template].relative_to(REPO_ROOT)} "
                 f"has no parameter {key!r}{hint}"
             )
-        value = _as_parameter_value(where, raw)
+        value = _as_parameter_value(where, key, raw)
         spec = declared[key]
         allowed = [str(v) for v in spec.get("AllowedValues", [])]
         if allowed and value not in allowed:
@@ -166,8 +193,14 @@ def read_parameters(path: Path) -> DeployParameters:
     """Load and check a parameters file against both templates, before any AWS call."""
     if not path.is_file():
         raise Failure(f"{path} does not exist: copy deploy/parameters.example.json and edit it")
+    data = path.read_bytes()
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise Failure(
+            f"{path} is not UTF-8 text (byte {err.start} is {data[err.start]:#04x}): "
+            "save it as UTF-8 JSON"
+        ) from None
     except json.JSONDecodeError as err:
         raise Failure(f"{path} is not valid JSON: {err}") from None
     if not isinstance(document, dict) or "ProjectName" not in document:
@@ -582,10 +615,11 @@ def main(argv: list[str] | None = None) -> int:
     destroy_parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     args = parser.parse_args(argv)
     try:
+        session = upload_lambdas.aws_session()
         if args.command == "deploy":
-            deploy(boto3.session.Session(), args.params, args.dist)
+            deploy(session, args.params, args.dist)
         else:
-            destroy(boto3.session.Session(), args.project, args.yes)
+            destroy(session, args.project, args.yes)
     except Failure as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -3,7 +3,7 @@
 Prints each key with the VersionId S3 gave it (the pipeline stack's optional `...ZipVersion`
 parameters take these). A zip S3 already holds byte for byte is not uploaded again, so it keeps
 its VersionId and the stack sees nothing to update. Credentials, region and endpoint come from
-the usual AWS environment.
+the usual AWS environment (AWS_PROFILE, AWS_REGION or AWS_DEFAULT_REGION, AWS_ENDPOINT_URL).
 Usage: upload_lambdas.py --bucket BUCKET [--dist dist/lambdas]
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,14 @@ from botocore.exceptions import ClientError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "lambdas/"
+
+
+def aws_session() -> boto3.session.Session:
+    """A session in the region AWS_REGION names, which boto3 does not read itself.
+
+    AWS_REGION wins over AWS_DEFAULT_REGION and the profile's region, as in the AWS CLI.
+    """
+    return boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
 
 
 def _current(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
@@ -60,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.bucket.strip():
         parser.error("--bucket is empty: pass the prep stack's LambdaCodeBucketName output")
-    for key, version in upload(boto3.client("s3"), args.bucket, args.dist):
+    for key, version in upload(aws_session().client("s3"), args.bucket, args.dist):
         print(f"s3://{args.bucket}/{key}  VersionId={version or '(bucket not versioned)'}")
     return 0
 

@@ -66,9 +66,7 @@ def deploy(job: CodePipelineJob) -> Done:
     )
     endpoint = sagemaker_name(settings.project_name, target.env)
     current = config_in_use(endpoint)  # checked first: a busy endpoint leaves nothing behind
-    name = sagemaker_name(
-        settings.project_name, target.env, utc_stamp(datetime.now(UTC)), secrets.token_hex(2)
-    )
+    name = version_name(settings.project_name, target.env, datetime.now(UTC))
     tags = [
         {"Key": "project", "Value": settings.project_name},
         {"Key": "env", "Value": target.env},
@@ -131,6 +129,14 @@ def parse_target(user_parameters: dict[str, Any]) -> Target:
     if problems:
         raise ConfigurationError("UserParameters: " + "; ".join(problems))
     return Target(env, instance_type, count)
+
+
+def version_name(project: str, env: str, now: datetime) -> str:
+    """`<project>-<env>-<YYYYmmdd-HHMMSS>-<4 hex>`: the model and configuration of one deployment.
+
+    A fixed-length shape after `<project>-<env>-`, which IAM allows and no other project's fit.
+    """
+    return sagemaker_name(project, env, utc_stamp(now), secrets.token_hex(2))
 
 
 def config_in_use(endpoint: str) -> str | None:

@@ -25,6 +25,7 @@ INPUT_FILE = "imageDetail.json"
 OUTPUT_FILE = "training_job.json"
 USER_PARAMETERS = frozenset({"hyperparameters"})
 CHANNELS = ("train", "validation")
+COMMIT_CHARS = 7  # of the image tag (the commit) in a training job's name
 # The container prints `validation:mse=4.512;` and the like (docs/design.md).
 METRIC_DEFINITIONS = [
     {"Name": f"{split}:{metric}", "Regex": f"{split}:{metric}=([0-9.eE+-]+);"}
@@ -103,8 +104,18 @@ def image_commit(image_uri: str) -> str:
 
 
 def training_job_name(project: str, commit: str, now: datetime) -> str:
-    """`<project>-<commit[:7]>-<YYYYmmdd-HHMMSS>`: unique per second and traceable to the code."""
-    return sagemaker_name(project, re.sub(r"[^a-zA-Z0-9]", "", commit)[:7], utc_stamp(now))
+    """`<project>-<commit[:7]>-<YYYYmmdd-HHMMSS>`: unique per second and traceable to the code.
+
+    The commit part is always 7 characters: IAM allows this project's training jobs by that
+    fixed-length shape (templates/02-pipeline.yml), which no other project's names fit.
+    """
+    short = re.sub(r"[^a-zA-Z0-9]", "", commit)[:COMMIT_CHARS]
+    if len(short) < COMMIT_CHARS:
+        raise JobFailed(
+            f"image tag {commit!r} is not a commit id (at least {COMMIT_CHARS} letters and "
+            "digits; the Build stage tags the commit)"
+        )
+    return sagemaker_name(project, short, utc_stamp(now))
 
 
 def training_job_request(

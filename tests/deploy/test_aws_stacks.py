@@ -22,6 +22,7 @@ from tests.deploy.conftest import (
     PIPELINE_STACK,
     PREP_STACK,
     PROJECT,
+    REGION,
     REPO_ROOT,
     Aws,
     Result,
@@ -121,6 +122,48 @@ def test_a_changed_function_is_uploaded_as_a_new_version_and_updates_the_stack(
     assert config["CodeSha256"] == base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
 
 
+@pytest.mark.parametrize("default_region", [None, "us-west-2"])
+def test_deploy_and_destroy_work_in_the_region_aws_region_names(
+    aws: Aws, run, monkeypatch, default_region: str | None
+):
+    # GIVEN AWS_REGION names the region, alone or with another AWS_DEFAULT_REGION (boto3 itself
+    # reads only the latter; AWS_REGION wins, as in the AWS CLI)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    if default_region is None:
+        monkeypatch.delenv("AWS_DEFAULT_REGION")
+    else:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", default_region)
+    cfn = {r: boto3.client("cloudformation", region_name=r) for r in (REGION, "eu-west-1")}
+    # WHEN deployed THEN both stacks are in that region, and the summary says so
+    deployed = run("deploy", "--params", str(EXAMPLE_PARAMETERS))
+    assert deployed.code == 0, deployed.err
+    assert "region eu-west-1" in deployed.out
+    names = {s["StackName"] for s in cfn["eu-west-1"].describe_stacks()["Stacks"]}
+    assert names == {PREP_STACK, PIPELINE_STACK}
+    assert cfn[REGION].describe_stacks()["Stacks"] == []
+    # WHEN destroyed THEN they are gone from that region
+    destroyed = run("destroy", "--project", PROJECT, "--yes")
+    assert destroyed.code == 0, destroyed.err
+    assert f"stack {PREP_STACK}: deleted" in destroyed.out
+    assert cfn["eu-west-1"].describe_stacks()["Stacks"] == []
+
+
+def test_upload_lambdas_uses_the_region_aws_region_names(aws_stacks, monkeypatch, aws: Aws):
+    # GIVEN AWS_REGION and another AWS_DEFAULT_REGION
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    regions = []
+
+    def upload(s3, bucket, dist):
+        regions.append(s3.meta.region_name)
+        return []
+
+    monkeypatch.setattr(aws_stacks.upload_lambdas, "upload", upload)
+    # WHEN the upload command runs THEN its S3 client is in AWS_REGION's region
+    assert aws_stacks.upload_lambdas.main(["--bucket", "b"]) == 0
+    assert regions == ["eu-west-1"]
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -139,7 +182,35 @@ def test_a_changed_function_is_uploaded_as_a_new_version_and_updates_the_stack(
         ({"pipeline": {"TrainModelZipVersion": "v1"}}, "deploy sets it to the zip it uploads"),
         ({"pipeline": {"MseThreshold": "low"}}, "A non-negative decimal number"),
         ({"pipeline": {"LogLevel": "TRACE"}}, "must be one of DEBUG, INFO, WARNING, ERROR"),
-        ({"pipeline": {"DevInstanceCount": [1]}}, "expected a string, number, boolean"),
+        (
+            {"pipeline": {"DevInstanceCount": [1]}},
+            "pipeline.DevInstanceCount: expected a string, number or boolean, got [1]",
+        ),
+        (
+            {"pipeline": {"MseThreshold": {"value": "4.0"}}},
+            "pipeline.MseThreshold: expected a string, number or boolean, got {'value': '4.0'} "
+            "(only Hyperparameters takes an object)",
+        ),
+        (
+            {"pipeline": {"Hyperparameters": {"max_depth": 6, "target": "rings", "scale": True}}},
+            'pipeline.Hyperparameters: hyperparameter values must be strings (write 6 as "6"): '
+            "max_depth=6, scale=true",
+        ),
+        (
+            {"pipeline": {"Hyperparameters": '{"max_depth": 6}'}},
+            'pipeline.Hyperparameters: hyperparameter values must be strings (write 6 as "6"): '
+            "max_depth=6",
+        ),
+        (
+            {"pipeline": {"Hyperparameters": "max_depth=6"}},
+            "pipeline.Hyperparameters: expected a JSON object of strings such as "
+            '{"max_depth": "6"}, got \'max_depth=6\'',
+        ),
+        (
+            {"pipeline": {"Hyperparameters": ["max_depth", "6"]}},
+            "pipeline.Hyperparameters: expected a JSON object of strings such as "
+            "{\"max_depth\": \"6\"}, got ['max_depth', '6']",
+        ),
         ({"ProjectName": "Abalone_1"}, "ProjectName='Abalone_1': 3 to 24 characters"),
         ({"pipeline": "ml.m5.large"}, "pipeline must be a JSON object"),
     ],
@@ -204,6 +275,28 @@ def test_a_missing_or_broken_parameters_file_is_named(aws: Aws, run, tmp_path):
     result = run("deploy", "--params", str(broken))
     assert result.code == 1
     assert "broken.json is not valid JSON" in result.err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "is not UTF-8 text (byte 0 is 0x89)"),
+        ('{"ProjectName": "abalöne"}'.encode("latin-1"), "is not UTF-8 text (byte 21 is 0xf6)"),
+        (b"\x00\x01\x02 binary", "is not valid JSON"),
+    ],
+)
+def test_a_binary_or_non_utf8_parameters_file_is_one_error_line(
+    aws: Aws, run, tmp_path, content, message
+):
+    # GIVEN a parameters file that is not UTF-8 text (an image, a Latin-1 save) or not text at all
+    path = tmp_path / "parameters.json"
+    path.write_bytes(content)
+    # WHEN deploying THEN one error line names the file and the problem, and nothing was created
+    result = run("deploy", "--params", str(path))
+    assert result.code == 1
+    assert result.err.startswith(f"error: {path} ") and result.err.count("\n") == 1
+    assert message in result.err
+    assert aws.cfn.describe_stacks()["Stacks"] == []
 
 
 def test_every_template_default_passes_the_local_checks(aws_stacks):

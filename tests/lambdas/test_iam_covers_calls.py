@@ -6,13 +6,14 @@ as an AccessDenied on the first request.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from pathlib import Path
 
 import boto3
 import pytest
 from cfnlint.decode import cfn_yaml
+
+from tests.templates.conftest import iam_matches
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = cfn_yaml.load(str(REPO_ROOT / "templates" / "02-pipeline.yml"))
@@ -78,5 +79,5 @@ def test_role_allows_every_call_the_function_makes(folder: str) -> None:
     needed = called_actions(source)
     # THEN each is allowed (wildcards as IAM reads them), and the scan found calls at all
     assert needed, f"no AWS calls found in lambdas/{folder}/app.py: the scan is broken"
-    missing = {a for a in needed if not any(fnmatch.fnmatchcase(a, p) for p in allowed)}
+    missing = {a for a in needed if not any(iam_matches(p, a, ignore_case=True) for p in allowed)}
     assert not missing, f"{FUNCTIONS[folder]}'s role lacks {sorted(missing)}"

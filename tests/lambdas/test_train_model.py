@@ -188,6 +188,23 @@ def test_an_image_without_a_commit_tag_fails(train_model, cloud, pipeline, image
     )
 
 
+@pytest.mark.usefixtures("environment")
+@pytest.mark.parametrize("tag", ["latest", "v1.2.3", "0a1-b2c"])
+def test_an_image_tag_shorter_than_a_commit_id_fails(train_model, cloud, pipeline, tag):
+    # GIVEN an image tagged with fewer than 7 letters and digits (not the Build stage's commit)
+    image_uri = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/demo-model:{tag}"
+    cloud.put_artifact(BUILD_OUTPUT, train_model.INPUT_FILE, {"ImageURI": image_uri})
+    pipeline.expect_failure()
+    # WHEN the action runs THEN no job starts and the tag is named: a shorter name would not fit
+    # the fixed-length training-job names IAM allows
+    train_model.handler(event(), None)
+    assert pipeline.message == (
+        f"image tag {tag!r} is not a commit id (at least 7 letters and digits; "
+        "the Build stage tags the commit)"
+    )
+    assert cloud.sagemaker.list_training_jobs()["TrainingJobSummaries"] == []
+
+
 @pytest.mark.usefixtures("environment", "built")
 def test_sagemaker_refusing_the_job_fails_with_its_reason(train_model, cloud, pipeline, stub):
     # GIVEN SageMaker refuses CreateTrainingJob

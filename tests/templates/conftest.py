@@ -90,6 +90,13 @@ def render_sub(value: Any, variables: dict[str, str]) -> str:
     return re.sub(r"\$\{([^!}][^}]*)\}", replace, text)
 
 
+def iam_matches(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+    """Whether an IAM policy pattern matches a value as IAM reads it: `*` any run of characters
+    (`/` and `:` too), `?` exactly one; resources compare case-sensitively, actions do not."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.S | (re.I if ignore_case else 0)) is not None
+
+
 def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
     """Each parameter's default, as the string CloudFormation would substitute."""
     return {

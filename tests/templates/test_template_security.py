@@ -224,11 +224,17 @@ def test_the_notebook_role_reaches_only_project_resources() -> None:
             if resource == "*":
                 continue
             text = json.dumps(resource)
-            if text.endswith('log-group:/aws/sagemaker/NotebookInstances:*"}'):
-                continue  # the log group SageMaker names for every notebook's own logs
+            if "LambdaCodeBucket" in text:
+                continue  # this stack's bucket
+            if text.endswith('log-group:/aws/sagemaker/NotebookInstances:log-stream:"}'):
+                assert statement["Action"] == "logs:CreateLogGroup"
+                continue  # the group SageMaker logs every notebook to, not its streams
             if text.endswith('::/apikeys/*"}'):
                 assert statement["Action"] == "apigateway:GET"
-                continue  # read-only: the pipeline stack's key id is not known here
+                assert statement["Condition"] == {
+                    "StringEquals": {"aws:ResourceTag/project": {"Ref": "ProjectName"}}
+                }
+                continue  # read-only, and only the key the pipeline stack tags as this project's
             assert "${ProjectName}" in text or "${AWS::StackName}" in text, text
     assert not any(
         isinstance(v, str) and v.startswith("sagemaker:Create") for v in walk(template)
