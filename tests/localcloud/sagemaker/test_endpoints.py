@@ -12,6 +12,7 @@ import tarfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -393,7 +394,17 @@ def test_killed_instance_is_replaced_while_the_endpoint_stays_in_service(
     # WHEN its instance's serve process is killed
     before = _kill_instance(cloud, endpoint)
 
-    # THEN a request meanwhile gets SageMaker's ServiceUnavailable at once, not a hang
+    # THEN once the instance is out of service, a request gets ServiceUnavailable at once
+    def instances(count: int) -> Callable[[], bool]:
+        def check() -> bool:
+            described = cloud.sagemaker.describe_endpoint(EndpointName=endpoint)
+            statuses.add(described["EndpointStatus"])
+            return described["ProductionVariants"][0]["CurrentInstanceCount"] == count
+
+        return check
+
+    statuses: set[str] = set()
+    wait_for(instances(0), timeout=10, interval=0.02)
     started = time.monotonic()
     with pytest.raises(ClientError) as excinfo:
         invoke(cloud, endpoint, csv_body(rows, header=False), "text/csv")
@@ -406,14 +417,7 @@ def test_killed_instance_is_replaced_while_the_endpoint_stays_in_service(
     assert "is being replaced" in message
 
     # AND a new instance takes over within seconds, the endpoint InService all along
-    statuses = set()
-
-    def replaced() -> bool:
-        described = cloud.sagemaker.describe_endpoint(EndpointName=endpoint)
-        statuses.add(described["EndpointStatus"])
-        return described["ProductionVariants"][0]["CurrentInstanceCount"] == 1
-
-    wait_for(replaced, timeout=20)
+    wait_for(instances(1), timeout=60)
     assert statuses == {"InService"}
     text, _ = invoke(cloud, endpoint, csv_body(rows, header=False), "text/csv")
     assert len(json.loads(text)["predictions"]) == ROWS
