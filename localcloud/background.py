@@ -48,6 +48,14 @@ class _CasePreservingProtocol(HttpToolsProtocol):
     ASGI lower-cases header names; API Gateway (REST) hands them to the function as sent.
     """
 
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # botocore sends headers and body in two writes: without TCP_NODELAY (asyncio's loop does
+        # not set it on sockets it is handed) the answer waits ~40 ms for a delayed ACK.
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
     def on_header(self, name: bytes, value: bytes) -> None:
         super().on_header(name, value)
         self.scope.setdefault("extensions", {}).setdefault("header_names", []).append(name)
