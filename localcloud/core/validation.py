@@ -163,6 +163,7 @@ class _Checker:
                 )
 
     def _count(self, shape: Shape, value: Any, where: str) -> None:
+        """Lengths of strings and blobs, counts of lists and maps (AWS words both 'length')."""
         meta = shape.metadata
         if "min" in meta and len(value) < meta["min"]:
             self.fail(
@@ -184,20 +185,10 @@ class _Checker:
             self.fail(shape, value, where, f"Map keys must satisfy constraint: [{constraint}]")
 
     def _string(self, shape: Shape, value: str | bytes, where: str) -> None:
-        meta = shape.metadata
-        if "min" in meta and len(value) < meta["min"]:
-            self.fail(
-                shape,
-                value,
-                where,
-                f"Member must have length greater than or equal to {meta['min']}",
-            )
-        if "max" in meta and len(value) > meta["max"]:
-            self.fail(
-                shape, value, where, f"Member must have length less than or equal to {meta['max']}"
-            )
+        self._count(shape, value, where)  # lengths read the same as list and map counts
         if isinstance(value, bytes):
             return
+        meta = shape.metadata
         if "pattern" in meta and compiled(meta["pattern"]).fullmatch(value) is None:
             self.fail(
                 shape,
