@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tabular_container.data import (
+    Channel,
     DataError,
     feature_array,
     infer_schema,
+    parse_numbers,
     read_channel,
     target_array,
 )
@@ -165,3 +168,55 @@ def test_class_labels_are_whole_numbers_when_they_all_are_else_text(tmp_path):
     assert numbers.dtype == np.int64
     assert numbers.tolist() == [10, 9]
     assert labels.tolist() == ["old", "9"]
+
+
+def test_chunks_keep_file_and_row_so_errors_name_the_right_line(tmp_path):
+    rows = "".join(f"F,0.{i},0.5,{i}\n" for i in range(1, 8))
+    write(tmp_path, "a.csv", HEADER + rows)
+    write(tmp_path, "b.csv", HEADER + "M,0.4,0.5,9\nI,0.3,heavy,4\n")
+
+    chunks = list(Channel.open(tmp_path, "validation").chunks(3))
+
+    assert [len(chunk) for chunk in chunks] == [3, 3, 1, 2]
+    assert chunks[2].index.tolist() == [("a.csv", 6)]
+    assert chunks[3].index.tolist() == [("b.csv", 0), ("b.csv", 1)]
+    schema = infer_schema(chunks[0], "rings", "validation")
+    with pytest.raises(DataError, match=r"^channel validation: b.csv line 3, column weight: 'hea"):
+        feature_array(chunks[3], schema, "validation")
+
+
+def test_a_channel_knows_its_size_and_header_before_reading_rows(tmp_path):
+    write(tmp_path, "a.csv", HEADER + "F,0.5,0.6,10\n")
+    write(tmp_path, "b.csv", "")
+
+    channel = Channel.open(tmp_path, "train")
+
+    assert channel.columns == ("sex", "length", "weight", "rings")
+    assert channel.size == len(HEADER + "F,0.5,0.6,10\n")
+    assert [name for name, _ in channel.files] == ["a.csv"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "number"),
+    [
+        ("1.5", 1.5),
+        (" 2 ", 2.0),
+        ("\u00a03e2\u2003", 300.0),  # non-ASCII spaces are stripped too
+        ("-.5", -0.5),
+        ("", math.nan),
+        ("   ", math.nan),
+    ],
+)
+def test_numbers_are_what_to_numeric_reads_once_stripped(cell, number):
+    numbers, bad = parse_numbers(pd.Series([cell, "7"], dtype=str))
+
+    assert not bad.any()
+    np.testing.assert_array_equal(numbers, [number, 7.0])
+
+
+@pytest.mark.parametrize("cell", ["heavy", "nan", "inf", "-Infinity", "1e999", "1,5", "0x10"])
+def test_cells_that_are_no_finite_number_are_flagged(cell):
+    numbers, bad = parse_numbers(pd.Series(["1", cell], dtype=str))
+
+    assert bad.tolist() == [False, True]
+    assert numbers[0] == 1.0
