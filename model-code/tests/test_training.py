@@ -7,7 +7,7 @@ import json
 import joblib
 import pytest
 
-from tabular_container import fitting
+from tabular_container import capacity, fitting
 from tabular_container.errors import UserError
 from tabular_container.paths import SageMakerPaths
 from tabular_container.training import channel_dirs, main, train, write_failure
@@ -168,3 +168,16 @@ def test_classification_needs_two_classes(job, make_frame):
 
     with pytest.raises(UserError, match="target rings has a single class in channel train"):
         train(job)
+
+
+def test_a_fit_whose_model_would_not_fit_in_memory_fails_once_the_rows_are_counted(
+    job, monkeypatch
+):
+    monkeypatch.setattr(capacity, "available_memory", lambda: 100 * 10**6)
+
+    assert main() == 1
+
+    assert job.failure_file.read_text().startswith(
+        "nystroem_ridge on 80 rows of 5 encoded features needs about "
+    )
+    assert "but 100.0 MB is available" in job.failure_file.read_text()

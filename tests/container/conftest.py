@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,6 +86,24 @@ def finish(base: Path, process: subprocess.Popen[str]) -> TrainRun:
     """Wait for a train process and collect what it left."""
     stdout, stderr = process.communicate(timeout=120)
     return TrainRun(base, process.returncode, stdout, stderr)
+
+
+def train_measured(base: Path) -> tuple[TrainRun, int]:
+    """Run `train` to the end: what it left, and its peak resident memory in bytes.
+
+    The kernel counts the peak per child (wait4's rusage), so nothing else this process ran
+    enters the figure; output goes to files, since nothing reads pipes while wait4 waits.
+    """
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, str(TRAIN)], env=program_env(base), stdout=stdout, stderr=stderr
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        run = TrainRun(base, process.returncode, stdout.read(), stderr.read())
+    return run, usage.ru_maxrss * 1024  # Linux counts it in KiB
 
 
 @pytest.fixture(scope="session")

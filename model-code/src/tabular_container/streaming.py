@@ -40,7 +40,8 @@ class Moments:
         """The columns of several, in order, as one."""
         joined = cls(0)
         for name in ("count", "mean", "m2"):
-            setattr(joined, name, np.concatenate([getattr(part, name) for part in parts]))
+            columns = [getattr(joined, name), *(getattr(part, name) for part in parts)]
+            setattr(joined, name, np.concatenate(columns))
         return joined
 
     @property

@@ -1,0 +1,175 @@
+"""The first pass over the train channel: what fitting needs to know before it reads the rows.
+
+Chunk by chunk, without keeping rows: the row count, which columns are numeric (the rule of
+`infer_schema`), the numeric columns' mean and spread, the categories, the class labels, and a
+seeded sample of rows for the kernel basis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from tabular_container.data import (
+    DataError,
+    TextChunks,
+    check_target,
+    parse_numbers,
+    schema_of,
+    target_array,
+)
+from tabular_container.hyperparameters import CLASSIFICATION, REGRESSION
+from tabular_container.schema import NUMERIC, Schema
+from tabular_container.streaming import Moments
+
+# One-hot columns per categorical feature, and classes, at most: wider encodings (an id column
+# read as categories) would not fit in memory, so they fail with a reason instead.
+MAX_CATEGORIES = 20_000
+SURVEY_CHUNK_ROWS = 65_536
+
+
+@dataclass
+class _Column:
+    """What one chunk after another says about a feature column."""
+
+    name: str
+    bad: bool = False  # a non-empty cell that is not a finite number: the column is categorical
+    numbers: bool = False  # some cell is a number
+    moments: Moments = field(default_factory=lambda: Moments(1))
+    distinct: set[str] | None = field(default_factory=set)  # None once over MAX_CATEGORIES
+
+    def add(self, values: pd.Series) -> None:
+        if self.distinct is not None:
+            self.distinct.update(pd.unique(values.to_numpy(dtype=object)))
+            if len(self.distinct) > MAX_CATEGORIES:
+                self.distinct = None
+        if self.bad:
+            return
+        numbers, bad = parse_numbers(values)
+        if bad.any():
+            self.bad = True
+            return
+        self.numbers = self.numbers or not np.isnan(numbers).all()
+        self.moments.add(numbers[:, None])
+
+    @property
+    def numeric(self) -> bool:
+        return not self.bad and self.numbers
+
+
+@dataclass(frozen=True)
+class Survey:
+    """The train channel as fitting needs it before it reads the rows again."""
+
+    rows: int
+    schema: Schema
+    categories: list[np.ndarray]  # of each categorical feature, in model order, sorted
+    moments: Moments  # of the numeric features, in model order
+    classes: np.ndarray | None  # classification: the sorted labels
+    whole_labels: bool | None  # classification: whether the labels are whole numbers
+    sample: pd.DataFrame  # the sampled rows, as text
+    sample_rows: np.ndarray  # their positions in the channel
+
+
+class _Sample:
+    """A seeded uniform sample of k rows: those whose random keys, drawn row by row, are least.
+
+    The keys come from one generator in row order, so the sample depends on the seed and the
+    rows, never on the chunk size.
+    """
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size = size
+        self.random = np.random.default_rng(seed)
+        self.keys = np.zeros(0)
+        self.rows = np.zeros(0, dtype=np.int64)
+        self.frame: pd.DataFrame | None = None
+
+    def add(self, chunk: pd.DataFrame, start: int) -> None:
+        if self.size == 0:
+            return
+        keys = self.random.random(len(chunk))
+        if len(self.keys) == self.size:
+            candidates = np.flatnonzero(keys < self.keys[-1])
+        else:
+            candidates = np.arange(len(chunk))
+        keys = np.concatenate([self.keys, keys[candidates]])
+        rows = np.concatenate([self.rows, start + candidates])
+        frames = [chunk.iloc[candidates]]
+        if self.frame is not None:
+            frames.insert(0, self.frame)
+        keep = np.lexsort((rows, keys))[: self.size]
+        self.keys, self.rows, self.frame = keys[keep], rows[keep], pd.concat(frames).iloc[keep]
+
+
+def survey(
+    source: TextChunks,
+    target: str,
+    problem_type: str,
+    sample_size: int,
+    seed: int,
+    chunk_rows: int = SURVEY_CHUNK_ROWS,
+) -> Survey:
+    """Read the channel once; fail on the first bad target or once an encoding is too wide."""
+    check_target(source.columns, target, source.name)
+    columns = {name: _Column(name) for name in source.columns if name != target}
+    texts: set[str] = set()  # the labels as written
+    wholes: set[int] = set()  # and as whole numbers, while every one is
+    whole_labels = True
+    sample = _Sample(sample_size, seed)
+    rows = 0
+    for chunk in source.chunks(chunk_rows):
+        for name, column in columns.items():
+            column.add(chunk[name])
+        if problem_type == REGRESSION:
+            target_array(chunk, target, REGRESSION, source.name)
+        else:
+            values = target_array(chunk, target, CLASSIFICATION, source.name)
+            whole_labels = whole_labels and values.dtype == np.int64
+            if whole_labels:
+                wholes.update(np.unique(values).tolist())
+            texts.update(pd.unique(chunk[target].to_numpy(dtype=object)))
+            if len(texts) > MAX_CATEGORIES:
+                raise DataError(
+                    f"target {target} has more than {MAX_CATEGORIES:,} distinct labels in "
+                    f"channel {source.name}; classification takes at most that many"
+                )
+        sample.add(chunk, rows)
+        rows += len(chunk)
+    if rows == 0:
+        raise DataError(f"channel {source.name} is empty: it has no data rows")
+    schema = schema_of(
+        source.columns, target, {name: c.numeric for name, c in columns.items()}, source.name
+    )
+    categorical = [columns[c.name] for c in schema.columns if c.kind != NUMERIC]
+    for column in categorical:
+        if column.distinct is None:
+            raise DataError(
+                f"column {column.name} of channel {source.name} is categorical (not every "
+                f"value is a number) with more than {MAX_CATEGORIES:,} distinct values, too "
+                "many to one-hot encode; drop it or make it numeric"
+            )
+    numeric = [columns[c.name].moments for c in schema.columns if c.kind == NUMERIC]
+    classes = None
+    if problem_type == CLASSIFICATION:
+        if whole_labels:
+            classes = np.array(sorted(wholes), dtype=np.int64)
+        else:
+            classes = np.unique(np.array(list(texts), dtype=object))
+        if len(classes) < 2:
+            raise DataError(
+                f"target {target} has a single class in channel {source.name}; "
+                "classification needs at least two"
+            )
+    return Survey(
+        rows=rows,
+        schema=schema,
+        categories=[np.unique(np.array(sorted(c.distinct), dtype=str)) for c in categorical],
+        moments=Moments.side_by_side(numeric),
+        classes=classes,
+        whole_labels=whole_labels if problem_type == CLASSIFICATION else None,
+        sample=sample.frame if sample.frame is not None else pd.DataFrame(columns=source.columns),
+        sample_rows=sample.rows,
+    )
