@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tabular_container import capacity
-from tabular_container.capacity import available_memory
+from tabular_container.capacity import available_memory, estimated_rows
+from tabular_container.data import Channel
 from tabular_container.hyperparameters import Hyperparameters
 
 MEMINFO = "MemTotal:       24000000 kB\nMemAvailable:   20000000 kB\nBuffers: 1 kB\n"
@@ -34,6 +35,16 @@ def test_a_cgroup_limit_below_memavailable_wins(machine, version):
     machine[version].write_text(f"{8 * 2**30}\n")
 
     assert available_memory() == 8 * 2**30
+
+
+def test_rows_are_estimated_from_the_first_mib(tmp_path):
+    line = "M,0.455,0.365,15\n"
+    (tmp_path / "a.csv").write_text("sex,length,diameter,rings\n" + line * 200_000)
+    channel = Channel.open(tmp_path, "train")
+
+    assert estimated_rows(channel) == pytest.approx(200_000, rel=0.01)
+    (tmp_path / "a.csv").write_text("sex,length,diameter,rings\n" + line * 10)
+    assert estimated_rows(Channel.open(tmp_path, "train")) == 10
 
 
 def test_boosting_needs_memory_in_proportion_to_its_rows_and_ridge_does_not():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import joblib
 import pytest
@@ -170,6 +171,27 @@ def test_classification_needs_two_classes(job, make_frame):
         train(job)
 
 
+def write_rows(path, make_frame, rows):
+    """A train channel CSV of that many synthetic rows."""
+    make_frame(rows=rows).to_csv(path, index=False)
+
+
+def test_boosting_fails_at_once_when_its_rows_would_not_fit_in_memory(job, monkeypatch, make_frame):
+    set_hyperparameters(job, estimator="hist_gradient_boosting")
+    train_csv = job.channel_dir("train") / "train.csv"
+    write_rows(train_csv, make_frame, 40_000)  # over a MiB of real rows, for the estimate
+    os.truncate(train_csv, 5 * 10**9)  # then a sparse hole: 5 GB on paper, no disk taken
+    monkeypatch.setattr(capacity, "available_memory", lambda: 2 * 10**9)
+
+    assert main() == 1
+
+    reason = job.failure_file.read_text()
+    assert reason.startswith("channel train holds 5.00 GB of CSV (about ")
+    assert "hist_gradient_boosting, which keeps every row in memory, needs about " in reason
+    assert "of memory, but 2.00 GB is available" in reason
+    assert not job.model_dir.exists()
+
+
 def test_a_fit_whose_model_would_not_fit_in_memory_fails_once_the_rows_are_counted(
     job, monkeypatch
 ):
@@ -181,3 +203,23 @@ def test_a_fit_whose_model_would_not_fit_in_memory_fails_once_the_rows_are_count
         "nystroem_ridge on 80 rows of 5 encoded features needs about "
     )
     assert "but 100.0 MB is available" in job.failure_file.read_text()
+
+
+def test_a_channel_over_the_size_limit_fails_before_a_row_is_read(job, monkeypatch):
+    monkeypatch.setenv("TRAIN_MAX_CHANNEL_BYTES", "1000")
+
+    assert main() == 1
+
+    size = (job.channel_dir("train") / "train.csv").stat().st_size
+    assert job.failure_file.read_text().startswith(
+        f"channel train holds {size:,} bytes of CSV, over the 1,000 bytes this container "
+        "trains on (TRAIN_MAX_CHANNEL_BYTES)"
+    )
+
+
+def test_a_malformed_size_limit_is_named(job, monkeypatch):
+    monkeypatch.setenv("TRAIN_MAX_CHANNEL_BYTES", "10GB")
+
+    assert main() == 1
+
+    assert job.failure_file.read_text() == "TRAIN_MAX_CHANNEL_BYTES='10GB' is not a whole number"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -151,3 +152,18 @@ def test_training_memory_does_not_grow_with_the_rows(abalone_splits: Path, tmp_p
     assert run.returncode == 0, run.stderr
     assert "on 150000 rows" in run.stdout
     assert peak < MEMORY_BOUND, f"peak RSS {peak / 1e6:.0f} MB"
+
+
+def test_a_channel_too_big_to_train_on_fails_at_once_naming_size_and_limit(
+    abalone_splits: Path, tmp_path: Path
+):
+    base = make_job(tmp_path, abalone_splits)
+    os.truncate(base / "input/data/train/train.csv", 50 * 10**9)  # sparse: takes no disk
+
+    run = finish(base, start_train(base))
+
+    assert run.returncode == 1
+    assert run.failure.startswith(
+        "channel train holds 50.00 GB of CSV, over the 10.00 GB this container trains on "
+        "(TRAIN_MAX_CHANNEL_BYTES)"
+    )

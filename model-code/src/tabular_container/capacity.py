@@ -1,13 +1,16 @@
-"""Whether a fit fits: the memory it needs, against what the machine or container has.
+"""Whether a fit fits: the memory and the time it needs, against what the job has.
 
-`train` asks once the survey has counted the rows and categories, so a fit that cannot fit ends
-with its reason in output/failure, never in an OOM kill.
+`train` asks before it reads any row (from the channels' sizes) and again once the survey has
+counted the rows and categories, so data that cannot fit ends with its reason in output/failure,
+never in an OOM kill or a job stopped hours later.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from tabular_container.constants import MAX_CHANNEL_BYTES_ENV
+from tabular_container.data import Channel
 from tabular_container.errors import UserError
 from tabular_container.hyperparameters import (
     HIST_GRADIENT_BOOSTING,
@@ -108,3 +111,33 @@ def check_memory(hp: Hyperparameters, need: int, what: str) -> None:
         f"(MemAvailable, or the container's cgroup limit). {remedy} or an instance with more "
         "memory."
     )
+
+
+def estimated_rows(channel: Channel) -> int:
+    """Rows of a channel judged from its size and the length of the lines its first MiB holds."""
+    head = channel.head
+    lines = max(head.count(b"\n"), 1)
+    if len(head) == channel.size:
+        return max(lines - 1, 1)
+    return int(channel.size * lines / len(head))
+
+
+def check_channel(hp: Hyperparameters, channel: Channel, max_bytes: int) -> None:
+    """Refuse, before reading a row, a channel too big to stream in a job's time or, for
+    boosting, to hold in memory."""
+    size = channel.size
+    if size > max_bytes:
+        raise UserError(
+            f"channel {channel.name} holds {size_text(size)} of CSV, over the "
+            f"{size_text(max_bytes)} this container trains on ({MAX_CHANNEL_BYTES_ENV}): "
+            "reading it would take longer than a training job should. Train on a sample, or "
+            f"raise {MAX_CHANNEL_BYTES_ENV} and the job's MaxRuntimeInSeconds."
+        )
+    if channel.name == "train" and hp.estimator == HIST_GRADIENT_BOOSTING:
+        rows, columns = estimated_rows(channel), len(channel.columns)
+        check_memory(
+            hp,
+            memory_needed(hp, rows, columns, columns - 1, 1),
+            f"channel train holds {size_text(size)} of CSV (about {rows:,} rows); "
+            "hist_gradient_boosting, which keeps every row in memory,",
+        )

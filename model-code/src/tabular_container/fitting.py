@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 
 from tabular_container.artifacts import library_versions, save_model
 from tabular_container.capacity import (
+    check_channel,
     check_memory,
     chunk_rows,
     memory_needed,
@@ -192,10 +193,14 @@ def score_channel(fitted: Fitted, source: TextChunks, hp: Hyperparameters) -> Sc
     return score
 
 
-def fit_and_save(hp: Hyperparameters, channels: dict[str, Path], model_dir: Path) -> None:
+def fit_and_save(
+    hp: Hyperparameters, channels: dict[str, Path], model_dir: Path, max_channel_bytes: int
+) -> None:
     """Train on the train channel, score train and validation, write model and metadata."""
     started = time.perf_counter()
     sources = {name: Channel.open(directory, name) for name, directory in channels.items()}
+    for source in sources.values():
+        check_channel(hp, source, max_channel_bytes)
     fitted = fit(sources["train"], hp)
     seconds = time.perf_counter() - started
     print(
