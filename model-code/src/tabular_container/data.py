@@ -120,12 +120,12 @@ class Channel:
                 for chunk in pd.read_csv(path, chunksize=rows, **TEXT):
                     if chunk.empty:
                         continue
-                    chunk.index = pd.MultiIndex.from_arrays(
-                        [
-                            np.full(len(chunk), name, dtype=object),
-                            np.arange(start, start + len(chunk)),
-                        ],
+                    positions = np.arange(len(chunk))
+                    chunk.index = pd.MultiIndex(
+                        levels=[[name], positions + start],
+                        codes=[np.zeros_like(positions), positions],
                         names=["file", "row"],
+                        verify_integrity=False,
                     )
                     start += len(chunk)
                     yield chunk

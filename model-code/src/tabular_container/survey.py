@@ -101,7 +101,10 @@ class _Sample:
         if self.frame is not None:
             frames.insert(0, self.frame)
         keep = np.lexsort((rows, keys))[: self.size]
-        self.keys, self.rows, self.frame = keys[keep], rows[keep], pd.concat(frames).iloc[keep]
+        frame = pd.concat(frames).iloc[keep]
+        # A chunk's (file, row) index lists every row of the chunk; keep only the sample's.
+        frame.index = frame.index.remove_unused_levels()
+        self.keys, self.rows, self.frame = keys[keep], rows[keep], frame
 
 
 def survey(
