@@ -197,26 +197,41 @@ def test_a_channel_knows_its_size_and_header_before_reading_rows(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("cell", "number"),
+    ("cell", "number", "padded"),
     [
-        ("1.5", 1.5),
-        (" 2 ", 2.0),
-        ("\u00a03e2\u2003", 300.0),  # non-ASCII spaces are stripped too
-        ("-.5", -0.5),
-        ("", math.nan),
-        ("   ", math.nan),
+        ("1.5", 1.5, False),
+        (" 2 ", 2.0, False),  # the parser skips ASCII spaces itself
+        ("\u00a03e2\u2003", 300.0, True),  # other spaces are stripped first
+        ("-.5", -0.5, False),
+        ("", math.nan, False),
+        ("   ", math.nan, True),
     ],
 )
-def test_numbers_are_what_to_numeric_reads_once_stripped(cell, number):
-    numbers, bad = parse_numbers(pd.Series([cell, "7"], dtype=str))
+def test_numbers_are_what_to_numeric_reads_once_stripped(cell, number, padded):
+    numbers, bad, stripped = parse_numbers(pd.Series([cell, "7"], dtype=str))
 
     assert not bad.any()
     np.testing.assert_array_equal(numbers, [number, 7.0])
+    assert stripped.tolist() == [padded, False]
 
 
 @pytest.mark.parametrize("cell", ["heavy", "nan", "inf", "-Infinity", "1e999", "1,5", "0x10"])
 def test_cells_that_are_no_finite_number_are_flagged(cell):
-    numbers, bad = parse_numbers(pd.Series(["1", cell], dtype=str))
+    numbers, bad, _ = parse_numbers(pd.Series(["1", cell], dtype=str))
 
     assert bad.tolist() == [False, True]
     assert numbers[0] == 1.0
+
+
+def test_plain_numeric_columns_read_as_floats_equal_the_text_read_as_numbers(tmp_path):
+    cells = ["0.455", " 1.5", "-.25e+2", "", "+3", "00012", "0.1234567890123456", "7."]
+    write(tmp_path, "a.csv", "sex,weight\n" + "".join(f"F,{cell}\n" for cell in cells))
+    channel = Channel.open(tmp_path, "train")
+
+    (typed,) = channel.chunks(100, numbers=["weight"])
+    (text,) = channel.chunks(100)
+
+    assert typed["weight"].dtype == np.float64
+    assert typed["sex"].tolist() == text["sex"].tolist()
+    np.testing.assert_array_equal(typed["weight"], parse_numbers(text["weight"]).values)
+    np.testing.assert_array_equal(parse_numbers(typed["weight"]).values, typed["weight"])

@@ -48,6 +48,7 @@ def test_the_survey_learns_what_all_rows_at_once_would_teach(mixed, rows):
     assert [c.tolist() for c in found.categories] == [c.tolist() for c in encoder.categories_]
     np.testing.assert_allclose(found.moments.mean, encoder.mean_, rtol=1e-14)
     np.testing.assert_allclose(found.moments.spread, encoder.scale_, rtol=1e-12)
+    assert found.plain_numbers == ("length", "rings")  # "padded" needs stripping first
 
 
 def test_the_sample_keeps_only_its_own_rows(mixed):

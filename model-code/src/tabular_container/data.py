@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
@@ -35,8 +35,8 @@ class TextChunks(Protocol):
         """The header the channel's files share."""
         ...
 
-    def chunks(self, rows: int) -> Iterator[pd.DataFrame]:
-        """The rows in file order, at most `rows` at a time."""
+    def chunks(self, rows: int, numbers: Collection[str] = ()) -> Iterator[pd.DataFrame]:
+        """The rows in file order, at most `rows` at a time; `numbers` may come as floats."""
         ...
 
 
@@ -112,12 +112,24 @@ class Channel:
         with self.files[0][1].open("rb") as handle:
             return handle.read(1 << 20)
 
-    def chunks(self, rows: int) -> Iterator[pd.DataFrame]:
-        """The rows of each file in turn, at most `rows` at a time, indexed by (file, row)."""
+    def chunks(self, rows: int, numbers: Collection[str] = ()) -> Iterator[pd.DataFrame]:
+        """The rows of each file in turn, at most `rows` at a time, indexed by (file, row).
+
+        Columns named in `numbers` come as floats, NaN for an empty cell, parsed by pandas' C
+        reader: 4 times faster than reading text and then numbers, and the same values for
+        columns whose cells are all empty or numbers without other spaces around them (to the
+        last bit, but for the odd number of 17 or more digits, one unit in the last place apart).
+        """
+        options = {
+            **TEXT,
+            "dtype": {column: float if column in numbers else str for column in self.header},
+            "na_filter": bool(numbers),
+            "na_values": {column: [""] for column in numbers},
+        }
         for name, path in self.files:
             start = 0
             with _reading(path, self.name):
-                for chunk in pd.read_csv(path, chunksize=rows, **TEXT):
+                for chunk in pd.read_csv(path, chunksize=rows, **options):
                     if chunk.empty:
                         continue
                     positions = np.arange(len(chunk))
@@ -143,8 +155,8 @@ class FrameChannel:
         """The frame's columns."""
         return tuple(self.frame.columns)
 
-    def chunks(self, rows: int) -> Iterator[pd.DataFrame]:
-        """Consecutive slices of the frame."""
+    def chunks(self, rows: int, numbers: Collection[str] = ()) -> Iterator[pd.DataFrame]:
+        """Consecutive slices of the frame (as text: `numbers` is only a permission)."""
         for start in range(0, len(self.frame), rows):
             yield self.frame.iloc[start : start + rows]
 
@@ -154,23 +166,37 @@ def read_channel(directory: Path, channel: str) -> pd.DataFrame:
     return pd.concat(list(Channel.open(directory, channel).chunks(WHOLE_FRAME_CHUNK_ROWS)))
 
 
-def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Values as floats (NaN where empty) and a mask of the ones that are not finite numbers.
+class Numbers(NamedTuple):
+    """A column's cells read as numbers."""
 
-    A cell counts as a number when `pd.to_numeric` reads it once stripped of whitespace. Most
-    cells parse as they are (the parser skips ASCII spaces itself), which takes half the time;
-    only those that do not (empty, padded with other spaces, not numbers) are stripped first.
+    values: np.ndarray  # floats, NaN where a cell is empty
+    bad: np.ndarray  # cells that are not finite numbers
+    padded: np.ndarray  # cells read only once stripped of whitespace (or only whitespace)
+
+
+def parse_numbers(values: pd.Series) -> Numbers:
+    """Cells as numbers: those `pd.to_numeric` reads once stripped of whitespace.
+
+    Most cells parse as they are (the parser skips ASCII spaces itself), which takes half the
+    time; only those that do not (empty, padded with other spaces, not numbers) are stripped
+    and read again. A column pandas already read as floats (Channel.chunks' `numbers`) is taken
+    as it is.
     """
+    if values.dtype.kind == "f":
+        numbers = values.to_numpy()
+        return Numbers(numbers, np.isinf(numbers), np.zeros(len(numbers), dtype=bool))
     raw = values.to_numpy(dtype=object)
     numbers = pd.to_numeric(raw, errors="coerce").astype(float, copy=False)
-    bad = ~np.isfinite(numbers)
-    if bad.any():
-        text = values[bad].str.strip()
+    retry = ~np.isfinite(numbers)
+    bad, padded = retry.copy(), np.zeros(len(numbers), dtype=bool)
+    if retry.any():
+        text = values[retry].str.strip()
         empty = (text == "").to_numpy()
-        retried = pd.to_numeric(text.mask(empty), errors="coerce").to_numpy(dtype=float)
-        numbers[bad] = retried
-        bad[bad] = ~empty & ~np.isfinite(retried)
-    return numbers, bad
+        again = pd.to_numeric(text.mask(empty), errors="coerce").to_numpy(dtype=float)
+        numbers[retry] = again
+        bad[retry] = ~empty & ~np.isfinite(again)
+        padded[retry] = ~bad[retry] & (values[retry] != "").to_numpy()
+    return Numbers(numbers, bad, padded)
 
 
 def _where(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> tuple[str, int, int]:
@@ -209,7 +235,7 @@ def infer_schema(frame: pd.DataFrame, target: str, channel: str) -> Schema:
     numeric = {}
     for name in frame.columns:
         if name != target:
-            numbers, bad = parse_numbers(frame[name])
+            numbers, bad, _ = parse_numbers(frame[name])
             numeric[name] = not bad.any() and not np.isnan(numbers).all()
     return schema_of(list(frame.columns), target, numeric, channel)
 
@@ -222,7 +248,7 @@ def feature_array(frame: pd.DataFrame, schema: Schema, channel: str) -> np.ndarr
     array = np.empty((len(frame), len(schema.names)), dtype=object)
     for position, column in enumerate(schema.columns):
         if column.kind == NUMERIC:
-            numbers, bad = parse_numbers(frame[column.name])
+            numbers, bad, _ = parse_numbers(frame[column.name])
             if bad.any():
                 file, line, index = _where(frame, bad)
                 value = frame[column.name].iloc[index]
@@ -251,7 +277,7 @@ def target_array(
     if target not in frame.columns:
         raise DataError(f"target column {target!r} not found in channel {channel}")
     values = frame[target]
-    numbers, bad = parse_numbers(values)
+    numbers, bad, _ = parse_numbers(values)
     empty = np.isnan(numbers) & ~bad
     if empty.any():
         file, line, _ = _where(frame, empty)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,7 +107,7 @@ def _fit_ridge(
         return CentredScatter.of(features, _ridge_targets(target, found.classes))
 
     scatter = CentredScatter()
-    for part in map_in_order(statistics, source.chunks(rows)):
+    for part in map_in_order(statistics, source.chunks(rows, found.plain_numbers)):
         scatter.merge(part)
     coef, intercept = scatter.ridge(hp.alpha)
     _set_solution(model.steps[-1][1], coef, intercept, found.classes)
@@ -126,7 +126,7 @@ def _fit_boosting(
 
     features = np.empty((found.rows, _width(found)))
     targets, start = [], 0
-    for encoded, target in map_in_order(encode, source.chunks(rows)):
+    for encoded, target in map_in_order(encode, source.chunks(rows, found.plain_numbers)):
         features[start : start + len(target)] = encoded
         targets.append(target)
         start += len(target)
@@ -177,8 +177,14 @@ def _predict_function(model: Pipeline) -> Callable[[np.ndarray], np.ndarray]:
     return lambda rows: final.predict(rbf.basis_kernel(encoder.transform(rows)))
 
 
-def score_channel(fitted: Fitted, source: TextChunks, hp: Hyperparameters) -> Score:
-    """Predict a channel chunk by chunk and score the predictions."""
+def score_channel(
+    fitted: Fitted, source: TextChunks, hp: Hyperparameters, numbers: Collection[str] = ()
+) -> Score:
+    """Predict a channel chunk by chunk and score the predictions.
+
+    `numbers` are columns pandas may read as floats: the train channel's plain numeric ones
+    (fitted.survey.plain_numbers); another channel's cells have not been checked yet.
+    """
     predict = _predict_function(fitted.model)
 
     def truth_and_prediction(chunk: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +194,8 @@ def score_channel(fitted: Fitted, source: TextChunks, hp: Hyperparameters) -> Sc
         return truth, predict(feature_array(chunk, fitted.schema, source.name))
 
     score = Score(hp.problem_type)
-    for truth, predicted in map_in_order(truth_and_prediction, source.chunks(fitted.chunk_rows)):
+    chunks = source.chunks(fitted.chunk_rows, numbers)
+    for truth, predicted in map_in_order(truth_and_prediction, chunks):
         score.add(truth, predicted)
     return score
 
@@ -207,7 +214,12 @@ def fit_and_save(
         f"Trained {hp.estimator} ({hp.problem_type}) on {fitted.survey.rows} rows, "
         f"{len(fitted.schema.names)} features, in {seconds:.2f} s"
     )
-    scores = {name: score_channel(fitted, source, hp) for name, source in sources.items()}
+    scores = {
+        name: score_channel(
+            fitted, source, hp, fitted.survey.plain_numbers if name == "train" else ()
+        )
+        for name, source in sources.items()
+    }
     metrics = {name: score.figures() for name, score in scores.items()}
     metadata = {
         "target": hp.target,

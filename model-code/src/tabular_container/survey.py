@@ -37,6 +37,7 @@ class _Column:
     name: str
     bad: bool = False  # a non-empty cell that is not a finite number: the column is categorical
     numbers: bool = False  # some cell is a number
+    padded: bool = False  # some cell reads as a number (or empty) only once stripped
     moments: Moments = field(default_factory=lambda: Moments(1))
     distinct: set[str] | None = field(default_factory=set)  # None once over MAX_CATEGORIES
 
@@ -47,11 +48,12 @@ class _Column:
                 self.distinct = None
         if self.bad:
             return
-        numbers, bad = parse_numbers(values)
+        numbers, bad, padded = parse_numbers(values)
         if bad.any():
             self.bad = True
             return
         self.numbers = self.numbers or not np.isnan(numbers).all()
+        self.padded = self.padded or padded.any()
         self.moments.add(numbers[:, None])
 
     @property
@@ -71,6 +73,7 @@ class Survey:
     whole_labels: bool | None  # classification: whether the labels are whole numbers
     sample: pd.DataFrame  # the sampled rows, as text
     sample_rows: np.ndarray  # their positions in the channel
+    plain_numbers: tuple[str, ...]  # numeric columns pandas can read as floats (Channel.chunks)
 
 
 class _Sample:
@@ -122,12 +125,16 @@ def survey(
     wholes: set[int] = set()  # and as whole numbers, while every one is
     whole_labels = True
     sample = _Sample(sample_size, seed)
+    padded_target = False
     rows = 0
     for chunk in source.chunks(chunk_rows):
         for name, column in columns.items():
             column.add(chunk[name])
         if problem_type == REGRESSION:
-            target_array(chunk, target, REGRESSION, source.name)
+            numbers, bad, padded = parse_numbers(chunk[target])
+            if bad.any() or np.isnan(numbers).any():
+                target_array(chunk, target, REGRESSION, source.name)  # names the first bad row
+            padded_target = padded_target or padded.any()
         else:
             values = target_array(chunk, target, CLASSIFICATION, source.name)
             whole_labels = whole_labels and values.dtype == np.int64
@@ -175,4 +182,8 @@ def survey(
         whole_labels=whole_labels if problem_type == CLASSIFICATION else None,
         sample=sample.frame if sample.frame is not None else pd.DataFrame(columns=source.columns),
         sample_rows=sample.rows,
+        plain_numbers=tuple(
+            [c.name for c in schema.columns if c.kind == NUMERIC and not columns[c.name].padded]
+            + ([target] if problem_type == REGRESSION and not padded_target else [])
+        ),
     )
