@@ -115,8 +115,7 @@ class RBFFeatures(Nystroem, auto_wrap_output_keys=None):
             + np.einsum("ij,ij->i", basis, basis)[None, :]
         )
         np.maximum(distances, 0.0, out=distances)
-        distances *= -gamma
-        return np.exp(distances, out=distances)
+        return np.exp(-gamma * distances)
 
     def transform(self, X: np.ndarray) -> np.ndarray:  # noqa: N803 - sklearn's name
         """Kernel against the basis rows, times the fitted normalization (Nystroem's formula)."""
