@@ -7,11 +7,17 @@ import os
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from tests.container.conftest import TrainRun, finish, make_job, start_train, train_measured
+from tests.container.conftest import (
+    TrainRun,
+    finish,
+    jittered_rows,
+    make_job,
+    start_train,
+    train_measured,
+)
 
 METRIC_DEFINITION = r"validation:mse=([0-9.eE+-]+);"
 # Peak resident memory of `train` on 150,000 rows: about 0.3 GB streamed, 1.3 GB held in memory.
@@ -132,20 +138,10 @@ def test_the_first_failure_reason_is_kept(abalone_splits: Path, tmp_path: Path):
     assert run.failure == "an earlier reason"
 
 
-def many_rows(splits: Path, rows: int) -> pd.DataFrame:
-    """The train split resampled to `rows` rows, its measurements jittered by about 1%."""
-    frame = pd.read_csv(splits / "train" / "train.csv")
-    random = np.random.default_rng(0)
-    sample = frame.iloc[random.integers(0, len(frame), rows)].reset_index(drop=True)
-    measures = sample.columns[1:-1]
-    sample[measures] = (sample[measures] * random.normal(1, 0.01, (rows, len(measures)))).round(3)
-    return sample
-
-
 def test_training_memory_does_not_grow_with_the_rows(abalone_splits: Path, tmp_path: Path):
     # 150,000 rows (6.8 MB of CSV): before chunked training this run peaked at 1.3 GB.
     base = make_job(tmp_path, abalone_splits)
-    many_rows(abalone_splits, 150_000).to_csv(base / "input/data/train/train.csv", index=False)
+    jittered_rows(abalone_splits, 150_000).to_csv(base / "input/data/train/train.csv", index=False)
 
     run, peak = train_measured(base)
 
