@@ -16,7 +16,7 @@ DEFAULT_BASE_DIR = "/opt/ml"
 DEFAULT_PORT = 8080
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - the container must answer SageMaker on every interface
 DEFAULT_LOG_LEVEL = "info"
-# What the pipeline's default training volume (10 GB) holds, and about an hour of `train` on two
+# What the pipeline's default training volume (10 GB) holds, and over an hour of `train` on two
 # vCPUs (bench/training.py measures the rate); past it a job fails at once, saying so.
 DEFAULT_MAX_CHANNEL_BYTES = 10 * 10**9
 
