@@ -130,6 +130,12 @@ def survey(
     for chunk in source.chunks(chunk_rows):
         for name, column in columns.items():
             column.add(chunk[name])
+            if column.bad and column.distinct is None:  # categorical, and too wide
+                raise DataError(
+                    f"column {name} of channel {source.name} is categorical (not every value "
+                    f"is a number) with more than {MAX_CATEGORIES:,} distinct values, too many "
+                    "to one-hot encode; drop it or make it numeric"
+                )
         if problem_type == REGRESSION:
             numbers, bad, padded = parse_numbers(chunk[target])
             if bad.any() or np.isnan(numbers).any():
@@ -154,13 +160,6 @@ def survey(
         source.columns, target, {name: c.numeric for name, c in columns.items()}, source.name
     )
     categorical = [columns[c.name] for c in schema.columns if c.kind != NUMERIC]
-    for column in categorical:
-        if column.distinct is None:
-            raise DataError(
-                f"column {column.name} of channel {source.name} is categorical (not every "
-                f"value is a number) with more than {MAX_CATEGORIES:,} distinct values, too "
-                "many to one-hot encode; drop it or make it numeric"
-            )
     numeric = [columns[c.name].moments for c in schema.columns if c.kind == NUMERIC]
     classes = None
     if problem_type == CLASSIFICATION:
@@ -176,7 +175,7 @@ def survey(
     return Survey(
         rows=rows,
         schema=schema,
-        categories=[np.unique(np.array(sorted(c.distinct), dtype=str)) for c in categorical],
+        categories=[np.unique(np.array(list(c.distinct), dtype=str)) for c in categorical],
         moments=Moments.side_by_side(numeric),
         classes=classes,
         whole_labels=whole_labels if problem_type == CLASSIFICATION else None,
