@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tabular_container.constants import MAX_CHANNEL_BYTES_ENV
 from tabular_container.data import Channel
+from tabular_container.environment import available_cpus
 from tabular_container.errors import UserError
 from tabular_container.hyperparameters import (
     HIST_GRADIENT_BOOSTING,
@@ -35,8 +36,6 @@ MIN_CHUNK_ROWS, MAX_CHUNK_ROWS = 1_024, 65_536
 # goes through (object array, encoding, kernel, centred features).
 TEXT_CELL_BYTES = 72
 FLOAT_COPIES = 4
-# Chunks in flight at once: those the worker threads compute, one waiting, one being read.
-CHUNKS_IN_FLIGHT = 4
 # hist_gradient_boosting holds every row encoded in float64, scikit-learn's train/validation
 # split of them (early stopping) and its binned copy: measured 250 bytes a row of 10 features.
 BOOSTING_BYTES_PER_CELL = 24
@@ -88,7 +87,9 @@ def memory_needed(hp: Hyperparameters, rows: int, columns: int, width: int, targ
     p x p. Boosting needs every encoded row as well.
     """
     features = model_features(hp, rows, width)
-    chunks = CHUNKS_IN_FLIGHT * chunk_rows(columns, features) * _row_bytes(columns, features)
+    # In flight: a chunk per worker thread (one per CPU), one waiting, one being read.
+    in_flight = available_cpus() + 2
+    chunks = in_flight * chunk_rows(columns, features) * _row_bytes(columns, features)
     need = BASELINE_BYTES + chunks
     if hp.estimator == HIST_GRADIENT_BOOSTING:
         return need + rows * (width * BOOSTING_BYTES_PER_CELL + BOOSTING_BYTES_PER_ROW)
