@@ -235,3 +235,15 @@ def test_plain_numeric_columns_read_as_floats_equal_the_text_read_as_numbers(tmp
     assert typed["sex"].tolist() == text["sex"].tolist()
     np.testing.assert_array_equal(typed["weight"], parse_numbers(text["weight"]).values)
     np.testing.assert_array_equal(parse_numbers(typed["weight"]).values, typed["weight"])
+
+
+def test_labels_follow_the_train_channels_choice_of_whole_numbers_or_text(tmp_path):
+    write(tmp_path, "v.csv", HEADER + "F,0.5,0.6,10\nM,0.4,0.5,9.0\nI,0.3,0.4,old\n")
+    frame = read_channel(tmp_path, "validation")
+
+    as_text = target_array(frame, "rings", "classification", "validation", whole_labels=False)
+    assert as_text.tolist() == ["10", "9.0", "old"]
+    with pytest.raises(DataError, match=r"v.csv line 4, target rings: 'old' is not a whole number"):
+        target_array(frame, "rings", "classification", "validation", whole_labels=True)
+    whole = target_array(frame.iloc[:2], "rings", "classification", "validation", whole_labels=True)
+    assert whole.tolist() == [10, 9]
