@@ -10,6 +10,7 @@ import pytest
 
 from tabular_container import capacity, fitting
 from tabular_container.errors import UserError
+from tabular_container.hyperparameters import Hyperparameters
 from tabular_container.paths import SageMakerPaths
 from tabular_container.training import channel_dirs, main, train, write_failure
 
@@ -176,8 +177,20 @@ def write_rows(path, make_frame, rows):
     make_frame(rows=rows).to_csv(path, index=False)
 
 
-def test_boosting_fails_at_once_when_its_rows_would_not_fit_in_memory(job, monkeypatch, make_frame):
-    set_hyperparameters(job, estimator="hist_gradient_boosting")
+@pytest.mark.parametrize(
+    ("hyperparameters", "what"),
+    [
+        (
+            {"estimator": "hist_gradient_boosting"},
+            "hist_gradient_boosting, which keeps every row in memory,",
+        ),
+        ({"n_components": "20000"}, "nystroem_ridge with n_components=20000"),
+    ],
+)
+def test_a_fit_too_big_for_memory_fails_before_a_row_is_read(
+    job, monkeypatch, make_frame, hyperparameters, what
+):
+    set_hyperparameters(job, **hyperparameters)
     train_csv = job.channel_dir("train") / "train.csv"
     write_rows(train_csv, make_frame, 40_000)  # over a MiB of real rows, for the estimate
     os.truncate(train_csv, 5 * 10**9)  # then a sparse hole: 5 GB on paper, no disk taken
@@ -187,22 +200,26 @@ def test_boosting_fails_at_once_when_its_rows_would_not_fit_in_memory(job, monke
 
     reason = job.failure_file.read_text()
     assert reason.startswith("channel train holds 5.00 GB of CSV (about ")
-    assert "hist_gradient_boosting, which keeps every row in memory, needs about " in reason
+    assert f"rows); {what} needs about " in reason
     assert "of memory, but 2.00 GB is available" in reason
     assert not job.model_dir.exists()
 
 
-def test_a_fit_whose_model_would_not_fit_in_memory_fails_once_the_rows_are_counted(
-    job, monkeypatch
+def test_a_fit_too_wide_for_memory_fails_once_the_survey_has_counted_the_categories(
+    job, monkeypatch, make_frame
 ):
-    monkeypatch.setattr(capacity, "available_memory", lambda: 100 * 10**6)
+    set_hyperparameters(job, estimator="ridge")
+    frame = make_frame(rows=3000).assign(batch=[f"b{i}" for i in range(3000)])
+    frame.to_csv(job.channel_dir("train") / "train.csv", index=False)
+    # Enough for what the channel's size foretells (a column each), not for 3,000 categories.
+    foretold = capacity.memory_needed(Hyperparameters(estimator="ridge"), 3000, 5, 4, 1)
+    monkeypatch.setattr(capacity, "available_memory", lambda: foretold)
 
     assert main() == 1
 
-    assert job.failure_file.read_text().startswith(
-        "nystroem_ridge on 80 rows of 5 encoded features needs about "
-    )
-    assert "but 100.0 MB is available" in job.failure_file.read_text()
+    reason = job.failure_file.read_text()
+    assert reason.startswith("ridge on 3,000 rows of 3,005 encoded features needs about ")
+    assert "Use fewer categories, or an instance with more memory." in reason
 
 
 def test_a_channel_over_the_size_limit_fails_before_a_row_is_read(job, monkeypatch):

@@ -80,20 +80,24 @@ def model_features(hp: Hyperparameters, rows: int, width: int) -> int:
 
 
 def memory_needed(hp: Hyperparameters, rows: int, columns: int, width: int, targets: int) -> int:
-    """Peak bytes of a fit on rows of `columns` cells, `width` once encoded.
+    """Peak bytes of a fit on rows of `columns` cells, `width` once encoded, `targets` columns
+    of target for ridge (one, or one per class past two).
 
-    Streamed estimators need the chunks in flight and the model's state: for ridge the Gram
-    matrices (running, a chunk's, its update, the system) or the basis kernel's SVD, about four
-    p x p. Boosting needs every encoded row as well.
+    Every fit needs the chunks in flight. Ridge needs its Gram matrices (running, a chunk's,
+    its update, the system) or the basis kernel's SVD, about four p x p, and the kernel's
+    sample of rows as text; boosting needs every encoded row.
     """
     features = model_features(hp, rows, width)
     # In flight: a chunk per worker thread (one per CPU), one waiting, one being read.
     in_flight = available_cpus() + 2
-    chunks = in_flight * chunk_rows(columns, features) * _row_bytes(columns, features)
-    need = BASELINE_BYTES + chunks
+    per_row = _row_bytes(columns, features + targets)
+    need = BASELINE_BYTES + in_flight * chunk_rows(columns, features + targets) * per_row
     if hp.estimator == HIST_GRADIENT_BOOSTING:
         return need + rows * (width * BOOSTING_BYTES_PER_CELL + BOOSTING_BYTES_PER_ROW)
-    return need + 8 * features * (4 * features + width + targets)
+    need += 8 * features * (4 * features + width + targets)
+    if hp.estimator == NYSTROEM_RIDGE:
+        need += features * columns * TEXT_CELL_BYTES
+    return need
 
 
 def check_memory(hp: Hyperparameters, need: int, what: str) -> None:
@@ -124,8 +128,12 @@ def estimated_rows(channel: Channel) -> int:
 
 
 def check_channel(hp: Hyperparameters, channel: Channel, max_bytes: int) -> None:
-    """Refuse, before reading a row, a channel too big to stream in a job's time or, for
-    boosting, to hold in memory."""
+    """Refuse, before reading a row, a channel too big to read in a job's time, or a fit on it
+    too big for the memory (every row, for boosting; the kernel's state, for a large basis).
+
+    Categories are not counted yet, so the estimate takes every feature as one column; the
+    survey's count is checked again in fitting.fit.
+    """
     size = channel.size
     if size > max_bytes:
         raise UserError(
@@ -134,11 +142,17 @@ def check_channel(hp: Hyperparameters, channel: Channel, max_bytes: int) -> None
             "reading it would take longer than a training job should. Train on a sample, or "
             f"raise {MAX_CHANNEL_BYTES_ENV} and the job's MaxRuntimeInSeconds."
         )
-    if channel.name == "train" and hp.estimator == HIST_GRADIENT_BOOSTING:
-        rows, columns = estimated_rows(channel), len(channel.columns)
-        check_memory(
-            hp,
-            memory_needed(hp, rows, columns, columns - 1, 1),
-            f"channel train holds {size_text(size)} of CSV (about {rows:,} rows); "
-            "hist_gradient_boosting, which keeps every row in memory,",
-        )
+    if channel.name != "train":
+        return
+    rows, columns = estimated_rows(channel), len(channel.columns)
+    if hp.estimator == HIST_GRADIENT_BOOSTING:
+        what = "hist_gradient_boosting, which keeps every row in memory,"
+    elif hp.estimator == NYSTROEM_RIDGE:
+        what = f"nystroem_ridge with n_components={hp.n_components}"
+    else:
+        what = hp.estimator
+    check_memory(
+        hp,
+        memory_needed(hp, rows, columns, columns - 1, 1),
+        f"channel train holds {size_text(size)} of CSV (about {rows:,} rows); {what}",
+    )

@@ -41,7 +41,7 @@ from tabular_container.metrics import Score, metric_lines
 from tabular_container.parallel import map_in_order
 from tabular_container.schema import Schema
 from tabular_container.streaming import CentredScatter
-from tabular_container.survey import SURVEY_CHUNK_ROWS, Survey, survey
+from tabular_container.survey import Survey, survey
 
 
 @dataclass(frozen=True)
@@ -137,9 +137,8 @@ def fit(source: TextChunks, hp: Hyperparameters, rows: int | None = None) -> Fit
     """The default pipeline of `train`, fitted chunk by chunk (also what scripts/quality.py
     measures); rows fixes the chunk size, else it follows the width of the features."""
     components = hp.n_components if hp.estimator == NYSTROEM_RIDGE else 0
-    found = survey(
-        source, hp.target, hp.problem_type, components, hp.random_state, rows or SURVEY_CHUNK_ROWS
-    )
+    survey_rows = rows or chunk_rows(len(source.columns), 0)
+    found = survey(source, hp.target, hp.problem_type, components, hp.random_state, survey_rows)
     model = build_model(hp, found.schema, found.rows)
     encoder = model.named_steps["encode"].fit_statistics(
         len(found.schema.names), found.categories, found.moments
@@ -149,12 +148,12 @@ def fit(source: TextChunks, hp: Hyperparameters, rows: int | None = None) -> Fit
     check_memory(
         hp,
         memory_needed(hp, found.rows, columns, width, targets),
-        f"{hp.estimator} on {found.rows:,} rows of {width} encoded features",
+        f"{hp.estimator} on {found.rows:,} rows of {width:,} encoded features",
     )
     if "rbf" in model.named_steps:
         basis = encoder.transform(feature_array(found.sample, found.schema, source.name))
         model.named_steps["rbf"].fit_basis(basis, found.sample_rows)
-    rows = rows or chunk_rows(columns, model_features(hp, found.rows, width))
+    rows = rows or chunk_rows(columns, model_features(hp, found.rows, width) + targets)
     if hp.estimator == HIST_GRADIENT_BOOSTING:
         _fit_boosting(source, hp, model, found, rows)
     else:

@@ -27,7 +27,6 @@ from tabular_container.streaming import Moments
 # One-hot columns per categorical feature, and classes, at most: wider encodings (an id column
 # read as categories) would not fit in memory, so they fail with a reason instead.
 MAX_CATEGORIES = 20_000
-SURVEY_CHUNK_ROWS = 65_536
 
 
 @dataclass
@@ -116,7 +115,7 @@ def survey(
     problem_type: str,
     sample_size: int,
     seed: int,
-    chunk_rows: int = SURVEY_CHUNK_ROWS,
+    chunk_rows: int,
 ) -> Survey:
     """Read the channel once; fail on the first bad target or once an encoding is too wide."""
     check_target(source.columns, target, source.name)
