@@ -3,7 +3,7 @@
 Order matters on two shared cores: the Lambda imports and the serving comparison run before the
 local cloud starts (its idle services would be noise), then everything that needs the cloud, the
 destructive endpoint kill last. Writes bench/results/latest.json, rewrites the README's
-performance section and prints the four target figures.
+performance section and prints the target figures.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from bench import lambdas, serving
+from bench import lambdas, serving, training
 from bench.cloud import ENDPOINT, gateway_overhead, local_cloud, pipeline_figures
 from bench.fuzz import fuzz, poster
 from bench.hardening import kill_a_worker_under_load, kill_the_instance_under_load
@@ -157,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(scratch)
         print("bench: Lambda zips and cold imports", flush=True)
         results["lambdas"] = lambdas.measure(args.dist, args.import_repeats)
+        print("bench: train on 1x, 10x, 100x abalone and a 200 MB CSV", flush=True)
+        results["training"] = training.measure(work)
         print("bench: training the model, then ours against classic", flush=True)
         base, splits = serving.train(work)
         results["serving"] = serving.run(base, splits, args.seconds, args.rounds)

@@ -13,50 +13,42 @@ from pathlib import Path
 
 import pandas as pd
 from prepare_data import DataError, read_abalone, split_dataset
-from sklearn.model_selection import KFold, cross_validate
+from sklearn.model_selection import KFold
 
-from tabular_container.estimators import build_model
-from tabular_container.fitting import fit, training_arrays
+from tabular_container.data import FrameChannel
+from tabular_container.fitting import fit, score_channel
 from tabular_container.hyperparameters import Hyperparameters
-from tabular_container.metrics import score
 
 FOLDS = 10
-CV_SCORING = {
-    "mse": "neg_mean_squared_error",
-    "rmse": "neg_root_mean_squared_error",
-    "mae": "neg_mean_absolute_error",
-    "r2": "r2",
-}
 
 
-def as_channel(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+def as_channel(frame: pd.DataFrame, name: str) -> FrameChannel:
     """The frame as `train` reads a channel: text cells, indexed by (file, row)."""
     text = frame.astype(str).reset_index(drop=True)
-    return pd.concat({f"{name}.csv": text}, names=["file", "row"])
+    return FrameChannel(name, pd.concat({f"{name}.csv": text}, names=["file", "row"]))
 
 
 def cross_validated(frame: pd.DataFrame, hp: Hyperparameters) -> dict[str, float]:
-    """Mean of each metric over shuffled K folds (random_state 0) of the whole data set."""
-    schema, features, target = training_arrays(as_channel(frame, "all"), hp, "all")
-    model = build_model(hp, schema, len(features))
-    folds = KFold(FOLDS, shuffle=True, random_state=0)
-    results = cross_validate(model, features, target, cv=folds, scoring=CV_SCORING)
-    figures = {name: float(abs(results[f"test_{name}"].mean())) for name in CV_SCORING}
-    figures["r2"] = float(results["test_r2"].mean())
-    return figures
+    """Mean of each metric over shuffled K folds (random_state 0) of the whole data set, each
+    fold fitted chunk by chunk as `train` fits."""
+    folds = KFold(FOLDS, shuffle=True, random_state=0).split(frame)
+    results = []
+    for train, test in folds:
+        fitted = fit(as_channel(frame.iloc[train], "train"), hp)
+        results.append(score_channel(fitted, as_channel(frame.iloc[test], "test"), hp).figures())
+    return {name: sum(fold[name] for fold in results) / FOLDS for name in results[0]}
 
 
 def split_figures(frame: pd.DataFrame, hp: Hyperparameters) -> tuple[float, dict[str, dict]]:
     """Fit on the train split as `train` does (seconds taken), score validation and test."""
     splits = split_dataset(frame)
     started = time.perf_counter()
-    schema, features, target = training_arrays(as_channel(splits["train"], "train"), hp, "train")
-    model = fit(features, target, hp, schema)
+    fitted = fit(as_channel(splits["train"], "train"), hp)
     seconds = time.perf_counter() - started
-    figures = {}
-    for name in ("validation", "test"):
-        _, held_features, held_target = training_arrays(as_channel(splits[name], name), hp, name)
-        figures[name] = score(hp.problem_type, held_target, model.predict(held_features))
+    figures = {
+        name: score_channel(fitted, as_channel(splits[name], name), hp).figures()
+        for name in ("validation", "test")
+    }
     return seconds, figures
 
 

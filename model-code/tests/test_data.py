@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tabular_container.data import (
+    Channel,
     DataError,
     feature_array,
     infer_schema,
+    parse_numbers,
     read_channel,
     target_array,
 )
@@ -165,3 +168,82 @@ def test_class_labels_are_whole_numbers_when_they_all_are_else_text(tmp_path):
     assert numbers.dtype == np.int64
     assert numbers.tolist() == [10, 9]
     assert labels.tolist() == ["old", "9"]
+
+
+def test_chunks_keep_file_and_row_so_errors_name_the_right_line(tmp_path):
+    rows = "".join(f"F,0.{i},0.5,{i}\n" for i in range(1, 8))
+    write(tmp_path, "a.csv", HEADER + rows)
+    write(tmp_path, "b.csv", HEADER + "M,0.4,0.5,9\nI,0.3,heavy,4\n")
+
+    chunks = list(Channel.open(tmp_path, "validation").chunks(3))
+
+    assert [len(chunk) for chunk in chunks] == [3, 3, 1, 2]
+    assert chunks[2].index.tolist() == [("a.csv", 6)]
+    assert chunks[3].index.tolist() == [("b.csv", 0), ("b.csv", 1)]
+    schema = infer_schema(chunks[0], "rings", "validation")
+    with pytest.raises(DataError, match=r"^channel validation: b.csv line 3, column weight: 'hea"):
+        feature_array(chunks[3], schema, "validation")
+
+
+def test_a_channel_knows_its_size_and_header_before_reading_rows(tmp_path):
+    write(tmp_path, "a.csv", HEADER + "F,0.5,0.6,10\n")
+    write(tmp_path, "b.csv", "")
+
+    channel = Channel.open(tmp_path, "train")
+
+    assert channel.columns == ("sex", "length", "weight", "rings")
+    assert channel.size == len(HEADER + "F,0.5,0.6,10\n")
+    assert [name for name, _ in channel.files] == ["a.csv"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "number", "padded"),
+    [
+        ("1.5", 1.5, False),
+        (" 2 ", 2.0, False),  # the parser skips ASCII spaces itself
+        ("\u00a03e2\u2003", 300.0, True),  # other spaces are stripped first
+        ("-.5", -0.5, False),
+        ("", math.nan, False),
+        ("   ", math.nan, True),
+    ],
+)
+def test_numbers_are_what_to_numeric_reads_once_stripped(cell, number, padded):
+    numbers, bad, stripped = parse_numbers(pd.Series([cell, "7"], dtype=str))
+
+    assert not bad.any()
+    np.testing.assert_array_equal(numbers, [number, 7.0])
+    assert stripped.tolist() == [padded, False]
+
+
+@pytest.mark.parametrize("cell", ["heavy", "nan", "inf", "-Infinity", "1e999", "1,5", "0x10"])
+def test_cells_that_are_no_finite_number_are_flagged(cell):
+    numbers, bad, _ = parse_numbers(pd.Series(["1", cell], dtype=str))
+
+    assert bad.tolist() == [False, True]
+    assert numbers[0] == 1.0
+
+
+def test_plain_numeric_columns_read_as_floats_equal_the_text_read_as_numbers(tmp_path):
+    cells = ["0.455", " 1.5", "-.25e+2", "", "+3", "00012", "0.1234567890123456", "7."]
+    write(tmp_path, "a.csv", "sex,weight\n" + "".join(f"F,{cell}\n" for cell in cells))
+    channel = Channel.open(tmp_path, "train")
+
+    (typed,) = channel.chunks(100, numbers=["weight"])
+    (text,) = channel.chunks(100)
+
+    assert typed["weight"].dtype == np.float64
+    assert typed["sex"].tolist() == text["sex"].tolist()
+    np.testing.assert_array_equal(typed["weight"], parse_numbers(text["weight"]).values)
+    np.testing.assert_array_equal(parse_numbers(typed["weight"]).values, typed["weight"])
+
+
+def test_labels_follow_the_train_channels_choice_of_whole_numbers_or_text(tmp_path):
+    write(tmp_path, "v.csv", HEADER + "F,0.5,0.6,10\nM,0.4,0.5,9.0\nI,0.3,0.4,old\n")
+    frame = read_channel(tmp_path, "validation")
+
+    as_text = target_array(frame, "rings", "classification", "validation", whole_labels=False)
+    assert as_text.tolist() == ["10", "9.0", "old"]
+    with pytest.raises(DataError, match=r"v.csv line 4, target rings: 'old' is not a whole number"):
+        target_array(frame, "rings", "classification", "validation", whole_labels=True)
+    whole = target_array(frame.iloc[:2], "rings", "classification", "validation", whole_labels=True)
+    assert whole.tolist() == [10, 9]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 import joblib
 import pytest
 
-from tabular_container import fitting
+from tabular_container import capacity, fitting
 from tabular_container.errors import UserError
+from tabular_container.hyperparameters import Hyperparameters
 from tabular_container.paths import SageMakerPaths
 from tabular_container.training import channel_dirs, main, train, write_failure
 
@@ -168,3 +170,73 @@ def test_classification_needs_two_classes(job, make_frame):
 
     with pytest.raises(UserError, match="target rings has a single class in channel train"):
         train(job)
+
+
+def write_rows(path, make_frame, rows):
+    """A train channel CSV of that many synthetic rows."""
+    make_frame(rows=rows).to_csv(path, index=False)
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "what"),
+    [
+        (
+            {"estimator": "hist_gradient_boosting"},
+            "hist_gradient_boosting, which keeps every row in memory,",
+        ),
+        ({"n_components": "20000"}, "nystroem_ridge with n_components=20000"),
+    ],
+)
+def test_a_fit_too_big_for_memory_fails_before_a_row_is_read(
+    job, monkeypatch, make_frame, hyperparameters, what
+):
+    set_hyperparameters(job, **hyperparameters)
+    train_csv = job.channel_dir("train") / "train.csv"
+    write_rows(train_csv, make_frame, 40_000)  # over a MiB of real rows, for the estimate
+    os.truncate(train_csv, 5 * 10**9)  # then a sparse hole: 5 GB on paper, no disk taken
+    monkeypatch.setattr(capacity, "available_memory", lambda: 2 * 10**9)
+
+    assert main() == 1
+
+    reason = job.failure_file.read_text()
+    assert reason.startswith("channel train holds 5.00 GB of CSV (about ")
+    assert f"rows); {what} needs about " in reason
+    assert "of memory, but 2.00 GB is available" in reason
+    assert not job.model_dir.exists()
+
+
+def test_a_fit_too_wide_for_memory_fails_once_the_survey_has_counted_the_categories(
+    job, monkeypatch, make_frame
+):
+    set_hyperparameters(job, estimator="ridge")
+    frame = make_frame(rows=3000).assign(batch=[f"b{i}" for i in range(3000)])
+    frame.to_csv(job.channel_dir("train") / "train.csv", index=False)
+    # Enough for what the channel's size foretells (a column each), not for 3,000 categories.
+    foretold = capacity.memory_needed(Hyperparameters(estimator="ridge"), 3000, 5, 4, 1)
+    monkeypatch.setattr(capacity, "available_memory", lambda: foretold)
+
+    assert main() == 1
+
+    reason = job.failure_file.read_text()
+    assert reason.startswith("ridge on 3,000 rows of 3,005 encoded features needs about ")
+    assert "Use fewer categories, or an instance with more memory." in reason
+
+
+def test_a_channel_over_the_size_limit_fails_before_a_row_is_read(job, monkeypatch):
+    monkeypatch.setenv("TRAIN_MAX_CHANNEL_BYTES", "1000")
+
+    assert main() == 1
+
+    size = (job.channel_dir("train") / "train.csv").stat().st_size
+    assert job.failure_file.read_text().startswith(
+        f"channel train holds {size:,} bytes of CSV, over the 1,000 bytes this container "
+        "trains on (TRAIN_MAX_CHANNEL_BYTES)"
+    )
+
+
+def test_a_malformed_size_limit_is_named(job, monkeypatch):
+    monkeypatch.setenv("TRAIN_MAX_CHANNEL_BYTES", "10GB")
+
+    assert main() == 1
+
+    assert job.failure_file.read_text() == "TRAIN_MAX_CHANNEL_BYTES='10GB' is not a whole number"

@@ -8,11 +8,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import requests
 
@@ -55,6 +58,16 @@ def make_job(
     return base
 
 
+def jittered_rows(splits: Path, rows: int) -> pd.DataFrame:
+    """The train split resampled to `rows` rows, its measurements jittered by about 1%."""
+    frame = pd.read_csv(splits / "train" / "train.csv")
+    random = np.random.default_rng(0)
+    sample = frame.iloc[random.integers(0, len(frame), rows)].reset_index(drop=True)
+    measures = sample.columns[1:-1]
+    sample[measures] = (sample[measures] * random.normal(1, 0.01, (rows, len(measures)))).round(3)
+    return sample
+
+
 def start_train(base: Path) -> subprocess.Popen[str]:
     """`train` as SageMaker runs it, minus Docker."""
     return subprocess.Popen(
@@ -81,10 +94,39 @@ class TrainRun:
         return (self.base / "output" / "failure").read_text()
 
 
-def finish(base: Path, process: subprocess.Popen[str]) -> TrainRun:
+def finish(base: Path, process: subprocess.Popen[str], timeout: float = 120) -> TrainRun:
     """Wait for a train process and collect what it left."""
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, stderr = process.communicate(timeout=timeout)
     return TrainRun(base, process.returncode, stdout, stderr)
+
+
+# Runs a command and writes the peak RSS (KiB) of its process to a file. The figure comes from
+# the kernel (rusage), and this small parent keeps the count honest: a child's peak starts from
+# its parent's at fork (vfork shares it until exec), so a large parent would inflate it.
+PEAK_RSS = """
+import os, resource, subprocess, sys
+code = subprocess.call(sys.argv[2:])
+with open(sys.argv[1], "w") as out:
+    out.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+if code < 0:
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
+def train_measured(base: Path, timeout: float = 120) -> tuple[TrainRun, int]:
+    """Run `train` to the end: what it left, and its peak resident memory in bytes."""
+    with tempfile.TemporaryDirectory(prefix="peak-rss-") as scratch:
+        peak = Path(scratch) / "kib"
+        process = subprocess.Popen(
+            [sys.executable, "-c", PEAK_RSS, str(peak), sys.executable, str(TRAIN)],
+            env=program_env(base),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        run = finish(base, process, timeout)
+        return run, int(peak.read_text()) * 1024
 
 
 @pytest.fixture(scope="session")

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.container.conftest import TrainRun, finish, make_job, start_train
+from tests.container.conftest import (
+    TrainRun,
+    finish,
+    jittered_rows,
+    make_job,
+    start_train,
+    train_measured,
+)
 
 METRIC_DEFINITION = r"validation:mse=([0-9.eE+-]+);"
+# Peak resident memory of `train` on 150,000 rows: about 0.3 GB streamed, 1.3 GB held in memory.
+MEMORY_BOUND = 700 * 10**6
 
 
 def test_a_good_run_writes_the_model_and_its_metadata(trained: TrainRun, abalone_splits: Path):
@@ -126,3 +136,30 @@ def test_the_first_failure_reason_is_kept(abalone_splits: Path, tmp_path: Path):
 
     assert run.returncode == 1
     assert run.failure == "an earlier reason"
+
+
+def test_training_memory_does_not_grow_with_the_rows(abalone_splits: Path, tmp_path: Path):
+    # 150,000 rows (6.8 MB of CSV): before chunked training this run peaked at 1.3 GB.
+    base = make_job(tmp_path, abalone_splits)
+    jittered_rows(abalone_splits, 150_000).to_csv(base / "input/data/train/train.csv", index=False)
+
+    run, peak = train_measured(base)
+
+    assert run.returncode == 0, run.stderr
+    assert "on 150000 rows" in run.stdout
+    assert peak < MEMORY_BOUND, f"peak RSS {peak / 1e6:.0f} MB"
+
+
+def test_a_channel_too_big_to_train_on_fails_at_once_naming_size_and_limit(
+    abalone_splits: Path, tmp_path: Path
+):
+    base = make_job(tmp_path, abalone_splits)
+    os.truncate(base / "input/data/train/train.csv", 50 * 10**9)  # sparse: takes no disk
+
+    run = finish(base, start_train(base))
+
+    assert run.returncode == 1
+    assert run.failure.startswith(
+        "channel train holds 50.00 GB of CSV, over the 10.00 GB this container trains on "
+        "(TRAIN_MAX_CHANNEL_BYTES)"
+    )

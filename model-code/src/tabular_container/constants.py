@@ -9,11 +9,16 @@ WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
 # Not a SageMaker variable: the local cloud sets it to 127.0.0.1; in SageMaker the default applies.
 HOST_ENV = "MODEL_SERVER_HOST"
 LOG_LEVEL_ENV = "LOG_LEVEL"
+# Not a SageMaker variable either: the largest channel `train` reads, in bytes (docs/design.md).
+MAX_CHANNEL_BYTES_ENV = "TRAIN_MAX_CHANNEL_BYTES"
 
 DEFAULT_BASE_DIR = "/opt/ml"
 DEFAULT_PORT = 8080
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - the container must answer SageMaker on every interface
 DEFAULT_LOG_LEVEL = "info"
+# What the pipeline's default training volume (10 GB) holds, and over an hour of `train` on two
+# vCPUs (bench/training.py measures the rate); past it a job fails at once, saying so.
+DEFAULT_MAX_CHANNEL_BYTES = 10 * 10**9
 
 # Files inside the model directory.
 MODEL_FILE = "model.joblib"

@@ -1,4 +1,4 @@
-"""The serving settings, read once from the environment into typed read-only properties."""
+"""The programs' settings, read once from the environment into typed read-only properties."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from tabular_container.constants import (
     DEFAULT_HOST,
     DEFAULT_LOG_LEVEL,
+    DEFAULT_MAX_CHANNEL_BYTES,
     DEFAULT_PORT,
     HOST_ENV,
     LOG_LEVEL_ENV,
+    MAX_CHANNEL_BYTES_ENV,
     PORT_ENV,
     WORKERS_ENV,
 )
@@ -65,4 +67,20 @@ class ServingEnvironment:
             port=_positive_int(environ, PORT_ENV, DEFAULT_PORT, 65535),
             workers=_positive_int(environ, WORKERS_ENV, available_cpus(), 256),
             log_level=log_level,
+        )
+
+
+@dataclass(frozen=True)
+class TrainingEnvironment:
+    """What `train` reads from the environment besides its paths (SageMakerPaths')."""
+
+    max_channel_bytes: int
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> TrainingEnvironment:
+        """Read and check the training variables."""
+        return cls(
+            max_channel_bytes=_positive_int(
+                environ, MAX_CHANNEL_BYTES_ENV, DEFAULT_MAX_CHANNEL_BYTES, 10**18
+            )
         )

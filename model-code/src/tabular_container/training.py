@@ -8,7 +8,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from tabular_container.constants import EXIT_FRAMEWORK_ERROR, EXIT_USER_ERROR
+from tabular_container.constants import (
+    DEFAULT_MAX_CHANNEL_BYTES,
+    EXIT_FRAMEWORK_ERROR,
+    EXIT_USER_ERROR,
+)
+from tabular_container.environment import TrainingEnvironment
 from tabular_container.errors import UserError
 from tabular_container.hyperparameters import parse_hyperparameters
 from tabular_container.paths import SageMakerPaths
@@ -60,14 +65,14 @@ def channel_dirs(paths: SageMakerPaths) -> dict[str, Path]:
     return {name: paths.channel_dir(name) for name in CHANNELS if name in config}
 
 
-def train(paths: SageMakerPaths) -> None:
+def train(paths: SageMakerPaths, max_channel_bytes: int = DEFAULT_MAX_CHANNEL_BYTES) -> None:
     """Check the configuration, then fit and write the model."""
     hp = parse_hyperparameters(_read_json(paths.hyperparameters_file, {}))
     channels = channel_dirs(paths)
     # Imported here so a bad configuration fails in milliseconds, before scikit-learn loads.
     from tabular_container.fitting import fit_and_save
 
-    fit_and_save(hp, channels, paths.model_dir)
+    fit_and_save(hp, channels, paths.model_dir, max_channel_bytes)
 
 
 def write_failure(path: Path, reason: str) -> None:
@@ -91,7 +96,7 @@ def main() -> int:
     """Run `train`; exit 0, 1 for bad input (the message says what to fix) or 2 for our bugs."""
     paths = SageMakerPaths.from_environ()
     try:
-        train(paths)
+        train(paths, TrainingEnvironment.from_environ().max_channel_bytes)
         return 0
     except UserError as error:
         return _fail(paths, str(error), EXIT_USER_ERROR)

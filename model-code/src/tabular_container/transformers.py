@@ -12,6 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.kernel_approximation import Nystroem
+from sklearn.metrics.pairwise import rbf_kernel
+
+from tabular_container.streaming import Moments
 
 
 class TabularEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -42,16 +45,24 @@ class TabularEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     def fit(self, X: np.ndarray, y: object = None) -> TabularEncoder:  # noqa: N803 - sklearn's name
         """Learn the categories and each numeric column's mean and spread."""
         X = self._rows(X)  # noqa: N806
-        self.n_features_in_ = X.shape[1]
+        categorical = sorted(set(self.categorical))
+        numeric = [i for i in range(X.shape[1]) if i not in categorical]
+        moments = Moments(len(numeric))
+        moments.add(X[:, numeric].astype(float))
+        return self.fit_statistics(
+            X.shape[1], [np.unique(X[:, i].astype(str)) for i in categorical], moments
+        )
+
+    def fit_statistics(
+        self, n_features: int, categories: Sequence[np.ndarray], moments: Moments
+    ) -> TabularEncoder:
+        """Take what fit learns from statistics gathered elsewhere (chunk by chunk, by `train`)."""
+        self.n_features_in_ = n_features
         self.categorical_ = np.array(sorted(set(self.categorical)), dtype=np.intp)
-        self.numeric_ = np.setdiff1d(np.arange(X.shape[1]), self.categorical_)
-        self.categories_ = [np.unique(X[:, i].astype(str)) for i in self.categorical_]
-        numbers = X[:, self.numeric_].astype(float)
-        observed = ~np.isnan(numbers)
-        counts = np.maximum(observed.sum(axis=0), 1)
-        self.mean_ = np.where(observed, numbers, 0.0).sum(axis=0) / counts
-        spread = np.sqrt(np.where(observed, (numbers - self.mean_) ** 2, 0.0).sum(axis=0) / counts)
-        self.scale_ = np.where(spread > 0, spread, 1.0)
+        self.numeric_ = np.setdiff1d(np.arange(n_features), self.categorical_)
+        self.categories_ = list(categories)
+        self.mean_ = moments.mean
+        self.scale_ = np.where(moments.spread > 0, moments.spread, 1.0)
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:  # noqa: N803 - sklearn's name
@@ -77,8 +88,24 @@ class RBFFeatures(Nystroem, auto_wrap_output_keys=None):
             kernel="rbf", gamma=gamma, n_components=n_components, random_state=random_state
         )
 
-    def transform(self, X: np.ndarray) -> np.ndarray:  # noqa: N803 - sklearn's name
-        """Kernel against the basis rows, times the fitted normalization (Nystroem's formula)."""
+    def fit_basis(self, basis: np.ndarray, indices: np.ndarray) -> RBFFeatures:
+        """Fit on basis rows chosen elsewhere (by `train`, a sample of its chunks; their indices).
+
+        The rest of Nystroem.fit: the normalization is the inverse square root of the basis
+        kernel, its singular values clipped at 1e-12 as scikit-learn does.
+        """
+        basis = np.asarray(basis, dtype=float)
+        gamma = self.gamma if self.gamma is not None else 1.0 / basis.shape[1]
+        u, s, vt = np.linalg.svd(rbf_kernel(basis, gamma=gamma))
+        self.normalization_ = (u / np.sqrt(np.clip(s, 1e-12, None))) @ vt
+        self.components_ = basis
+        self.component_indices_ = np.asarray(indices, dtype=np.int64)
+        self.n_features_in_ = basis.shape[1]
+        self._n_features_out = len(basis)
+        return self
+
+    def basis_kernel(self, X: np.ndarray) -> np.ndarray:  # noqa: N803 - sklearn's name
+        """The RBF kernel of rows against the basis rows."""
         X = np.asarray(X, dtype=float)  # noqa: N806
         basis = self.components_
         gamma = self.gamma if self.gamma is not None else 1.0 / X.shape[1]  # rbf_kernel's default
@@ -88,4 +115,8 @@ class RBFFeatures(Nystroem, auto_wrap_output_keys=None):
             + np.einsum("ij,ij->i", basis, basis)[None, :]
         )
         np.maximum(distances, 0.0, out=distances)
-        return np.exp(-gamma * distances) @ self.normalization_.T
+        return np.exp(-gamma * distances)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:  # noqa: N803 - sklearn's name
+        """Kernel against the basis rows, times the fitted normalization (Nystroem's formula)."""
+        return self.basis_kernel(X) @ self.normalization_.T
