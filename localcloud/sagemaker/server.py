@@ -62,11 +62,7 @@ def _runtime_error(error: AwsError) -> HttpResponse:
     """REST JSON: the code in a header, the modeled members in the body."""
     return HttpResponse(
         error.status,
-        [
-            ("Content-Type", "application/json"),
-            ("x-amzn-ErrorType", f"{error.code}:"),
-            ("x-amzn-RequestId", str(uuid.uuid4())),
-        ],
+        [("Content-Type", "application/json"), ("x-amzn-ErrorType", f"{error.code}:")],
         json.dumps({"Message": error.message, **error.fields()}).encode(),
     )
 
@@ -88,13 +84,14 @@ class SageMakerFrontEnd:
             return self.control.handle(request)
         try:
             headers, body = self._invoke(request)
+            response = HttpResponse(200, list(headers.items()), body)
         except AwsError as error:
-            return _runtime_error(error)
+            response = _runtime_error(error)
         except Exception as error:
             LOG.exception("local SageMaker runtime failed on %s", request.raw_path)
-            return _runtime_error(InternalFailure(f"{type(error).__name__}: {error}"))
-        headers["x-amzn-RequestId"] = str(uuid.uuid4())
-        return HttpResponse(200, list(headers.items()), body)
+            response = _runtime_error(InternalFailure(f"{type(error).__name__}: {error}"))
+        response.headers.append(("x-amzn-RequestId", str(uuid.uuid4())))
+        return response
 
     def _invoke(self, request: HttpRequest) -> tuple[dict[str, str], bytes]:
         self.verifier.verify(request)
