@@ -22,9 +22,9 @@ import boto3
 import requests
 from botocore.config import Config
 
-from localcloud.cli import sample_records
 from localcloud.client import read_connection
 from localcloud.cloud import free_port
+from localcloud.samples import sample_records
 from localcloud.stacks import REPO_ROOT
 
 ENDPOINT = "abalone-prod"

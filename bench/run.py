@@ -30,7 +30,7 @@ from bench.hardening import kill_a_worker_under_load, kill_the_instance_under_lo
 from bench.load import wrk
 from bench.report import README, rewrite_readme, summary_lines, targets_of
 from bench.servers import WORKERS, our_server
-from localcloud.cli import sample_records
+from localcloud.samples import sample_records
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results" / "latest.json"

@@ -34,7 +34,7 @@ import sklearn
 from bench.hardening import uvicorn_workers
 from bench.load import wrk
 from bench.servers import BENCH_VENV, classic_server, our_server
-from localcloud.cli import sample_records
+from localcloud.samples import sample_records
 from tabular_container.codecs import decode_csv, encode_json
 from tabular_container.predictor import Predictor
 from tests.container.conftest import REPO_ROOT, finish, make_job, start_train

@@ -1,49 +1,27 @@
 """`python -m localcloud demo | up | start | run | approve | status | logs | down`."""
 
+# The commands and their output only: the background process is localcloud.daemon, the
+# connection file's schema localcloud.connection (this docstring is the --help description).
+
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
-import signal
-import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from localcloud.client import (
-    CONNECTION_FILE,
-    REPO_ROOT,
-    STATE_DIR,
-    ControlClient,
-    process_alive,
-    read_connection,
-    write_connection,
-)
-from localcloud.processes import ProcessRegistry
-from localcloud.recovery import (
-    RESTART_NOTE,
-    Heartbeat,
-    find_crash,
-    forget_crash,
-    last_crash,
-    recover,
-)
-from localcloud.run_reports import (
-    in_progress_without_cloud,
-    interrupted,
-    latest_report,
-    mark_interrupted,
-)
+from localcloud import daemon
+from localcloud.client import CONNECTION_FILE, REPO_ROOT, STATE_DIR, ControlClient, read_connection
+from localcloud.recovery import RESTART_NOTE, find_crash, forget_crash, last_crash, recover
+from localcloud.run_reports import in_progress_without_cloud, interrupted, latest_report
+from localcloud.samples import sample_records
 from localcloud.stacks import StackError
 
 DIST_DIR = REPO_ROOT / "dist" / "lambdas"
-START_TIMEOUT_SECONDS = 120
 SAMPLE_RECORDS = 5
 
 
@@ -65,15 +43,6 @@ def post_predict(url: str, api_key: str, records: list[dict[str, Any]]) -> dict[
     )
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
         return json.loads(response.read())
-
-
-def sample_records(splits_dir: Path, count: int) -> tuple[list[dict[str, Any]], list[str]]:
-    """The first records of the test split as raw features, and their true rings."""
-    with (splits_dir / "test" / "test.csv").open(newline="") as handle:
-        rows = [row for _, row in zip(range(count), csv.DictReader(handle), strict=False)]
-    truths = [row.pop("rings") for row in rows]
-    records = [{k: (v if k == "sex" else float(v)) for k, v in row.items()} for row in rows]
-    return records, truths
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -118,48 +87,7 @@ def demo(args: argparse.Namespace) -> int:
 # --- up / serve / down -----------------------------------------------------------------------
 def serve(args: argparse.Namespace) -> int:
     """The background process of `up`: the cloud plus its control API until SIGTERM."""
-    from localcloud.cloud import LocalCloud
-    from localcloud.control import ControlState, start_control_server
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    cloud = LocalCloud(settings_of(args))
-    heartbeat = Heartbeat(args.state_dir)
-    try:
-        cloud.start()
-        control = start_control_server(ControlState(cloud), cloud.credentials)
-        assert cloud.pipeline_stack is not None and cloud.prep_stack is not None
-        heartbeat.start()
-        connection = {
-            "pid": os.getpid(),
-            "started": time.time(),
-            "api_url": cloud.gateway_url,
-            "api_key": cloud.api_key,
-            "control_url": control.url,
-            "region": cloud.environment["AWS_DEFAULT_REGION"],
-            "aws_access_key_id": cloud.credentials.access_key_id,
-            "aws_secret_access_key": cloud.credentials.secret_access_key,
-            "endpoints": {
-                "default": cloud.environment["AWS_ENDPOINT_URL"],
-                "sagemaker": cloud.environment["AWS_ENDPOINT_URL_SAGEMAKER"],
-                "sagemaker_runtime": cloud.environment["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"],
-                "codepipeline": cloud.environment["AWS_ENDPOINT_URL_CODEPIPELINE"],
-            },
-            "environment": cloud.environment,
-            "stacks": {
-                "prep": cloud.prep_stack.outputs,
-                "pipeline": cloud.pipeline_stack.outputs,
-            },
-        }
-        write_connection(args.state_dir, connection)
-        print("local cloud ready", flush=True)
-        stop.wait()
-        control.stop()
-        return 0
-    finally:
-        (args.state_dir / CONNECTION_FILE).unlink(missing_ok=True)
-        cloud.stop()
-        heartbeat.stop()
+    return daemon.serve(args.state_dir, args.dist, args.port)
 
 
 def _recover(state_dir: Path) -> bool:
@@ -170,45 +98,6 @@ def _recover(state_dir: Path) -> bool:
     return crash is not None
 
 
-def _start_background(args: argparse.Namespace) -> dict[str, Any]:
-    """Start `serve` detached, wait for its connection file, and surface its log on failure."""
-    args.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    log_path = args.state_dir / "cloud.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "localcloud",
-                "serve",
-                "--state-dir",
-                str(args.state_dir),
-                "--dist",
-                str(args.dist),
-                "--port",
-                str(args.port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=REPO_ROOT,
-        )
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        connection = read_connection(args.state_dir)
-        if connection is not None and connection["pid"] == process.pid:
-            return connection
-        if process.poll() is not None:
-            tail = log_path.read_text().strip().splitlines()[-5:]
-            raise StackError("the local cloud did not start:\n  " + "\n  ".join(tail))
-        time.sleep(0.2)
-    process.terminate()
-    raise StackError(
-        f"the local cloud did not start within {START_TIMEOUT_SECONDS}s; see {log_path}"
-    )
-
-
 def start(args: argparse.Namespace) -> dict[str, Any]:
     """Start the cloud in the background unless it is up already; return its connection."""
     connection = read_connection(args.state_dir)
@@ -217,7 +106,7 @@ def start(args: argparse.Namespace) -> dict[str, Any]:
         if crashed or latest_report(args.state_dir) is not None:
             print(RESTART_NOTE)
         print(f"Starting the local cloud (log: {args.state_dir / 'cloud.log'}) ...", flush=True)
-        connection = _start_background(args)
+        connection = daemon.start_background(args.state_dir, args.dist, args.port)
         forget_crash(args.state_dir)
         print(f"The local cloud is up (pid {connection['pid']}).")
     else:
@@ -281,20 +170,14 @@ def down(args: argparse.Namespace) -> int:
         if not _recover(args.state_dir):
             print("No local cloud is running.")
         return 0
-    pid = int(connection["pid"])
-    os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while process_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if process_alive(pid):
-        os.killpg(pid, signal.SIGKILL)
-    (args.state_dir / CONNECTION_FILE).unlink(missing_ok=True)
-    stopped = ProcessRegistry(args.state_dir).stop_orphans()
-    run = mark_interrupted(args.state_dir, "Interrupted: the local cloud was stopped (`down`)")
-    print(f"Stopped the local cloud (pid {pid}).")
-    if stopped:
-        print("Also stopped: " + "; ".join(f"{r.what} (pid {r.pid})" for r in stopped) + ".")
-    if run is not None:
+    stopped = daemon.stop_background(args.state_dir, connection)
+    print(f"Stopped the local cloud (pid {stopped.pid}).")
+    if stopped.orphans:
+        print(
+            "Also stopped: " + "; ".join(f"{r.what} (pid {r.pid})" for r in stopped.orphans) + "."
+        )
+    if stopped.interrupted_run is not None:
+        run = stopped.interrupted_run
         print(f"Pipeline run {run['execution_id']} was in progress: recorded as interrupted.")
     return 0
 

@@ -7,8 +7,8 @@ from typing import Any
 import boto3
 import requests
 
-from localcloud.cli import sample_records
 from localcloud.cloud import LocalCloud
+from localcloud.samples import sample_records
 
 
 def approve_all(stage: str, action: str, configuration: dict[str, Any]) -> tuple[bool, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import requests
 
 from bench.fuzz import fuzz, poster
-from localcloud.cli import sample_records
+from localcloud.samples import sample_records
 from tests.container.conftest import Server
 
 
