@@ -90,6 +90,10 @@ class ControlClient:
         except urllib.error.HTTPError as error:
             return {"status": error.code, **json.loads(error.read() or b"{}")}
 
+    def pipeline(self) -> dict[str, Any]:
+        """The pipeline's definition, shaped as CodePipeline's GetPipeline answers."""
+        return self.call("/pipeline")
+
     def start_run(self) -> dict[str, Any]:
         """Start a run; the answer has `execution_id`, or `error` if one is already going."""
         return self.call("/runs", "POST", {})

@@ -91,6 +91,27 @@ class ControlState:
         with self._lock:
             return self._run["execution_id"] if self._run else None
 
+    def pipeline(self) -> dict[str, Any]:
+        """The pipeline's stages and actions in the shape of CodePipeline's GetPipeline answer."""
+        definition = self.cloud.definition
+        assert definition is not None, "the cloud has not started"
+        stages = [
+            {
+                "name": stage.name,
+                "actions": [
+                    {
+                        "name": action.name,
+                        "actionTypeId": {"category": action.category, "provider": action.provider},
+                        "configuration": action.configuration,
+                        "runOrder": action.run_order,
+                    }
+                    for action in stage.actions
+                ],
+            }
+            for stage in definition.stages
+        ]
+        return {"pipeline": {"name": definition.name, "stages": stages}}
+
     def snapshot(self) -> dict[str, Any]:
         """The current run's state for clients."""
         with self._lock:
@@ -99,7 +120,7 @@ class ControlState:
 
 
 class ControlApi:
-    """`GET /runs/current`, `POST /runs`, `POST /approval`, for clients signed as the cloud."""
+    """`GET /pipeline`, `GET /runs/current`, `POST /runs`, `POST /approval`, signed as the cloud."""
 
     def __init__(self, state: ControlState, credentials: Credentials) -> None:
         self.state = state
@@ -112,6 +133,8 @@ class ControlApi:
         except AwsError as error:
             return _reply(error.status, {"error": error.message, "code": error.code})
         route = (request.method, request.raw_path)
+        if route == ("GET", "/pipeline"):
+            return _reply(HTTPStatus.OK, self.state.pipeline())
         if route == ("GET", "/runs/current"):
             return _reply(HTTPStatus.OK, self.state.snapshot())
         if route == ("POST", "/runs"):
