@@ -23,16 +23,29 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyBboxPatch
 
-from notebooks.walkthrough_support import (
-    REPO_ROOT,
-    STAGE_NOTES,
-    StageInfo,
-    pipeline_stages,
-)
+from localcloud.cfn import load_template
+from localcloud.stacks import PIPELINE_TEMPLATE, REPO_ROOT
+from notebooks.walkthrough.progress import STAGE_NOTES, StageInfo, runner_of
 
 DEFAULT_OUT = REPO_ROOT / "notebooks" / "architecture.png"
 STAGE_COLOUR, CONTEXT_COLOUR, SERVING_COLOUR = "#dbe9f6", "#f3f3f3", "#e3f1df"
 BOX_WIDTH, GAP = 1.7, 0.35
+
+
+def template_stages(template_path: Path = PIPELINE_TEMPLATE) -> list[StageInfo]:
+    """The stages and actions of the template's pipeline, in order (the single source of truth)."""
+    resources = load_template(template_path)["Resources"]
+    (pipeline,) = (r for r in resources.values() if r["Type"] == "AWS::CodePipeline::Pipeline")
+    return [
+        StageInfo(
+            stage["Name"],
+            tuple(
+                (a["Name"], runner_of(a["ActionTypeId"]["Provider"], a.get("Configuration", {})))
+                for a in stage["Actions"]
+            ),
+        )
+        for stage in pipeline["Properties"]["Stages"]
+    ]
 
 
 def stages_metadata(stages: list[StageInfo]) -> str:
@@ -128,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="PNG to write")
     args = parser.parse_args(argv)
-    stages = pipeline_stages()
+    stages = template_stages()
     draw(stages, args.out)
     print(f"{args.out}: {len(stages)} stages ({', '.join(s.name for s in stages)})")
     return 0

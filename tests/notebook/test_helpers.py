@@ -17,9 +17,12 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
+from localcloud.codepipeline.definition import Action, PipelineDefinition, Stage
+from localcloud.control import ControlState
 from localcloud.stacks import upload_training_data
-from notebooks import walkthrough_support as ws
-from scripts.draw_architecture import draw, stages_metadata
+from notebooks.walkthrough import aws, connect, data, local, progress
+from notebooks.walkthrough.progress import STAGE_NOTES, Approval, StageInfo
+from scripts.draw_architecture import draw, stages_metadata, template_stages
 
 REGION = "eu-west-1"
 PREP_TEMPLATE = {
@@ -42,9 +45,9 @@ PIPELINE_TEMPLATE = {
     },
 }
 STAGES = [
-    ws.StageInfo("Source", (("ModelCode", "CodeCommit"),)),
-    ws.StageInfo("Approve", (("ApproveProd", "manual approval"),)),
-    ws.StageInfo("DeployProd", (("DeployProdModel", "λ DeployModel"),)),
+    StageInfo("Source", (("ModelCode", "CodeCommit"),)),
+    StageInfo("Approve", (("ApproveProd", "manual approval"),)),
+    StageInfo("DeployProd", (("DeployProdModel", "λ DeployModel"),)),
 ]
 
 
@@ -59,8 +62,8 @@ def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
         yield boto3.Session(region_name=REGION)
 
 
-def aws_config(session: boto3.Session, tmp_path: Path) -> ws.Config:
-    return ws.Config(
+def aws_config(session: boto3.Session, tmp_path: Path) -> connect.Config:
+    return connect.Config(
         target="aws",
         session=session,
         project="demo",
@@ -71,6 +74,7 @@ def aws_config(session: boto3.Session, tmp_path: Path) -> ws.Config:
         prod_predict_url="https://api.example/prod/predict",
         api_key="key",
         work_dir=tmp_path,
+        control=aws.CodePipelineControl(session, "demo-pipeline", "demo"),
     )
 
 
@@ -90,7 +94,7 @@ def test_connect_aws_reads_the_stack_outputs_the_prep_stack_and_the_key(
         ],
     )
     # WHEN the notebook connects with the pipeline stack's name only
-    config = ws.connect_aws(session, "my-pipeline")
+    config = connect.connect_aws(session, "my-pipeline")
     # THEN every name comes from the stacks, the key's value from API Gateway
     assert (config.target, config.region, config.project) == ("aws", REGION, "demo")
     assert (config.data_bucket, config.model_bucket) == ("demo-data", "demo-models")
@@ -99,14 +103,13 @@ def test_connect_aws_reads_the_stack_outputs_the_prep_stack_and_the_key(
     assert config.dev_predict_url == PIPELINE_OUTPUTS["DevPredictUrl"]
     assert config.api_key == key["value"]
     assert (config.dev_endpoint, config.prod_endpoint) == ("demo-dev", "demo-prod")
-    assert config.local is None
+    assert isinstance(config.control, aws.CodePipelineControl)
     assert config.summary().loc["API key", "value"] == key["value"][:6] + "…"
 
 
-@pytest.mark.parametrize(("target", "stack"), [("elsewhere", ""), ("aws", "")])
-def test_connect_refuses_an_unknown_target_or_aws_without_a_stack(target: str, stack: str) -> None:
-    with pytest.raises(ValueError, match="TARGET"):
-        ws.connect(target, stack)
+def test_connect_refuses_an_unknown_target() -> None:
+    with pytest.raises(ValueError, match="TARGET must be 'local' or 'aws', not 'elsewhere'"):
+        connect.connect("elsewhere")
 
 
 def test_the_trigger_zip_is_replaced_only_when_the_data_changed(
@@ -119,19 +122,19 @@ def test_the_trigger_zip_is_replaced_only_when_the_data_changed(
         Bucket=config.data_bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
     upload_training_data(session, config.data_bucket, abalone_splits)
-    splits = {n: pd.read_csv(abalone_splits / n / f"{n}.csv") for n in ws.SPLITS}
+    splits = {n: pd.read_csv(abalone_splits / n / f"{n}.csv") for n in data.SPLITS}
     # WHEN the notebook uploads the same splits, THEN data.zip (the AWS trigger) stays
-    table = ws.upload_splits(config, splits)
-    assert table.loc[ws.DATA_TRIGGER_KEY, "upload"] == "unchanged: not replaced"
+    table = data.upload_splits(config, splits)
+    assert table.loc[data.DATA_TRIGGER_KEY, "upload"] == "unchanged: not replaced"
     assert table.loc["test/test.csv", "upload"] == "uploaded"
     # WHEN a split changes, THEN data.zip is replaced with the new manifest
     splits["test"].loc[0, "rings"] += 1
-    table = ws.upload_splits(config, splits)
-    assert table.loc[ws.DATA_TRIGGER_KEY, "upload"] == "uploaded (the data changed)"
-    body = s3.get_object(Bucket=config.data_bucket, Key=ws.DATA_TRIGGER_KEY)["Body"].read()
+    table = data.upload_splits(config, splits)
+    assert table.loc[data.DATA_TRIGGER_KEY, "upload"] == "uploaded (the data changed)"
+    body = s3.get_object(Bucket=config.data_bucket, Key=data.DATA_TRIGGER_KEY)["Body"].read()
     manifest = json.loads(zipfile.ZipFile(io.BytesIO(body)).read("manifest.json"))
     test_csv = s3.get_object(Bucket=config.data_bucket, Key="test/test.csv")["Body"].read()
-    assert set(manifest) == {f"{n}/{n}.csv" for n in ws.SPLITS}
+    assert set(manifest) == {f"{n}/{n}.csv" for n in data.SPLITS}
     assert manifest["test/test.csv"] == hashlib.md5(test_csv, usedforsecurity=False).hexdigest()
 
 
@@ -169,10 +172,10 @@ def test_aws_progress_marks_stages_of_older_runs_pending_and_finds_the_approval(
         ],
     }
     execution = {"pipelineExecutionId": "new", "status": "InProgress"}
-    progress = ws.progress_from_aws(state, execution, STAGES)
+    progress = aws.progress_from_aws(state, execution, STAGES)
     assert [a.status for a in progress.actions] == ["Succeeded", "InProgress", "Pending"]
     assert progress.actions[0].note == "commit abc"
-    assert progress.approval == ws.Approval("Approve", "ApproveProd", "t-1")
+    assert progress.approval == Approval("Approve", "ApproveProd", "t-1")
     assert "waiting for approval" in progress._repr_html_()
 
 
@@ -197,7 +200,7 @@ def test_local_progress_lists_unreached_actions_as_pending() -> None:
             }
         ],
     }
-    progress = ws.progress_from_local(report, None, STAGES)
+    progress = local.progress_from_local(report, None, STAGES)
     assert [(a.action, a.status) for a in progress.actions] == [
         ("ModelCode", "Succeeded"),
         ("ApproveProd", "Pending"),
@@ -205,7 +208,9 @@ def test_local_progress_lists_unreached_actions_as_pending() -> None:
     ]
     assert progress.approval is None
     assert progress.state == "InProgress"
-    waiting = ws.progress_from_local(report, {"stage": "Approve", "action": "ApproveProd"}, STAGES)
+    waiting = local.progress_from_local(
+        report, {"stage": "Approve", "action": "ApproveProd"}, STAGES
+    )
     assert waiting.state == "waiting for approval"
 
 
@@ -219,7 +224,7 @@ def test_aws_clean_up_deletes_nothing_without_confirmation(
         raise AssertionError("clean_up ran a command without confirmation")
 
     monkeypatch.setattr(subprocess, "run", refuse)
-    ws.clean_up(aws_config(session, tmp_path), confirm_destroy=False)
+    aws_config(session, tmp_path).control.clean_up(confirm_destroy=False)
     out = capsys.readouterr().out
     assert "Nothing deleted" in out
     assert "aws_stacks.py destroy --project demo" in out
@@ -227,14 +232,91 @@ def test_aws_clean_up_deletes_nothing_without_confirmation(
 
 def test_the_committed_architecture_picture_is_drawn_from_the_template(tmp_path: Path) -> None:
     # GIVEN the stage list of the pipeline template
-    stages = ws.pipeline_stages()
+    stages = template_stages()
     assert [s.name for s in stages][:2] == ["Source", "Build"]
-    assert all(s.name in ws.STAGE_NOTES for s in stages), "describe every stage in STAGE_NOTES"
+    assert all(s.name in STAGE_NOTES for s in stages), "describe every stage in STAGE_NOTES"
     # THEN the committed picture carries that list, and redrawing it changes no pixel
-    committed = Image.open(ws.ARCHITECTURE_PNG)
+    committed = Image.open(progress.ARCHITECTURE_PNG)
     assert committed.text["Stages"] == stages_metadata(stages)
     draw(stages, tmp_path / "architecture.png")
     redrawn = Image.open(tmp_path / "architecture.png")
     stale = "notebooks/architecture.png is stale: python -m scripts.draw_architecture"
     assert redrawn.size == committed.size, stale
     assert redrawn.tobytes() == committed.tobytes(), stale
+
+
+class StartedCloud:
+    """What ControlState reads of a started LocalCloud: the pipeline definition it runs."""
+
+    definition = PipelineDefinition(
+        name="demo-pipeline",
+        artifact_bucket="demo-artifacts",
+        stages=(
+            Stage(
+                "Train",
+                (
+                    Action(
+                        "StartTraining",
+                        "Invoke",
+                        "Lambda",
+                        {"FunctionName": "demo-train"},
+                        (),
+                        (),
+                        1,
+                    ),
+                    Action(
+                        "WaitForTraining",
+                        "Invoke",
+                        "Lambda",
+                        {"FunctionName": "demo-status"},
+                        (),
+                        (),
+                        2,
+                    ),
+                ),
+            ),
+            Stage("Approve", (Action("ApproveProd", "Approval", "Manual", {}, (), (), 1),)),
+        ),
+    )
+
+
+def test_the_local_control_api_describes_the_pipeline_as_get_pipeline_does() -> None:
+    # GIVEN the control API's answer for a cloud running a two-stage pipeline
+    answer = ControlState(StartedCloud()).pipeline()  # type: ignore[arg-type]
+    # THEN it is JSON in GetPipeline's shape, and the notebook reads the same stages from it
+    assert json.loads(json.dumps(answer)) == answer
+    assert progress.stages_of(answer) == [
+        StageInfo(
+            "Train", (("StartTraining", "λ demo-train"), ("WaitForTraining", "λ demo-status"))
+        ),
+        StageInfo("Approve", (("ApproveProd", "manual approval"),)),
+    ]
+
+
+def test_get_pipeline_actions_are_listed_in_run_order() -> None:
+    answer = {
+        "pipeline": {
+            "stages": [
+                {
+                    "name": "Train",
+                    "actions": [
+                        {"name": "Second", "actionTypeId": {"provider": "Manual"}, "runOrder": 2},
+                        {"name": "First", "actionTypeId": {"provider": "CodeBuild"}, "runOrder": 1},
+                    ],
+                }
+            ]
+        }
+    }
+    (stage,) = progress.stages_of(answer)
+    assert stage.actions == (("First", "CodeBuild"), ("Second", "manual approval"))
+
+
+def test_aws_clean_up_confirmed_without_the_project_scripts_deletes_nothing(
+    session: boto3.Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the notebook's copy on the instance: no scripts/aws_stacks.py next to it
+    monkeypatch.setattr(aws, "DESTROY_SCRIPT", tmp_path / "scripts" / "aws_stacks.py")
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("ran a command"))
+    # WHEN destroying is confirmed, THEN it says where to run it instead
+    with pytest.raises(RuntimeError, match="run `make destroy PROJECT=demo` from a clone"):
+        aws_config(session, tmp_path).control.clean_up(confirm_destroy=True)

@@ -1,0 +1,183 @@
+"""The local cloud as the notebook's target: start one if none runs, follow its runner, stop it.
+
+The only helper that imports `localcloud`. Once connected, boto3 and the SageMaker SDK reach the
+local services through the `AWS_ENDPOINT_URL*` variables: the cells make AWS's calls unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from localcloud.client import STATE_DIR, ControlClient, read_connection
+from localcloud.stacks import LAMBDA_FOLDERS
+
+from .connect import REPO_ROOT, Config, config_from_stacks
+from .progress import ActionProgress, Approval, Progress, StageInfo, stages_of
+
+DEFAULT_DIST = REPO_ROOT / "dist" / "lambdas"
+DEFAULT_PORT = 3000  # the API port `python -m localcloud start` uses
+
+# Local clouds this kernel started, by pid: running the connect cell again must not forget them.
+_STARTED_HERE: set[int] = set()
+
+
+def local_settings() -> tuple[Path, Path, int]:
+    """State folder, Lambda zips folder and API port of the local cloud; tests override them."""
+    return (
+        Path(os.environ.get("LOCALCLOUD_STATE_DIR") or STATE_DIR),
+        Path(os.environ.get("LOCALCLOUD_DIST") or DEFAULT_DIST),
+        int(os.environ.get("LOCALCLOUD_PORT") or DEFAULT_PORT),
+    )
+
+
+def localcloud_command(state_dir: Path, dist: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m localcloud ...` on the given state folder, as a user would type it."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "localcloud",
+            "--state-dir",
+            str(state_dir),
+            "--dist",
+            str(dist),
+            *args,
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def ensure_lambda_zips(dist: Path) -> None:
+    """Build the Lambda zips (`make package`) when some are missing: the local cloud needs them."""
+    if all((dist / f"{folder}.zip").is_file() for folder in LAMBDA_FOLDERS):
+        return
+    print(f"Packaging the Lambda functions into {dist} (what `make package` does) ...")
+    packager = REPO_ROOT / "scripts" / "package_lambdas.py"
+    subprocess.run(
+        [sys.executable, str(packager), "--out", str(dist)], capture_output=True, check=True
+    )
+
+
+def progress_from_local(
+    report: Mapping[str, Any], waiting: Mapping[str, Any] | None, stages: list[StageInfo]
+) -> Progress:
+    """The local runner's report; actions it has not reached yet are Pending."""
+    seen = {(a["stage"], a["action"]): a for s in report.get("stages", []) for a in s["actions"]}
+    rows = []
+    for stage in stages:
+        for action, _ in stage.actions:
+            record = seen.get((stage.name, action))
+            if record is None:
+                rows.append(ActionProgress(stage.name, action, "Pending"))
+                continue
+            seconds = record["seconds"]
+            if record["status"] == "InProgress":
+                seconds = time.time() - record["started"]
+            rows.append(
+                ActionProgress(stage.name, action, record["status"], record["message"], seconds)
+            )
+    approval = Approval(waiting["stage"], waiting["action"]) if waiting else None
+    return Progress(
+        report["pipeline"], report["execution_id"], report["status"], tuple(rows), approval
+    )
+
+
+@dataclass
+class LocalControl:
+    """The local runner through the cloud's control API; `down` if this kernel started it."""
+
+    connection: dict[str, Any]
+    state_dir: Path
+    dist: Path
+    poll_seconds: float = 0.5
+
+    @property
+    def client(self) -> ControlClient:
+        """The control API's client (signed with the cloud's credentials)."""
+        return ControlClient(self.connection)
+
+    @property
+    def started_here(self) -> bool:
+        """Whether this kernel started the cloud (then the last cell stops it)."""
+        return self.connection["pid"] in _STARTED_HERE
+
+    def stages(self) -> list[StageInfo]:
+        """The stages the runner executes, in GetPipeline's shape."""
+        return stages_of(self.client.pipeline())
+
+    def start(self) -> str:
+        """Start one run of the local runner."""
+        started = self.client.start_run()
+        if "execution_id" not in started:
+            raise RuntimeError(started.get("error", "the run did not start"))
+        return str(started["execution_id"])
+
+    def progress(self, execution_id: str, stages: list[StageInfo]) -> Progress:
+        """The current run's report, which must be this execution's."""
+        current = self.client.current()
+        if current["run"] is None or current["run"]["execution_id"] != execution_id:
+            raise RuntimeError(f"execution {execution_id} is not the local cloud's current run")
+        return progress_from_local(current["run"], current["waiting_for_approval"], stages)
+
+    def approve(self, approval: Approval, comment: str) -> None:
+        """Answer the approval the runner waits for."""
+        answer = self.client.answer_approval(True, comment)
+        if "error" in answer:
+            raise RuntimeError(answer["error"])
+
+    def clean_up(self, confirm_destroy: bool) -> None:
+        """Stop the cloud if this kernel started it; leave one started elsewhere running."""
+        if not self.started_here:
+            print("The local cloud was running before this notebook: left up (`make down`).")
+            return
+        result = localcloud_command(self.state_dir, self.dist, "down")
+        print((result.stdout + result.stderr).strip())
+        if result.returncode != 0:
+            raise RuntimeError("`python -m localcloud down` failed")
+
+
+def connect_local() -> Config:
+    """Use the running local cloud, or start one (and remember to stop it at the end)."""
+    state_dir, dist, port = local_settings()
+    connection = read_connection(state_dir)
+    if connection is None:
+        ensure_lambda_zips(dist)
+        print(f"No local cloud is running: starting one on port {port} ...")
+        result = localcloud_command(state_dir, dist, "start", "--port", str(port))
+        connection = read_connection(state_dir)
+        if result.returncode != 0 or connection is None:
+            raise RuntimeError(f"the local cloud did not start:\n{result.stderr or result.stdout}")
+        _STARTED_HERE.add(connection["pid"])
+        print(f"Started (pid {connection['pid']}); the last cell stops it.")
+    else:
+        print(f"Using the local cloud that is already running (pid {connection['pid']}).")
+    # boto3 and the SageMaker SDK find the local services through AWS_ENDPOINT_URL* variables.
+    os.environ.update(connection["environment"])
+    session = boto3.Session(
+        aws_access_key_id=connection["aws_access_key_id"],
+        aws_secret_access_key=connection["aws_secret_access_key"],
+        region_name=connection["region"],
+    )
+    stacks = connection["stacks"]
+    return config_from_stacks(
+        "local",
+        session,
+        (stacks["prep"], stacks["pipeline"]),
+        (f"{connection['api_url']}/dev/predict", f"{connection['api_url']}/prod/predict"),
+        connection["api_key"],
+        state_dir / "notebook",
+        LocalControl(connection, state_dir, dist),
+    )
