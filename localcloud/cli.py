@@ -177,8 +177,8 @@ def down(args: argparse.Namespace) -> int:
             "Also stopped: " + "; ".join(f"{r.what} (pid {r.pid})" for r in stopped.orphans) + "."
         )
     if stopped.interrupted_run is not None:
-        run = stopped.interrupted_run
-        print(f"Pipeline run {run['execution_id']} was in progress: recorded as interrupted.")
+        execution_id = stopped.interrupted_run["execution_id"]
+        print(f"Pipeline run {execution_id} was in progress: recorded as interrupted.")
     return 0
 
 
