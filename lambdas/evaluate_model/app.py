@@ -134,8 +134,8 @@ def load_test_set(text: str, target: str) -> HeldOut:
     if target not in header:
         listed = ", ".join(header) or "no header"
         raise JobFailed(f"the test set has no column {target!r} (it has: {listed})")
-    column, header_lines = header.index(target), len(consumed)
-    taken = header_lines
+    column = header.index(target)
+    header_lines = taken = len(consumed)
     records, targets = [], []
     for row in reader:
         first, taken = taken, len(consumed)  # this record is the file's lines first..taken

@@ -100,14 +100,18 @@ def test_up_serves_predictions_run_retrains_and_down_leaves_nothing(
             assert time.monotonic() < deadline, "the run did not finish after approval"
             time.sleep(1)
         url = f"{connection['api_url']}/prod/predict"
-        answer = requests.post(
-            url,
-            json={"instances": [RECORD]},
-            headers={"x-api-key": connection["api_key"]},
-            timeout=30,
-        )
-        assert answer.status_code == 200, answer.text
-        first_model = answer.json()["model"]
+
+        def ask_prod() -> requests.Response:
+            answer = requests.post(
+                url,
+                json={"instances": [RECORD]},
+                headers={"x-api-key": connection["api_key"]},
+                timeout=30,
+            )
+            assert answer.status_code == 200, answer.text
+            return answer
+
+        first_model = ask_prod().json()["model"]
         # AND nothing waits for approval any more, so `approve` says so
         approve = localcloud(state, lambda_zips, "approve")
         assert approve.returncode == 1
@@ -116,14 +120,7 @@ def test_up_serves_predictions_run_retrains_and_down_leaves_nothing(
         rerun = localcloud(state, lambda_zips, "run", "--auto-approve")
         assert rerun.returncode == 0, rerun.stdout + rerun.stderr
         # THEN the very next answer from prod names the new model
-        answer = requests.post(
-            url,
-            json={"instances": [RECORD]},
-            headers={"x-api-key": connection["api_key"]},
-            timeout=30,
-        )
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["model"] != first_model
+        assert ask_prod().json()["model"] != first_model
         # AND status shows the run
         status = localcloud(state, lambda_zips, "status")
         assert f"up, pid {connection['pid']}" in status.stdout

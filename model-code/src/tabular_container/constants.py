@@ -30,7 +30,7 @@ METADATA_FORMAT = 1
 
 # SageMaker's InvokeEndpoint payload limit.
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
-# The one response header SageMaker Runtime passes from the container to the caller, verbatim, as
+# The response header SageMaker Runtime hands from the container to the caller, verbatim, as
 # InvokeEndpoint's CustomAttributes (at most 1024 visible ASCII characters). Ours: `model=<name>`.
 CUSTOM_ATTRIBUTES_HEADER = "X-Amzn-SageMaker-Custom-Attributes"
 MODEL_ATTRIBUTE = "model"
