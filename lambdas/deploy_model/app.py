@@ -28,6 +28,9 @@ INPUT_FILE = "training_job.json"
 OUTPUT_FILE = "deployment.json"
 USER_PARAMETERS = frozenset({"env", "instance_type", "instance_count"})
 VARIANT = "AllTraffic"
+# The container's variable for its own model name (tabular_container.constants.MODEL_NAME_ENV):
+# `serve` returns it with every answer, so PredictProxy names the model without asking SageMaker.
+MODEL_NAME_ENV = "SERVED_MODEL_NAME"
 
 SAGEMAKER = boto3.client("sagemaker")
 logger = get_logger("deploy_model")
@@ -74,7 +77,11 @@ def deploy(job: CodePipelineJob) -> Done:
     ]
     SAGEMAKER.create_model(
         ModelName=name,
-        PrimaryContainer={"Image": trained["ImageURI"], "ModelDataUrl": trained["ModelDataUrl"]},
+        PrimaryContainer={
+            "Image": trained["ImageURI"],
+            "ModelDataUrl": trained["ModelDataUrl"],
+            "Environment": {MODEL_NAME_ENV: name},
+        },
         ExecutionRoleArn=settings.sagemaker_role_arn,
         Tags=tags,
     )
@@ -98,6 +105,7 @@ def deploy(job: CodePipelineJob) -> Done:
             "ModelName": name,
             "ModelDataUrl": trained["ModelDataUrl"],
             "ImageURI": trained["ImageURI"],
+            "TrainingJobName": trained["TrainingJobName"],
             "Environment": target.env,
         },
     )

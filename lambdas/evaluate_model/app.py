@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,10 @@ INPUT_FILE = "deployment.json"
 OUTPUT_FILE = "evaluation.json"
 # InvokeEndpoint takes at most 6 MB per request; stay clear of it.
 MAX_PAYLOAD_BYTES = 5 * 1024 * 1024
+# The container's target-column hyperparameter and its default (tabular_container.hyperparameters):
+# the column the model was trained to predict is the one the gate scores it on.
+TARGET_HYPERPARAMETER = "target"
+DEFAULT_TARGET = "rings"
 
 SAGEMAKER = boto3.client("sagemaker")
 RUNTIME = boto3.client("sagemaker-runtime")
@@ -41,7 +46,6 @@ class Settings:
     project_name: str
     data_bucket: str
     test_key: str
-    target_column: str
     mse_threshold: float
     prod_tolerance: float
     notification_topic_arn: str
@@ -49,7 +53,10 @@ class Settings:
 
 @dataclass(frozen=True)
 class HeldOut:
-    """The held-out records as CSV lines without the target column, and their targets."""
+    """The held-out records as the test file has them (target column included), and their targets.
+
+    The container ignores a header's target column, so the records go to the endpoint unchanged.
+    """
 
     header: str
     lines: list[str]
@@ -64,11 +71,14 @@ def handler(event: dict[str, Any], context: Any) -> None:
 def evaluate(job: CodePipelineJob) -> Done:
     """Score dev (and prod), record and announce the result, and fail the job if the gate does."""
     settings = settings_from_env(Settings)
-    deployment = job.read_json(job.input_artifact, INPUT_FILE, "EndpointName", "ModelDataUrl")
+    deployment = job.read_json(
+        job.input_artifact, INPUT_FILE, "EndpointName", "ModelDataUrl", "TrainingJobName"
+    )
     endpoint = deployment["EndpointName"]
     bucket, key = evaluation_location(deployment["ModelDataUrl"])
+    target = target_column(deployment["TrainingJobName"])
     csv_text = S3.get_object(Bucket=settings.data_bucket, Key=settings.test_key)["Body"].read()
-    test_set = load_test_set(csv_text.decode("utf-8-sig"), settings.target_column)
+    test_set = load_test_set(csv_text.decode("utf-8-sig"), target)
     metrics = regression_metrics(test_set.targets, predict(endpoint, test_set))
     prod_mse, prod_note = score_prod(f"{settings.project_name}-prod", test_set)
     passed, reason = gate(
@@ -104,31 +114,43 @@ def evaluate(job: CodePipelineJob) -> Done:
     return Done(reason)
 
 
+def target_column(training_job: str) -> str:
+    """The column the training job was told to predict, else the container's default."""
+    described = SAGEMAKER.describe_training_job(TrainingJobName=training_job)
+    return described.get("HyperParameters", {}).get(TARGET_HYPERPARAMETER, DEFAULT_TARGET)
+
+
 def load_test_set(text: str, target: str) -> HeldOut:
-    """Split the test CSV (header row first) into feature lines and numeric targets."""
-    rows = [row for row in csv.reader(io.StringIO(text)) if row]
-    if len(rows) < 2:
-        raise JobFailed("the test set has no records")
-    header = rows[0]
+    """The test CSV's header and records as they are, and each record's numeric target."""
+    consumed: list[str] = []  # the file's lines the reader has taken so far
+
+    def lines() -> Iterator[str]:
+        for line in io.StringIO(text, newline=""):
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(lines())
+    header = next(reader, [])
     if target not in header:
-        raise JobFailed(f"the test set has no column {target!r} (it has: {', '.join(header)})")
+        listed = ", ".join(header) or "no header"
+        raise JobFailed(f"the test set has no column {target!r} (it has: {listed})")
     column = header.index(target)
-    lines, targets = [], []
-    for number, row in enumerate(rows[1:], start=2):
+    header_lines = taken = len(consumed)
+    records, targets = [], []
+    for row in reader:
+        first, taken = taken, len(consumed)  # this record is the file's lines first..taken
+        if not row:
+            continue  # a blank line, which the container skips too
         if len(row) != len(header):
-            raise JobFailed(f"test set line {number} has {len(row)} fields, not {len(header)}")
+            raise JobFailed(f"test set line {first + 1} has {len(row)} fields, not {len(header)}")
         try:
             targets.append(float(row[column]))
         except ValueError:
-            raise JobFailed(f"test set line {number}: {row[column]!r} is not a number") from None
-        lines.append(_csv_line(row[:column] + row[column + 1 :]))
-    return HeldOut(_csv_line(header[:column] + header[column + 1 :]), lines, targets)
-
-
-def _csv_line(fields: list[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(fields)
-    return buffer.getvalue()
+            raise JobFailed(f"test set line {first + 1}: {row[column]!r} is not a number") from None
+        records.append("".join(consumed[first:taken]))
+    if not records:
+        raise JobFailed("the test set has no records")
+    return HeldOut("".join(consumed[:header_lines]), records, targets)
 
 
 def batches(header: str, lines: list[str], max_bytes: int) -> list[list[str]]:
@@ -149,7 +171,7 @@ def batches(header: str, lines: list[str], max_bytes: int) -> list[list[str]]:
 
 
 def predict(endpoint: str, test_set: HeldOut) -> list[float]:
-    """The endpoint's predictions for every test record, sent as CSV with a header row."""
+    """The endpoint's predictions for every test record, sent as the file has them, in batches."""
     predictions: list[float] = []
     for group in batches(test_set.header, test_set.lines, MAX_PAYLOAD_BYTES):
         response = RUNTIME.invoke_endpoint(

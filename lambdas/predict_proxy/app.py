@@ -1,4 +1,9 @@
-"""PredictProxy: `POST /predict` (API Gateway REST proxy, payload 1.0) to a SageMaker endpoint."""
+"""PredictProxy: `POST /predict` (API Gateway REST proxy, payload 1.0) to a SageMaker endpoint.
+
+It makes no control-plane call: the container names the model that answered in InvokeEndpoint's
+CustomAttributes (`model=<name>`), so a retrain shows on the very next request. An image that
+does not send it (one built before this contract) still answers, without the "model" key.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +22,8 @@ from json_logging import get_logger, set_correlation
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's request limit
 DEFAULT_MAX_INSTANCES = 100
-# DescribeEndpoint is rate-limited: ask at most every few seconds per container. The model name
-# in answers may lag a deployment by this long.
-MODEL_CACHE_SECONDS = 5.0
-# Statuses in which SageMaker routes requests to the endpoint (it keeps serving while updating).
-SERVING = frozenset({"InService", "Updating", "SystemUpdating"})
+# The attribute the container puts in CustomAttributes (tabular_container.constants).
+MODEL_ATTRIBUTE = "model"
 JSON_TYPES = {
     list: "array",
     str: "string",
@@ -31,10 +33,8 @@ JSON_TYPES = {
     type(None): "null",
 }
 
-SAGEMAKER = boto3.client("sagemaker")
 RUNTIME = boto3.client("sagemaker-runtime")
 logger = get_logger("predict_proxy")
-_models: dict[str, tuple[float, dict[str, str]]] = {}  # endpoint → (expiry, variant → model)
 
 
 class HttpError(Exception):
@@ -96,44 +96,59 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def predict(endpoint: str, event: dict[str, Any]) -> dict[str, Any]:
-    """Validate the body, ask the endpoint, return its predictions and which model answered."""
+    """Validate the body, send it on as it came, return the predictions and which model answered."""
     limit = int(os.environ.get("MAX_INSTANCES") or DEFAULT_MAX_INSTANCES)
-    instances = parse_instances(event.get("body"), bool(event.get("isBase64Encoded")), limit)
+    payload = request_body(event.get("body"), bool(event.get("isBase64Encoded")))
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"the body takes {len(payload)} bytes, over the 6 MB limit")
+    count = len(parse_instances(payload, limit))
     if not endpoint:
         raise ServiceUnavailable("this API stage has no endpointName stage variable")
-    try:
-        payload = json.dumps({"instances": instances}, ensure_ascii=False).encode()
-    except UnicodeEncodeError:  # JSON can escape half a surrogate pair, which is no character
-        raise BadRequest(
-            "the body has a \\u escape of half a surrogate pair, which is no character"
-        ) from None
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise PayloadTooLarge(f"the instances take {len(payload)} bytes, over the 6 MB limit")
-    models = current_models(endpoint)
     response = invoke(endpoint, payload)
     try:
         answer = json.loads(response["Body"].read())
     except ValueError:
         raise BadGateway(f"the model behind {endpoint} did not answer JSON") from None
     predictions = answer.get("predictions") if isinstance(answer, dict) else None
-    if not isinstance(predictions, list) or len(predictions) != len(instances):
+    if not isinstance(predictions, list) or len(predictions) != count:
         raise BadGateway(f"the model behind {endpoint} did not answer one prediction per instance")
-    variant = response.get("InvokedProductionVariant", "")
-    model = models.get(variant) or next(iter(models.values()), "")
-    return {"predictions": predictions, "endpoint": endpoint, "model": model}
+    result = {"predictions": predictions, "endpoint": endpoint}
+    model = attribute(response.get("CustomAttributes", ""), MODEL_ATTRIBUTE)
+    return result if model is None else {**result, "model": model}
 
 
-def parse_instances(body: str | None, is_base64: bool, limit: int) -> list[dict[str, Any]]:
-    """The records of `{"instances": [{...}, ...]}`, 1 to `limit` JSON objects, or a 400."""
-    if body and is_base64:
+def request_body(body: str | None, is_base64: bool) -> bytes:
+    """The body's bytes as the caller sent them (API Gateway base64-encodes binary ones)."""
+    if not body:
+        return b""
+    if is_base64:
         try:
-            body = base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise BadRequest("the body is not valid base64-encoded UTF-8") from None
-    if not body or not body.strip():
+            return base64.b64decode(body, validate=True)
+        except binascii.Error:
+            raise BadRequest("the body is not valid base64") from None
+    # "surrogatepass": text that is no UTF-8 then fails parse_instances' check, a 400, not a 500.
+    return body.encode("utf-8", "surrogatepass")
+
+
+def attribute(custom_attributes: str, name: str) -> str | None:
+    """One `name=value` of a `;`-separated CustomAttributes header, None if it is not there."""
+    for part in custom_attributes.split(";"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() == name:
+            return value.strip()
+    return None
+
+
+def parse_instances(body: bytes, limit: int) -> list[dict[str, Any]]:
+    """The records of `{"instances": [{...}, ...]}`, 1 to `limit` JSON objects, or a 400."""
+    if not body.strip():
         raise BadRequest('the body is empty: send {"instances": [{...}, ...]}')
     try:
-        document = json.loads(body)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8 text") from None
+    try:
+        document = json.loads(text)
     except json.JSONDecodeError as err:
         raise BadRequest(
             f"the body is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
@@ -156,27 +171,6 @@ def parse_instances(body: str | None, is_base64: bool, limit: int) -> list[dict[
     return instances
 
 
-def current_models(endpoint: str) -> dict[str, str]:
-    """Variant → model name of a serving endpoint, cached per container; 503 if not serving."""
-    now = time.monotonic()
-    cached = _models.get(endpoint)
-    if cached and cached[0] > now:
-        return cached[1]
-    try:
-        described = SAGEMAKER.describe_endpoint(EndpointName=endpoint)
-    except ClientError as err:
-        if err.response["Error"]["Code"] == "ValidationException":
-            raise ServiceUnavailable(f"endpoint {endpoint} does not exist") from None
-        raise
-    status = described["EndpointStatus"]
-    if status not in SERVING:
-        raise ServiceUnavailable(f"endpoint {endpoint} is {status}, not InService")
-    config = SAGEMAKER.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
-    models = {v["VariantName"]: v["ModelName"] for v in config["ProductionVariants"]}
-    _models[endpoint] = (now + MODEL_CACHE_SECONDS, models)
-    return models
-
-
 def invoke(endpoint: str, payload: bytes) -> dict[str, Any]:
     """InvokeEndpoint, with SageMaker's errors turned into the caller's HTTP errors."""
     try:
@@ -196,10 +190,8 @@ def invoke(endpoint: str, payload: bytes) -> dict[str, Any]:
             logger.error("model error", extra={"original_status": original, "detail": message})
             raise BadGateway(f"the model behind {endpoint} failed (status {original})") from None
         if code == "ValidationError" and "not found" in message:
-            _models.pop(endpoint, None)
             raise ServiceUnavailable(f"endpoint {endpoint} does not exist") from None
-        if code == "ValidationError" and "not in service" in message:  # it failed meanwhile
-            _models.pop(endpoint, None)
+        if code == "ValidationError" and "not in service" in message:
             raise ServiceUnavailable(f"endpoint {endpoint} is not in service") from None
         if code in {"ServiceUnavailable", "ModelNotReadyException"}:
             raise ServiceUnavailable(f"endpoint {endpoint} is not ready: {message}") from None

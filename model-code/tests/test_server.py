@@ -254,3 +254,43 @@ def test_a_client_gone_mid_request_gets_no_answer(predictor):
         return await request(app, "POST", "/invocations", headers=headers, disconnect=True)
 
     assert asyncio.run(scenario()) is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("POST", "/invocations", CSV_ROWS, 200),
+        ("POST", "/invocations", b"M,abc,1\n", 400),
+        ("GET", "/ping", b"", 200),
+        ("GET", "/nowhere", b"", 404),
+    ],
+)
+def test_every_answer_names_the_model_in_custom_attributes(predictor, method, path, body, status):
+    # GIVEN a server told its model's name WHEN asked anything
+    async def scenario():
+        app = await loaded_app(predictor, model_name="demo-dev-20250102-031000-beef")
+        return await request(app, method, path, body, CSV)
+
+    reply = asyncio.run(scenario())
+
+    # THEN the answer says which model gave it, in the header SageMaker passes back
+    assert reply[0] == status
+    assert reply[1][b"x-amzn-sagemaker-custom-attributes"] == b"model=demo-dev-20250102-031000-beef"
+
+
+def test_without_a_model_name_no_custom_attributes_are_sent(predictor):
+    _, headers, _ = invoke(predictor, CSV_ROWS)
+
+    assert b"x-amzn-sagemaker-custom-attributes" not in headers
+
+
+def test_a_csv_header_naming_the_target_ignores_that_column(predictor):
+    # GIVEN the same rows with and without the target column, which a test set carries
+    with_target = b"rings,sex,length,weight\n9,M,0.455,0.514\n7,I,0.3,0.2\n"
+
+    plain = invoke(predictor, CSV_ROWS)
+    labelled = invoke(predictor, with_target)
+
+    # THEN the predictions are the same: the target is not a feature
+    assert labelled[0] == 200
+    assert json.loads(labelled[2]) == json.loads(plain[2])

@@ -46,12 +46,15 @@ def test_ping_is_200_once_the_model_is_loaded(server: Server):
     assert response.status_code == 200
 
 
-def test_csv_with_header_gives_the_in_process_predictions(server, test_rows, expected):
-    response = invoke(server, test_rows.to_csv(index=False), "text/csv")
+def test_the_test_file_as_it_is_gives_the_in_process_predictions(server, abalone_splits, expected):
+    # GIVEN the test split's bytes, header and target column included, as EvaluateModel sends them
+    response = invoke(server, (abalone_splits / "test" / "test.csv").read_bytes(), "text/csv")
 
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
     assert response.json()["predictions"] == pytest.approx(expected, rel=1e-9)
+    # AND a serve not told its model's name sends no CustomAttributes
+    assert "X-Amzn-SageMaker-Custom-Attributes" not in response.headers
 
 
 def test_csv_without_header_is_in_schema_order(server, test_rows, expected):
@@ -164,6 +167,38 @@ def test_without_a_model_serve_exits_at_once_saying_why(tmp_path: Path):
     assert done.returncode == 1
     assert "no model to serve in" in done.stderr
     assert "model.joblib, metadata.json missing" in done.stderr
+
+
+def test_serve_names_its_model_from_the_environment(
+    trained: TrainRun, start_server, monkeypatch: pytest.MonkeyPatch
+):
+    # GIVEN serve started with the model's name, as DeployModel sets it
+    monkeypatch.setenv("SERVED_MODEL_NAME", "demo-prod-20250102-031000-beef")
+    server = start_server(trained.base, workers=1)
+    server.wait_for_status(200)
+
+    response = invoke(server, ONE_ROW, "text/csv")
+
+    # THEN each answer carries it where SageMaker passes it back to the caller
+    assert response.status_code == 200
+    assert (
+        response.headers["X-Amzn-SageMaker-Custom-Attributes"]
+        == "model=demo-prod-20250102-031000-beef"
+    )
+
+
+@pytest.mark.parametrize("name", ["two words", "-leading-hyphen", "x" * 64, "née"])
+def test_a_name_sagemaker_would_refuse_stops_serve_at_once(trained: TrainRun, name: str):
+    done = subprocess.run(
+        [sys.executable, str(SERVE)],
+        env=program_env(trained.base, SERVED_MODEL_NAME=name),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert done.returncode == 1
+    assert f"SERVED_MODEL_NAME={name!r} is not a SageMaker model name" in done.stderr
 
 
 def test_a_model_that_cannot_load_keeps_ping_at_503(trained: TrainRun, start_server, tmp_path):

@@ -7,6 +7,7 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 
+from tabular_container.constants import MODEL_NAME_ENV
 from tests.lambdas.conftest import (
     IMAGE_URI,
     ROLE_ARN,
@@ -98,6 +99,11 @@ def endpoint(status: str, config: str = OLD[-1], **extra: object) -> dict:
     }
 
 
+def test_the_model_name_variable_is_the_one_serve_reads(deploy_model):
+    # The Lambda cannot import the container package: its copy of the name must not drift.
+    assert deploy_model.MODEL_NAME_ENV == MODEL_NAME_ENV
+
+
 @pytest.mark.usefixtures("trained")
 def test_a_first_deployment_creates_the_endpoint(deploy_model, cloud: Cloud, pipeline, capsys):
     # GIVEN no endpoint yet
@@ -108,6 +114,8 @@ def test_a_first_deployment_creates_the_endpoint(deploy_model, cloud: Cloud, pip
     model = cloud.sagemaker.describe_model(ModelName=NEW)
     assert model["PrimaryContainer"]["Image"] == IMAGE_URI
     assert model["PrimaryContainer"]["ModelDataUrl"] == MODEL_URL
+    # AND the container is told its model's name, which serve returns with every answer
+    assert model["PrimaryContainer"]["Environment"] == {MODEL_NAME_ENV: NEW}
     assert model["ExecutionRoleArn"] == ROLE_ARN
     config = cloud.sagemaker.describe_endpoint_config(EndpointConfigName=NEW)
     variant = config["ProductionVariants"][0]
@@ -122,6 +130,7 @@ def test_a_first_deployment_creates_the_endpoint(deploy_model, cloud: Cloud, pip
         "ModelName": NEW,
         "ModelDataUrl": MODEL_URL,
         "ImageURI": IMAGE_URI,
+        "TrainingJobName": JOB_NAME,
         "Environment": "dev",
     }
     assert pipeline.summary_text == (
@@ -160,7 +169,11 @@ def queue_update(sagemaker, failing_delete: str | None = None) -> None:
         {"ModelArn": f"{ARN}model/{NEW}"},
         {
             "ModelName": NEW,
-            "PrimaryContainer": {"Image": IMAGE_URI, "ModelDataUrl": MODEL_URL},
+            "PrimaryContainer": {
+                "Image": IMAGE_URI,
+                "ModelDataUrl": MODEL_URL,
+                "Environment": {MODEL_NAME_ENV: NEW},
+            },
             "ExecutionRoleArn": ROLE_ARN,
             "Tags": TAGS,
         },

@@ -14,16 +14,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from tests.lambdas.conftest import IMAGE_URI, Cloud, JobResults, assert_no_secrets, job_event
+from tabular_container.hyperparameters import SPECS, Hyperparameters
+from tests.lambdas.conftest import (
+    IMAGE_URI,
+    ROLE_ARN,
+    Cloud,
+    JobResults,
+    assert_no_secrets,
+    job_event,
+)
 
 DEV_ENDPOINT = "demo-pipeline/DevEndpoin/dev.zip"
 EVALUATION = "demo-pipeline/Evaluatio/eval.zip"
 JOB_NAME = "demo-0123456-20250102-030405"
+AGE_JOB = "demo-0123456-20250102-040000"  # trained with target=age
 MODEL_URL = f"s3://demo-models/models/{JOB_NAME}/output/model.tar.gz"
+# As a spreadsheet may write it: CRLF, a quoted field, a number with a trailing zero. The records
+# must reach the endpoint exactly so, target column included: the container ignores that column.
 TEST_CSV = (
-    "sex,length,diameter,rings\nM,0.455,0.365,10\nF,0.53,0.42,8\nI,0.33,0.255,12\nM,0.44,0.365,9\n"
+    'sex,length,diameter,rings\r\nM,0.455,0.365,10\r\n"F",0.53,0.420,8\r\n'
+    "I,0.33,0.255,12\r\nM,0.44,0.365,9\r\n"
 )
-FEATURES_CSV = "sex,length,diameter\nM,0.455,0.365\nF,0.53,0.42\nI,0.33,0.255\nM,0.44,0.365\n"
 # Errors 1, 0, -2, 0 against targets 10, 8, 12, 9: MSE 1.25, MAE 0.75, R² 1 - 5/8.75.
 DEV_PREDICTIONS = [11, 8, 10, 9]
 WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -49,7 +60,6 @@ def environment(cloud: Cloud, topic: str, monkeypatch: pytest.MonkeyPatch) -> No
         "PROJECT_NAME": "demo",
         "DATA_BUCKET": "demo-data",
         "TEST_KEY": "test/test.csv",
-        "TARGET_COLUMN": "rings",
         "MSE_THRESHOLD": "4.6",
         "PROD_TOLERANCE": "0.05",
     }.items():
@@ -57,6 +67,12 @@ def environment(cloud: Cloud, topic: str, monkeypatch: pytest.MonkeyPatch) -> No
     cloud.s3.create_bucket(Bucket="demo-data")
     cloud.s3.create_bucket(Bucket="demo-models")
     cloud.s3.put_object(Bucket="demo-data", Key="test/test.csv", Body=TEST_CSV.encode())
+    training_job(cloud, JOB_NAME, {"alpha": "0.3"})
+    deployed_from(cloud, JOB_NAME)
+
+
+def deployed_from(cloud: Cloud, job_name: str) -> None:
+    """The DevEndpoint artifact: the dev endpoint serving the model of this training job."""
     cloud.put_artifact(
         DEV_ENDPOINT,
         "deployment.json",
@@ -66,9 +82,23 @@ def environment(cloud: Cloud, topic: str, monkeypatch: pytest.MonkeyPatch) -> No
             "ModelName": "demo-dev-20250102-031000-beef",
             "ModelDataUrl": MODEL_URL,
             "ImageURI": IMAGE_URI,
+            "TrainingJobName": job_name,
             "Environment": "dev",
             "EndpointStatus": "InService",
         },
+    )
+
+
+def training_job(cloud: Cloud, name: str, hyperparameters: dict[str, str]) -> None:
+    """The training job that made the model under evaluation, in SageMaker (moto)."""
+    cloud.sagemaker.create_training_job(
+        TrainingJobName=name,
+        HyperParameters=hyperparameters,
+        AlgorithmSpecification={"TrainingImage": IMAGE_URI, "TrainingInputMode": "File"},
+        RoleArn=ROLE_ARN,
+        OutputDataConfig={"S3OutputPath": "s3://demo-models/models/"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 3600},
     )
 
 
@@ -83,8 +113,8 @@ def answer(predictions: object) -> dict:
     return {"Body": StreamingBody(io.BytesIO(body), len(body)), "ContentType": "application/json"}
 
 
-def expect_invoke(runtime, endpoint: str, predictions: object, body: str = FEATURES_CSV) -> None:
-    """The endpoint gets the test features as CSV with a header and answers these predictions."""
+def expect_invoke(runtime, endpoint: str, predictions: object, body: str = TEST_CSV) -> None:
+    """The endpoint gets these bytes of the test file and answers these predictions."""
     runtime.add_response(
         "invoke_endpoint",
         answer(predictions),
@@ -97,16 +127,36 @@ def expect_invoke(runtime, endpoint: str, predictions: object, body: str = FEATU
     )
 
 
-def prod_endpoint(status: str) -> dict:
-    """A DescribeEndpoint response for demo-prod."""
-    return {
-        "EndpointName": "demo-prod",
-        "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/demo-prod",
-        "EndpointConfigName": "demo-prod-20241201-120000-00a1",
-        "EndpointStatus": status,
-        "CreationTime": WHEN,
-        "LastModifiedTime": WHEN,
-    }
+def expect_prod(sagemaker, status: str) -> None:
+    """Under Stubber: the training job as moto has it, then demo-prod in this status."""
+    sagemaker.add_response(
+        "describe_training_job",
+        {
+            "TrainingJobName": JOB_NAME,
+            "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{JOB_NAME}",
+            "ModelArtifacts": {"S3ModelArtifacts": MODEL_URL},
+            "TrainingJobStatus": "Completed",
+            "SecondaryStatus": "Completed",
+            "HyperParameters": {"alpha": "0.3"},
+            "AlgorithmSpecification": {"TrainingInputMode": "File"},
+            "ResourceConfig": {"VolumeSizeInGB": 10},
+            "StoppingCondition": {},
+            "CreationTime": WHEN,
+        },
+        {"TrainingJobName": JOB_NAME},
+    )
+    sagemaker.add_response(
+        "describe_endpoint",
+        {
+            "EndpointName": "demo-prod",
+            "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/demo-prod",
+            "EndpointConfigName": "demo-prod-20241201-120000-00a1",
+            "EndpointStatus": status,
+            "CreationTime": WHEN,
+            "LastModifiedTime": WHEN,
+        },
+        {"EndpointName": "demo-prod"},
+    )
 
 
 def notification(cloud: Cloud, queue_url: str) -> dict:
@@ -179,9 +229,7 @@ def test_a_model_over_the_threshold_fails_the_gate(evaluate_model, cloud, pipeli
 
 def test_a_model_worse_than_prod_fails_the_gate(evaluate_model, cloud, pipeline, stub):
     # GIVEN prod in service scoring MSE 1.0 (one error of 2) and dev scoring 1.25
-    stub(evaluate_model.SAGEMAKER).add_response(
-        "describe_endpoint", prod_endpoint("InService"), {"EndpointName": "demo-prod"}
-    )
+    expect_prod(stub(evaluate_model.SAGEMAKER), "InService")
     runtime = stub(evaluate_model.RUNTIME)
     expect_invoke(runtime, "demo-dev", DEV_PREDICTIONS)
     expect_invoke(runtime, "demo-prod", [10, 8, 10, 9])
@@ -198,9 +246,7 @@ def test_a_model_worse_than_prod_fails_the_gate(evaluate_model, cloud, pipeline,
 
 def test_a_model_within_tolerance_of_prod_passes(evaluate_model, pipeline, stub):
     # GIVEN prod scoring 1.2 and dev 1.25: within 5%
-    stub(evaluate_model.SAGEMAKER).add_response(
-        "describe_endpoint", prod_endpoint("InService"), {"EndpointName": "demo-prod"}
-    )
+    expect_prod(stub(evaluate_model.SAGEMAKER), "InService")
     runtime = stub(evaluate_model.RUNTIME)
     expect_invoke(runtime, "demo-dev", DEV_PREDICTIONS)
     expect_invoke(runtime, "demo-prod", [10.8, 8, 10, 9.4])  # errors² 0.64 + 4 + 0.16
@@ -216,9 +262,7 @@ def test_a_model_within_tolerance_of_prod_passes(evaluate_model, pipeline, stub)
 @pytest.mark.parametrize("status", ["Updating", "Creating", "Failed"])
 def test_a_prod_endpoint_not_in_service_is_not_compared(evaluate_model, pipeline, stub, status):
     # GIVEN prod exists but is not InService
-    stub(evaluate_model.SAGEMAKER).add_response(
-        "describe_endpoint", prod_endpoint(status), {"EndpointName": "demo-prod"}
-    )
+    expect_prod(stub(evaluate_model.SAGEMAKER), status)
     expect_invoke(stub(evaluate_model.RUNTIME), "demo-dev", DEV_PREDICTIONS)
     pipeline.expect_success()
     # WHEN the gate runs THEN the comparison is skipped and says why
@@ -230,9 +274,7 @@ def test_a_prod_endpoint_not_in_service_is_not_compared(evaluate_model, pipeline
 
 def test_a_prod_endpoint_that_cannot_answer_is_not_compared(evaluate_model, pipeline, stub):
     # GIVEN prod in service but its model erroring
-    stub(evaluate_model.SAGEMAKER).add_response(
-        "describe_endpoint", prod_endpoint("InService"), {"EndpointName": "demo-prod"}
-    )
+    expect_prod(stub(evaluate_model.SAGEMAKER), "InService")
     runtime = stub(evaluate_model.RUNTIME)
     expect_invoke(runtime, "demo-dev", DEV_PREDICTIONS)
     runtime.add_client_error(
@@ -249,8 +291,8 @@ def test_large_test_sets_go_in_batches_under_the_payload_limit(
     evaluate_model, pipeline, stub, monkeypatch
 ):
     # GIVEN a payload limit that fits the header and two records
-    header, *rows = FEATURES_CSV.splitlines(keepends=True)
-    monkeypatch.setattr(evaluate_model, "MAX_PAYLOAD_BYTES", len(header) + 30)
+    header, *rows = TEST_CSV.splitlines(keepends=True)
+    monkeypatch.setattr(evaluate_model, "MAX_PAYLOAD_BYTES", len(header) + 40)
     runtime = stub(evaluate_model.RUNTIME)
     expect_invoke(runtime, "demo-dev", DEV_PREDICTIONS[:2], header + "".join(rows[:2]))
     expect_invoke(runtime, "demo-dev", DEV_PREDICTIONS[2:], header + "".join(rows[2:]))
@@ -305,6 +347,8 @@ def test_a_dev_model_error_fails_with_its_message(evaluate_model, pipeline, stub
         ("sex,rings\n", "the test set has no records"),
         ("sex,rings\nM,ten\n", "test set line 2: 'ten' is not a number"),
         ("sex,rings\nM\n", "test set line 2 has 1 fields, not 2"),
+        ('sex,rings\n"two\nlines",1\n\nM\n', "test set line 5 has 1 fields, not 2"),
+        ("", "the test set has no column 'rings' (it has: no header)"),
     ],
 )
 def test_a_bad_test_set_fails(evaluate_model, cloud, pipeline, csv_text, message):
@@ -314,6 +358,41 @@ def test_a_bad_test_set_fails(evaluate_model, cloud, pipeline, csv_text, message
     # WHEN the gate runs THEN it says what is wrong with it
     evaluate_model.handler(event(), None)
     assert pipeline.message == message
+
+
+def test_the_gate_scores_the_column_the_model_was_trained_to_predict(
+    evaluate_model, cloud, pipeline, stub
+):
+    # GIVEN a model trained with target=age, and a test set whose "rings" is not its target
+    training_job(cloud, AGE_JOB, {"target": "age"})
+    deployed_from(cloud, AGE_JOB)
+    test_csv = "sex,rings,age\nM,1,10\nF,1,8\nI,1,12\nM,1,9\n"
+    cloud.s3.put_object(Bucket="demo-data", Key="test/test.csv", Body=test_csv.encode())
+    expect_invoke(stub(evaluate_model.RUNTIME), "demo-dev", DEV_PREDICTIONS, test_csv)
+    pipeline.expect_success()
+    # WHEN the gate runs THEN it scores "age": the same errors as against rings above
+    evaluate_model.handler(event(), None)
+    assert pipeline.summary_text.startswith("Gate passed: MSE 1.2500")
+
+
+def test_a_test_set_without_the_trained_target_fails_naming_it(evaluate_model, cloud, pipeline):
+    # GIVEN a model trained with target=age and the abalone test set
+    training_job(cloud, AGE_JOB, {"target": "age"})
+    deployed_from(cloud, AGE_JOB)
+    pipeline.expect_failure()
+    # WHEN the gate runs THEN it fails before any prediction, naming the column
+    evaluate_model.handler(event(), None)
+    assert pipeline.message == (
+        "the test set has no column 'age' (it has: sex, length, diameter, rings)"
+    )
+
+
+def test_the_target_key_and_default_are_the_containers(evaluate_model):
+    # The Lambda cannot import the container package: its copy of the facts must not drift.
+    assert evaluate_model.TARGET_HYPERPARAMETER in SPECS
+    assert getattr(Hyperparameters(), evaluate_model.TARGET_HYPERPARAMETER) == (
+        evaluate_model.DEFAULT_TARGET
+    )
 
 
 def test_a_missing_test_set_fails(evaluate_model, cloud, pipeline):

@@ -100,24 +100,8 @@ def test_up_serves_predictions_run_retrains_and_down_leaves_nothing(
             assert time.monotonic() < deadline, "the run did not finish after approval"
             time.sleep(1)
         url = f"{connection['api_url']}/prod/predict"
-        answer = requests.post(
-            url,
-            json={"instances": [RECORD]},
-            headers={"x-api-key": connection["api_key"]},
-            timeout=30,
-        )
-        assert answer.status_code == 200, answer.text
-        first_model = answer.json()["model"]
-        # AND nothing waits for approval any more, so `approve` says so
-        approve = localcloud(state, lambda_zips, "approve")
-        assert approve.returncode == 1
-        assert "no approval is waiting" in approve.stderr
-        # WHEN the user retrains in the running cloud
-        rerun = localcloud(state, lambda_zips, "run", "--auto-approve")
-        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-        # THEN prod answers with the new model (the proxy may name the old one for 5 s more)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def ask_prod() -> requests.Response:
             answer = requests.post(
                 url,
                 json={"instances": [RECORD]},
@@ -125,10 +109,18 @@ def test_up_serves_predictions_run_retrains_and_down_leaves_nothing(
                 timeout=30,
             )
             assert answer.status_code == 200, answer.text
-            if answer.json()["model"] != first_model:
-                break
-            time.sleep(0.5)
-        assert answer.json()["model"] != first_model
+            return answer
+
+        first_model = ask_prod().json()["model"]
+        # AND nothing waits for approval any more, so `approve` says so
+        approve = localcloud(state, lambda_zips, "approve")
+        assert approve.returncode == 1
+        assert "no approval is waiting" in approve.stderr
+        # WHEN the user retrains in the running cloud
+        rerun = localcloud(state, lambda_zips, "run", "--auto-approve")
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        # THEN the very next answer from prod names the new model
+        assert ask_prod().json()["model"] != first_model
         # AND status shows the run
         status = localcloud(state, lambda_zips, "status")
         assert f"up, pid {connection['pid']}" in status.stdout

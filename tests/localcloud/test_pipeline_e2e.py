@@ -58,6 +58,9 @@ def test_the_pipeline_runs_every_stage_and_prod_answers(
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["endpoint"] == "abalone-prod"
+    assert (
+        answer["model"] == first_run.artifacts["ProdDeployment"]["ModelName"] == prod_config(cloud)
+    )
     predictions = [float(p) for p in answer["predictions"]]
     mse = sum((p - t) ** 2 for p, t in zip(predictions, truths, strict=True)) / len(truths)
     assert mse < 8
@@ -165,5 +168,7 @@ def test_a_retrain_under_steady_load_drops_no_request(
     # THEN the run succeeded, prod moved to the new model, and no request failed
     assert report.status == "Succeeded", report.message
     assert prod_config(cloud) != prod_before
+    # AND the very next answer names the new model (the container says which model answered)
+    assert predict(cloud, "prod", records).json()["model"] == prod_config(cloud)
     assert len(outcomes) > 50
     assert set(outcomes) == {200}, {code: outcomes.count(code) for code in set(outcomes)}

@@ -11,6 +11,9 @@ HOST_ENV = "MODEL_SERVER_HOST"
 LOG_LEVEL_ENV = "LOG_LEVEL"
 # Not a SageMaker variable either: the largest channel `train` reads, in bytes (docs/design.md).
 MAX_CHANNEL_BYTES_ENV = "TRAIN_MAX_CHANNEL_BYTES"
+# Not a SageMaker variable: DeployModel sets it in the model's Environment; `serve` names the model
+# in every answer's CustomAttributes header (below), so callers know which model answered.
+MODEL_NAME_ENV = "SERVED_MODEL_NAME"
 
 DEFAULT_BASE_DIR = "/opt/ml"
 DEFAULT_PORT = 8080
@@ -27,6 +30,10 @@ METADATA_FORMAT = 1
 
 # SageMaker's InvokeEndpoint payload limit.
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
+# The response header SageMaker Runtime hands from the container to the caller, verbatim, as
+# InvokeEndpoint's CustomAttributes (at most 1024 visible ASCII characters). Ours: `model=<name>`.
+CUSTOM_ATTRIBUTES_HEADER = "X-Amzn-SageMaker-Custom-Attributes"
+MODEL_ATTRIBUTE = "model"
 
 # Exit codes of `train`: bad input is the caller's to fix, anything else is ours.
 EXIT_USER_ERROR = 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from tabular_container.constants import (
     HOST_ENV,
     LOG_LEVEL_ENV,
     MAX_CHANNEL_BYTES_ENV,
+    MODEL_NAME_ENV,
     PORT_ENV,
     WORKERS_ENV,
 )
@@ -21,6 +23,8 @@ from tabular_container.errors import UserError
 from tabular_container.paths import SageMakerPaths
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+# SageMaker's ModelName: what DeployModel puts in MODEL_NAME_ENV, and always a valid header value.
+MODEL_NAME = re.compile(r"[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?")
 
 
 def available_cpus() -> int:
@@ -45,15 +49,29 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int, maximum: 
     return value
 
 
+def _model_name(environ: Mapping[str, str]) -> str | None:
+    """The served model's name, None when unset; a name SageMaker would refuse is an error."""
+    raw = environ.get(MODEL_NAME_ENV, "")
+    if not raw:
+        return None
+    if not MODEL_NAME.fullmatch(raw) or len(raw) > 63:
+        raise UserError(
+            f"{MODEL_NAME_ENV}={raw!r} is not a SageMaker model name "
+            "(1 to 63 letters, digits and hyphens, starting and ending with a letter or digit)"
+        )
+    return raw
+
+
 @dataclass(frozen=True)
 class ServingEnvironment:
-    """Where the model is and how the model server listens."""
+    """Where the model is, how the model server listens, and which model it says it is."""
 
     paths: SageMakerPaths
     host: str
     port: int
     workers: int
     log_level: str
+    model_name: str | None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> ServingEnvironment:
@@ -67,6 +85,7 @@ class ServingEnvironment:
             port=_positive_int(environ, PORT_ENV, DEFAULT_PORT, 65535),
             workers=_positive_int(environ, WORKERS_ENV, available_cpus(), 256),
             log_level=log_level,
+            model_name=_model_name(environ),
         )
 
 

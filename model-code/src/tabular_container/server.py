@@ -13,8 +13,8 @@ from http import HTTPStatus
 from typing import Any
 
 from tabular_container.codecs import JSON, RequestError, decode_json, decoder_for, encoder_for
-from tabular_container.constants import MAX_REQUEST_BYTES
-from tabular_container.paths import SageMakerPaths
+from tabular_container.constants import CUSTOM_ATTRIBUTES_HEADER, MAX_REQUEST_BYTES, MODEL_ATTRIBUTE
+from tabular_container.environment import ServingEnvironment
 from tabular_container.predictor import Predictor, UnpredictableRowError
 
 logger = logging.getLogger(__name__)
@@ -61,12 +61,22 @@ class InferenceApp:
     """ASGI app; each worker loads the model during start-up, before it accepts a connection.
 
     So with several workers no request reaches one still loading: /ping is 200 from a worker
-    with a model, and 503 with the reason from one whose model failed to load.
+    with a model, and 503 with the reason from one whose model failed to load. Given a model
+    name, every answer carries it in the CustomAttributes header: the caller learns which model
+    answered without asking SageMaker's control plane.
     """
 
-    def __init__(self, load: Callable[[], Predictor], max_body: int = MAX_REQUEST_BYTES) -> None:
+    def __init__(
+        self,
+        load: Callable[[], Predictor],
+        max_body: int = MAX_REQUEST_BYTES,
+        model_name: str | None = None,
+    ) -> None:
         self._load = load
         self._max_body = max_body
+        header = CUSTOM_ATTRIBUTES_HEADER.lower().encode()
+        attribute = f"{MODEL_ATTRIBUTE}={model_name}".encode()
+        self._attributes = [(header, attribute)] if model_name else []
         self._load_error: str | None = None
         self.predictor: Predictor | None = None
         self._routes: dict[str, tuple[str, Callable[[Scope, Receive], Awaitable[Reply]]]] = {
@@ -128,6 +138,7 @@ class InferenceApp:
         headers = [
             (b"content-type", content_type.encode()),
             (b"content-length", str(len(body)).encode()),
+            *self._attributes,
             *extra,
         ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -172,4 +183,5 @@ class InferenceApp:
 
 def create_app() -> InferenceApp:
     """uvicorn's factory: each worker process builds its app and loads the model itself."""
-    return InferenceApp(partial(Predictor.load, SageMakerPaths.from_environ().model_dir))
+    env = ServingEnvironment.from_environ()
+    return InferenceApp(partial(Predictor.load, env.paths.model_dir), model_name=env.model_name)
