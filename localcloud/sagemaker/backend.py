@@ -14,6 +14,7 @@ from localcloud.sagemaker.layout import StateLayout, read_endpoint_log, read_tra
 from localcloud.sagemaker.storage import S3Storage
 from localcloud.sagemaker.tags import TagStore
 from localcloud.sagemaker.training_jobs import TrainingJobs
+from localcloud.sagemaker.training_runner import TrainingRunner
 
 
 class LocalSageMaker:
@@ -33,7 +34,8 @@ class LocalSageMaker:
         storage = S3Storage()
         registry = ProcessRegistry(self.state_dir)
         self.tags = TagStore(lock)
-        self.training_jobs = TrainingJobs(self.layout, storage, python, lock, registry, self.tags)
+        runner = TrainingRunner(self.layout, storage, python, lock, registry)
+        self.training_jobs = TrainingJobs(self.layout, lock, self.tags, runner)
         self.hosting = Hosting(self.layout, storage, lock, self.tags)
         self.endpoints = Endpoints(
             self.layout, storage, self.hosting, python, self.settings, lock, registry, self.tags

@@ -9,11 +9,9 @@ import re
 import threading
 from typing import Any
 
-from localcloud.processes import ProcessRegistry
 from localcloud.sagemaker.containers import check_environment
 from localcloud.sagemaker.exceptions import ValidationException
 from localcloud.sagemaker.layout import StateLayout
-from localcloud.sagemaker.storage import S3Storage
 from localcloud.sagemaker.store import ResourceStore
 from localcloud.sagemaker.tags import TagStore
 from localcloud.sagemaker.training_job import TRAINING_JOB, TrainingJob, channel_dir, name_taken
@@ -24,17 +22,11 @@ class TrainingJobs:
     """All training jobs of this local SageMaker; each runs on a thread of its own."""
 
     def __init__(
-        self,
-        layout: StateLayout,
-        storage: S3Storage,
-        python: str,
-        lock: threading.RLock,
-        registry: ProcessRegistry,
-        tags: TagStore,
+        self, layout: StateLayout, lock: threading.RLock, tags: TagStore, runner: TrainingRunner
     ) -> None:
         self._layout = layout
         self._lock = lock
-        self._runner = TrainingRunner(layout, storage, python, lock, registry)
+        self._runner = runner
         self.store: ResourceStore[TrainingJob] = ResourceStore(
             TRAINING_JOB, lock, tags, exists=name_taken
         )
