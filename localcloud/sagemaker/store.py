@@ -43,6 +43,7 @@ class Kind:
     list_key: str  # "TrainingJobSummaries": where List* puts the summaries
     status_key: str | None = None  # "TrainingJobStatus", for StatusEquals and SortBy=Status
     not_found: Callable[[str], AwsError] | None = None  # default: 'Could not find <label> "<arn>".'
+    taken: Callable[[str], AwsError] | None = None  # default: 'Cannot create already existing …'
     sort_keys: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -59,6 +60,8 @@ class Kind:
 
     def exists(self, name: str) -> AwsError:
         """SageMaker's answer for a name that is already taken."""
+        if self.taken is not None:
+            return self.taken(name)
         return ValidationException(
             f'Cannot create already existing {self.label} "{arn(self.arn_kind, name)}".'
         )
@@ -67,17 +70,10 @@ class Kind:
 class ResourceStore(Generic[R]):
     """The resources of one kind, by name; thread-safe under the backend's one lock."""
 
-    def __init__(
-        self,
-        kind: Kind,
-        lock: threading.RLock,
-        tags: TagStore,
-        exists: Callable[[str], AwsError] | None = None,
-    ) -> None:
+    def __init__(self, kind: Kind, lock: threading.RLock, tags: TagStore) -> None:
         self.kind = kind
         self._lock = lock
         self._tags = tags
-        self._exists = exists or kind.exists
         self._items: dict[str, R] = {}
 
     def add(self, resource: R, tags: Iterable[dict[str, str]] = ()) -> R:
@@ -85,7 +81,7 @@ class ResourceStore(Generic[R]):
         tags = list(tags)
         with self._lock:
             if resource.name in self._items:
-                raise self._exists(resource.name)
+                raise self.kind.exists(resource.name)
             self._tags.open(resource.arn, tags)  # checks the tags before anything is stored
             self._items[resource.name] = resource
         return resource

@@ -50,15 +50,11 @@ TRAINING_JOB = Kind(
     "TrainingJobSummaries",
     status_key="TrainingJobStatus",
     not_found=lambda name: ResourceNotFound("Requested resource not found."),
-)
-
-
-def name_taken(name: str) -> ResourceInUse:
-    """SageMaker's answer for a training job name already in use."""
-    return ResourceInUse(
+    taken=lambda name: ResourceInUse(
         "Training job names must be unique within an AWS account and region, and a "
         f"training job with this name already exists ({arn('training-job', name)})"
-    )
+    ),
+)
 
 
 def channel_dir(base_dir: Path, channel: str, index: int = 1) -> Path:

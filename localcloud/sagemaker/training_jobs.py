@@ -14,7 +14,7 @@ from localcloud.sagemaker.exceptions import ValidationException
 from localcloud.sagemaker.layout import StateLayout
 from localcloud.sagemaker.store import ResourceStore
 from localcloud.sagemaker.tags import TagStore
-from localcloud.sagemaker.training_job import TRAINING_JOB, TrainingJob, channel_dir, name_taken
+from localcloud.sagemaker.training_job import TRAINING_JOB, TrainingJob, channel_dir
 from localcloud.sagemaker.training_runner import TrainingRunner
 
 
@@ -27,9 +27,7 @@ class TrainingJobs:
         self._layout = layout
         self._lock = lock
         self._runner = runner
-        self.store: ResourceStore[TrainingJob] = ResourceStore(
-            TRAINING_JOB, lock, tags, exists=name_taken
-        )
+        self.store: ResourceStore[TrainingJob] = ResourceStore(TRAINING_JOB, lock, tags)
         self._threads: list[threading.Thread] = []
 
     def create(self, params: dict[str, Any]) -> TrainingJob:
