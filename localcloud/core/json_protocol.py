@@ -1,9 +1,10 @@
 """AWS's JSON 1.1 protocol in one place: `POST /` naming its action in `X-Amz-Target`.
 
-SageMaker and the CodePipeline job API both speak it. A request is answered in this order, each
-step before any work: the signature, the action, the body's JSON, botocore's model of the
-operation; then the action's method runs and every error is encoded the same way
-(`{"__type": code, "message": ...}`).
+SageMaker and the CodePipeline job API both speak it; every local service's errors are encoded
+here (`error_response`, and `rest_json_error` for SageMaker Runtime's REST JSON). A request is
+answered in this order, each step before any work: the signature, the action, the body's JSON,
+botocore's model of the operation; then the action's method runs and every error is encoded the
+same way (`{"__type": code, "message": ...}`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,18 @@ def error_response(error: AwsError) -> HttpResponse:
     """An error as JSON 1.1 encodes it: the code in `__type`."""
     return json_response(
         error.status, {"__type": error.code, "message": error.message, **error.fields()}
+    )
+
+
+def rest_json_error(error: AwsError) -> HttpResponse:
+    """An error as REST JSON (SageMaker Runtime) encodes it: the code in a header.
+
+    No request id here: the caller adds one per answer, so a prebuilt answer can be reused.
+    """
+    return HttpResponse(
+        error.status,
+        [("Content-Type", "application/json"), ("x-amzn-ErrorType", f"{error.code}:")],
+        json.dumps({"Message": error.message, **error.fields()}).encode(),
     )
 
 

@@ -1,4 +1,4 @@
-"""The local SageMaker's state: training jobs, models, endpoint configs and endpoints, no HTTP."""
+"""The local SageMaker's state: training jobs, models, endpoint configs, endpoints, tags."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from localcloud.sagemaker.endpoints import Endpoints
 from localcloud.sagemaker.hosting import Hosting
 from localcloud.sagemaker.layout import StateLayout, read_endpoint_log, read_training_job_log
 from localcloud.sagemaker.storage import S3Storage
+from localcloud.sagemaker.tags import TagStore
 from localcloud.sagemaker.training_jobs import TrainingJobs
+from localcloud.sagemaker.training_runner import TrainingRunner
 
 
 class LocalSageMaker:
@@ -31,10 +33,12 @@ class LocalSageMaker:
         lock = threading.RLock()
         storage = S3Storage()
         registry = ProcessRegistry(self.state_dir)
-        self.training_jobs = TrainingJobs(self.layout, storage, python, lock, registry)
-        self.hosting = Hosting(self.layout, storage, lock)
+        self.tags = TagStore(lock)
+        runner = TrainingRunner(self.layout, storage, python, lock, registry)
+        self.training_jobs = TrainingJobs(self.layout, lock, self.tags, runner)
+        self.hosting = Hosting(self.layout, storage, lock, self.tags)
         self.endpoints = Endpoints(
-            self.layout, storage, self.hosting, python, self.settings, lock, registry
+            self.layout, storage, self.hosting, python, self.settings, lock, registry, self.tags
         )
 
     def training_job_log(self, name: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from localcloud.sagemaker.exceptions import ValidationException
 
@@ -16,6 +16,8 @@ ACCOUNT_ID = "123456789012"  # moto's default account, so ARNs agree across the 
 REGION = "us-east-1"
 
 DEFAULT_MAX_RESULTS = 100
+FAILURE_REASON_LIMIT = 1024  # SageMaker shows the first 1024 characters of a FailureReason
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,14 @@ def list_page(
     selected.sort(
         key=lambda r: r[sort_keys[sort_by]], reverse=params.get("SortOrder") != "Ascending"
     )
+    return page(selected, params, DEFAULT_MAX_RESULTS)
+
+
+def page(items: list[T], params: dict[str, Any], default_size: int) -> tuple[list[T], str | None]:
+    """One page of `items` by MaxResults and NextToken (an offset), and the next page's token."""
     start = _offset(params.get("NextToken"))
-    size = int(params.get("MaxResults", DEFAULT_MAX_RESULTS))
-    end = start + size
-    return selected[start:end], (str(end) if end < len(selected) else None)
+    end = start + int(params.get("MaxResults", default_size))
+    return items[start:end], (str(end) if end < len(items) else None)
 
 
 def _offset(token: str | None) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localcloud.processes import ProcessRegistry
-from localcloud.sagemaker.common import ACCOUNT_ID, REGION, Settings, arn, list_page
+from localcloud.sagemaker.common import ACCOUNT_ID, FAILURE_REASON_LIMIT, REGION, Settings, arn
 from localcloud.sagemaker.exceptions import (
     ModelError,
     ServiceUnavailable,
@@ -26,7 +26,6 @@ from localcloud.sagemaker.exceptions import (
 from localcloud.sagemaker.hosting import EndpointConfig, Hosting, Model
 from localcloud.sagemaker.layout import StateLayout
 from localcloud.sagemaker.serving import (
-    FAILURE_REASON_LIMIT,
     ContainerUnreachable,
     Deployment,
     DeploymentCancelled,
@@ -35,11 +34,18 @@ from localcloud.sagemaker.serving import (
     NoInstance,
 )
 from localcloud.sagemaker.storage import S3Storage
+from localcloud.sagemaker.store import Kind, ResourceStore
+from localcloud.sagemaker.tags import TagStore
 
-
-def endpoint_not_found(name: str) -> ValidationException:
-    """SageMaker's answer for an unknown endpoint on the control plane."""
-    return ValidationException(f'Could not find endpoint "{name}".')
+ENDPOINT = Kind(
+    "endpoint",
+    "endpoint",
+    "EndpointName",
+    "Endpoints",
+    status_key="EndpointStatus",
+    # Unlike the other resources, SageMaker names an unknown endpoint by name, not ARN.
+    not_found=lambda name: ValidationException(f'Could not find endpoint "{name}".'),
+)
 
 
 @dataclass
@@ -154,6 +160,7 @@ class Endpoints:
         settings: Settings,
         lock: threading.RLock,
         registry: ProcessRegistry,
+        tags: TagStore,
     ) -> None:
         self._layout = layout
         self._registry = registry
@@ -162,23 +169,18 @@ class Endpoints:
         self._python = python
         self._settings = settings
         self._lock = lock
-        self._endpoints: dict[str, Endpoint] = {}
+        self.store: ResourceStore[Endpoint] = ResourceStore(ENDPOINT, lock, tags)
 
     # --- control plane ---------------------------------------------------------------------
     def create(self, params: dict[str, Any]) -> Endpoint:
         """CreateEndpoint: status Creating, then InService or Failed."""
         name = params["EndpointName"]
-        config = self._hosting.endpoint_config(params["EndpointConfigName"])
+        config = self._hosting.endpoint_configs.get(params["EndpointConfigName"])
         with self._lock:
-            if name in self._endpoints:
-                raise ValidationException(
-                    f'Cannot create already existing endpoint "{arn("endpoint", name)}".'
-                )
             # Validated under the lock, so a concurrent delete cannot slip in between.
-            model = self._hosting.model(config.variant["ModelName"])
+            model = self._hosting.models.get(config.variant["ModelName"])
+            endpoint = self.store.add(Endpoint(name, config), params.get("Tags", []))
             shutil.rmtree(self._layout.endpoint_dir(name), ignore_errors=True)
-            endpoint = Endpoint(name, config)
-            self._endpoints[name] = endpoint
             deployment = self._begin(endpoint, config, model)
         self._launch(endpoint, deployment)
         return endpoint
@@ -186,28 +188,21 @@ class Endpoints:
     def update(self, params: dict[str, Any]) -> Endpoint:
         """UpdateEndpoint: status Updating; the old deployment serves until the new one is up."""
         name = params.get("EndpointName", "")
-        config = self._hosting.endpoint_config(params.get("EndpointConfigName", ""))
+        config = self._hosting.endpoint_configs.get(params.get("EndpointConfigName", ""))
         with self._lock:
-            endpoint = self._get(name)
+            endpoint = self.store.get(name)
             if endpoint.status not in {"InService", "Failed"}:
                 raise ValidationException(f'Cannot update in-progress endpoint "{endpoint.arn}".')
-            model = self._hosting.model(config.variant["ModelName"])
+            model = self._hosting.models.get(config.variant["ModelName"])
             endpoint.set_status("Updating", endpoint.failure_reason)
             deployment = self._begin(endpoint, config, model)
         self._launch(endpoint, deployment)
         return endpoint
 
-    def describe(self, name: str) -> dict[str, Any]:
-        """DescribeEndpoint."""
-        with self._lock:
-            return self._get(name).describe()
-
     def delete(self, name: str) -> None:
         """DeleteEndpoint: stops its serve processes before answering, so the ports are free."""
         with self._lock:
-            endpoint = self._endpoints.pop(name, None)
-            if endpoint is None:
-                raise endpoint_not_found(name)
+            endpoint = self.store.remove(name)
             deployments = [d for d in (endpoint.active, endpoint.pending) if d is not None]
             endpoint.active = endpoint.pending = None
             endpoint.set_status("Deleting", None)
@@ -216,38 +211,15 @@ class Endpoints:
         for deployment in deployments:
             deployment.stop()
 
-    def list(self, params: dict[str, Any]) -> dict[str, Any]:
-        """ListEndpoints."""
-        with self._lock:
-            summaries = [endpoint.summary() for endpoint in self._endpoints.values()]
-        page, token = list_page(
-            summaries,
-            params,
-            name_key="EndpointName",
-            status_key="EndpointStatus",
-            sort_keys={
-                "Name": "EndpointName",
-                "CreationTime": "CreationTime",
-                "Status": "EndpointStatus",
-            },
-        )
-        return {"Endpoints": page, **({"NextToken": token} if token else {})}
-
     def shutdown(self) -> None:
         """Stop every serve process (all signalled first, then waited for)."""
         with self._lock:
-            endpoints, self._endpoints = list(self._endpoints.values()), {}
+            endpoints = [self.store.remove(endpoint.name) for endpoint in self.store.all()]
             deployments = [d for e in endpoints for d in (e.active, e.pending) if d is not None]
         for deployment in deployments:
             deployment.send_stop()
         for deployment in deployments:
             deployment.stop()
-
-    def _get(self, name: str) -> Endpoint:
-        endpoint = self._endpoints.get(name)
-        if endpoint is None:
-            raise endpoint_not_found(name)
-        return endpoint
 
     # --- deployments -----------------------------------------------------------------------
     def _begin(self, endpoint: Endpoint, config: EndpointConfig, model: Model) -> Deployment:
@@ -360,7 +332,7 @@ class Endpoints:
     # --- runtime ---------------------------------------------------------------------------
     def invoke(self, name: str, body: bytes, headers: dict[str, str]) -> Invocation:
         """InvokeEndpoint: forward to the serving deployment; errors as SageMaker Runtime's."""
-        endpoint = self._endpoints.get(name)
+        endpoint = self.store.find(name)
         if endpoint is None:
             raise ValidationError(f"Endpoint {name} of account {ACCOUNT_ID} not found.")
         deployment = self._acquire(endpoint)

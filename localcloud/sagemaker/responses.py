@@ -35,7 +35,7 @@ class SageMakerResponses:
 
     def describe_training_job(self, params: dict[str, Any]) -> dict[str, Any]:
         """DescribeTrainingJob."""
-        return self._backend.training_jobs.describe(params.get("TrainingJobName", ""))
+        return self._backend.training_jobs.store.describe(params.get("TrainingJobName", ""))
 
     def stop_training_job(self, params: dict[str, Any]) -> dict[str, Any]:
         """StopTrainingJob."""
@@ -44,7 +44,7 @@ class SageMakerResponses:
 
     def list_training_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
         """ListTrainingJobs."""
-        return self._backend.training_jobs.list(params)
+        return self._backend.training_jobs.store.list(params)
 
     # --- models ----------------------------------------------------------------------------
     def create_model(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -53,16 +53,16 @@ class SageMakerResponses:
 
     def describe_model(self, params: dict[str, Any]) -> dict[str, Any]:
         """DescribeModel."""
-        return self._backend.hosting.model(params.get("ModelName", "")).describe()
+        return self._backend.hosting.models.describe(params.get("ModelName", ""))
 
     def delete_model(self, params: dict[str, Any]) -> dict[str, Any]:
         """DeleteModel."""
-        self._backend.hosting.delete_model(params.get("ModelName", ""))
+        self._backend.hosting.models.remove(params.get("ModelName", ""))
         return {}
 
     def list_models(self, params: dict[str, Any]) -> dict[str, Any]:
         """ListModels."""
-        return self._backend.hosting.list_models(params)
+        return self._backend.hosting.models.list(params)
 
     # --- endpoint configurations -------------------------------------------------------------
     def create_endpoint_config(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -72,16 +72,16 @@ class SageMakerResponses:
     def describe_endpoint_config(self, params: dict[str, Any]) -> dict[str, Any]:
         """DescribeEndpointConfig."""
         name = params.get("EndpointConfigName", "")
-        return self._backend.hosting.endpoint_config(name).describe()
+        return self._backend.hosting.endpoint_configs.describe(name)
 
     def delete_endpoint_config(self, params: dict[str, Any]) -> dict[str, Any]:
         """DeleteEndpointConfig."""
-        self._backend.hosting.delete_endpoint_config(params.get("EndpointConfigName", ""))
+        self._backend.hosting.endpoint_configs.remove(params.get("EndpointConfigName", ""))
         return {}
 
     def list_endpoint_configs(self, params: dict[str, Any]) -> dict[str, Any]:
         """ListEndpointConfigs."""
-        return self._backend.hosting.list_endpoint_configs(params)
+        return self._backend.hosting.endpoint_configs.list(params)
 
     # --- endpoints -------------------------------------------------------------------------
     def create_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +90,7 @@ class SageMakerResponses:
 
     def describe_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         """DescribeEndpoint."""
-        return self._backend.endpoints.describe(params.get("EndpointName", ""))
+        return self._backend.endpoints.store.describe(params.get("EndpointName", ""))
 
     def update_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         """UpdateEndpoint."""
@@ -103,7 +103,21 @@ class SageMakerResponses:
 
     def list_endpoints(self, params: dict[str, Any]) -> dict[str, Any]:
         """ListEndpoints."""
-        return self._backend.endpoints.list(params)
+        return self._backend.endpoints.store.list(params)
+
+    # --- tags, of every resource ---------------------------------------------------------------
+    def add_tags(self, params: dict[str, Any]) -> dict[str, Any]:
+        """AddTags."""
+        return {"Tags": self._backend.tags.add(params["ResourceArn"], params["Tags"])}
+
+    def list_tags(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListTags."""
+        return self._backend.tags.list(params["ResourceArn"], params)
+
+    def delete_tags(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DeleteTags."""
+        self._backend.tags.delete(params["ResourceArn"], params["TagKeys"])
+        return {}
 
 
 def invoke_endpoint(

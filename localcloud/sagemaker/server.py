@@ -10,7 +10,6 @@ operation before any work.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
@@ -21,7 +20,7 @@ from urllib.parse import unquote
 
 from localcloud.background import HttpRequest, HttpResponse, HttpServer
 from localcloud.core.exceptions import AwsError, InternalFailure, UnknownOperationException
-from localcloud.core.json_protocol import JsonProtocol, actions_of
+from localcloud.core.json_protocol import JsonProtocol, actions_of, rest_json_error
 from localcloud.core.signing import Credentials, SignatureVerifier
 from localcloud.core.validation import (
     InvalidRequest,
@@ -58,15 +57,6 @@ def _runtime_params(request: HttpRequest, name: str) -> dict[str, Any]:
     return params
 
 
-def _runtime_error(error: AwsError) -> HttpResponse:
-    """REST JSON: the code in a header, the modeled members in the body."""
-    return HttpResponse(
-        error.status,
-        [("Content-Type", "application/json"), ("x-amzn-ErrorType", f"{error.code}:")],
-        json.dumps({"Message": error.message, **error.fields()}).encode(),
-    )
-
-
 class SageMakerFrontEnd:
     """Routes each request to the control plane or the runtime, with its protocol's encoding."""
 
@@ -86,10 +76,10 @@ class SageMakerFrontEnd:
             headers, body = self._invoke(request)
             response = HttpResponse(200, list(headers.items()), body)
         except AwsError as error:
-            response = _runtime_error(error)
+            response = rest_json_error(error)
         except Exception as error:
             LOG.exception("local SageMaker runtime failed on %s", request.raw_path)
-            response = _runtime_error(InternalFailure(f"{type(error).__name__}: {error}"))
+            response = rest_json_error(InternalFailure(f"{type(error).__name__}: {error}"))
         response.headers.append(("x-amzn-RequestId", str(uuid.uuid4())))
         return response
 
@@ -144,7 +134,7 @@ def start_server(
         port=port,
         what="the local SageMaker",
         max_body=MAX_BODY_BYTES,
-        too_large=_runtime_error(
+        too_large=rest_json_error(
             ValidationError(f"Request body larger than {MAX_BODY_BYTES} bytes")
         ),
         threads=64,

@@ -20,13 +20,12 @@ import urllib3
 
 from localcloud.background import free_port
 from localcloud.processes import ProcessRegistry, Program
-from localcloud.sagemaker.common import Settings
+from localcloud.sagemaker.common import FAILURE_REASON_LIMIT, Settings
 from localcloud.sagemaker.containers import program_environment
 from localcloud.sagemaker.hosting import EndpointConfig, Model
 from localcloud.sagemaker.layout import SERVE_LOG, StateLayout, tail
 from localcloud.sagemaker.storage import S3Storage, StorageError
 
-FAILURE_REASON_LIMIT = 1024
 LOOPBACK = "127.0.0.1"
 PING_INTERVAL_SECONDS = 0.05
 PING_TIMEOUT_SECONDS = 2.0
