@@ -124,7 +124,7 @@ class Hyperparameters:
 
     target: str = "rings"
     problem_type: str = REGRESSION
-    categorical_columns: tuple[str, ...] = ()  # else most cells non-numbers make a column so
+    categorical_columns: tuple[str, ...] = ()  # categorical whatever their cells (data.Tally)
     estimator: str = NYSTROEM_RIDGE
     alpha: float = 0.3
     category_weight: float = 0.5  # one-hot value; 0.5 moves a row ~0.7 std per category change
