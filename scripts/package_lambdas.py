@@ -1,4 +1,5 @@
-"""Build one deterministic zip per Lambda: its *.py and lambdas/shared/*.py, all at the zip root.
+"""Build one deterministic zip per Lambda: its *.py and lambdas/shared/*.py, all at the zip root,
+and the container modules it checks its input with (CONTAINER_MODULES), as the container has them.
 
 Same sources give the same bytes (fixed timestamps, sorted entries, fixed permissions), so an
 unchanged function keeps its S3 object's checksum and CloudFormation sees nothing to update.
@@ -16,6 +17,16 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS = REPO_ROOT / "lambdas"
 SHARED = "shared"
+CONTAINER_SOURCE = REPO_ROOT / "model-code" / "src"
+# Copied from the container, never written twice: TrainModel refuses the hyperparameters the
+# container would refuse, in its words, before a training job is paid for. Standard library only.
+CONTAINER_MODULES = {
+    "train_model": (
+        "tabular_container/__init__.py",
+        "tabular_container/errors.py",
+        "tabular_container/hyperparameters.py",
+    ),
+}
 MAX_ZIP_BYTES = 20 * 1024
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 FILE_MODE = 0o100644  # regular file, rw-r--r--
@@ -26,13 +37,16 @@ def function_folders(lambdas: Path) -> list[Path]:
     return sorted(p.parent for p in lambdas.glob("*/app.py") if p.parent.name != SHARED)
 
 
-def zip_sources(folder: Path, shared: Path) -> bytes:
-    """The zip of a function folder's *.py plus the shared modules, byte-for-byte reproducible."""
+def zip_sources(folder: Path, shared: Path, container: Path = CONTAINER_SOURCE) -> bytes:
+    """The zip of a function folder's *.py plus the shared and container modules it takes,
+    byte-for-byte reproducible."""
     files = {p.name: p for p in shared.glob("*.py")}
     for path in folder.glob("*.py"):
         if path.name in files:
             raise SystemExit(f"error: {path} has the name of a shared module")
         files[path.name] = path
+    for name in CONTAINER_MODULES.get(folder.name, ()):
+        files[name] = container / name
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(files):

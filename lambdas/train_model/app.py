@@ -1,4 +1,8 @@
-"""TrainModel: start a SageMaker training job on the image the Build stage pushed."""
+"""TrainModel: start a SageMaker training job on the image the Build stage pushed.
+
+Its hyperparameters are checked first by the container's own table (tabular_container, copied
+into the zip by scripts/package_lambdas.py), so a typo fails here, not in a paid training job.
+"""
 
 from __future__ import annotations
 
@@ -20,11 +24,14 @@ from codepipeline_job import (
     utc_stamp,
 )
 from json_logging import get_logger
+from tabular_container.hyperparameters import HyperparameterError
+from tabular_container.hyperparameters import parse_hyperparameters as container_check
 
 INPUT_FILE = "imageDetail.json"
 OUTPUT_FILE = "training_job.json"
 USER_PARAMETERS = frozenset({"hyperparameters"})
 CHANNELS = ("train", "validation")
+INSTANCE_COUNT = 1  # the container trains on one instance: it never reads resourceconfig.json
 COMMIT_CHARS = 7  # of the image tag (the commit) in a training job's name
 # The container prints `validation:mse=4.512;` and the like (docs/design.md).
 METRIC_DEFINITIONS = [
@@ -46,7 +53,6 @@ class Settings:
     data_bucket: str
     model_bucket: str
     training_instance_type: str
-    training_instance_count: int
     training_volume_gb: int
     training_max_seconds: int
 
@@ -74,7 +80,7 @@ def start_training(job: CodePipelineJob) -> Done:
 
 
 def parse_hyperparameters(user_parameters: dict[str, Any]) -> dict[str, str]:
-    """The hyperparameters from UserParameters; SageMaker passes them on as strings only."""
+    """The hyperparameters from UserParameters, as the container's table accepts them."""
     unknown = sorted(set(user_parameters) - USER_PARAMETERS)
     if unknown:
         raise ConfigurationError(
@@ -87,11 +93,10 @@ def parse_hyperparameters(user_parameters: dict[str, Any]) -> dict[str, str]:
             'UserParameters "hyperparameters" must be a JSON object of strings, '
             f"got {type(hyperparameters).__name__}"
         )
-    not_strings = [f"{k}={v!r}" for k, v in hyperparameters.items() if not isinstance(v, str)]
-    if not_strings:
-        raise ConfigurationError(
-            'hyperparameter values must be strings (write 5 as "5"): ' + ", ".join(not_strings)
-        )
+    try:
+        container_check(hyperparameters)
+    except HyperparameterError as error:
+        raise ConfigurationError(str(error)) from None
     return hyperparameters
 
 
@@ -150,7 +155,7 @@ def training_job_request(
         "OutputDataConfig": {"S3OutputPath": f"s3://{settings.model_bucket}/models/"},
         "ResourceConfig": {
             "InstanceType": settings.training_instance_type,
-            "InstanceCount": settings.training_instance_count,
+            "InstanceCount": INSTANCE_COUNT,
             "VolumeSizeInGB": settings.training_volume_gb,
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": settings.training_max_seconds},

@@ -125,3 +125,22 @@ def test_the_metadata_strings_parse_back_to_the_same_settings(
     assert {name: getattr(again, name) for name in chosen.applicable()} == {
         name: getattr(chosen, name) for name in chosen.applicable()
     }
+
+
+def test_categorical_columns_are_a_comma_separated_list_of_names():
+    chosen = parse_hyperparameters({"categorical_columns": "sex, zip code"})
+
+    assert chosen.categorical_columns == ("sex", "zip code")
+    assert chosen.as_strings()["categorical_columns"] == "sex,zip code"
+    assert parse_hyperparameters({"categorical_columns": ""}).categorical_columns == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("sex,,code", "expected column names separated by commas"), ("a,a", "named twice")],
+)
+def test_bad_categorical_columns_are_named(value, reason):
+    with pytest.raises(HyperparameterError, match=f"categorical_columns={value!r} is invalid: "):
+        parse_hyperparameters({"categorical_columns": value})
+    with pytest.raises(HyperparameterError, match=reason):
+        parse_hyperparameters({"categorical_columns": value})

@@ -69,6 +69,14 @@ def empty_train_channel(base: Path) -> None:
         path.unlink()
 
 
+def typo_in_a_numeric_column(base: Path) -> None:
+    path = base / "input" / "data" / "train" / "train.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    sex, _, rest = lines[100].split(",", 2)
+    lines[100] = f"{sex},1_000,{rest}"
+    path.write_text("".join(lines))
+
+
 FAILURES = {
     "unknown key": (
         {"hyperparameters": {"alpah": "1"}},
@@ -94,6 +102,12 @@ FAILURES = {
         None,
         1,
         "target column 'age' not found in channel train; columns: sex, length,",
+    ),
+    "typo in a numeric column": (
+        {},
+        typo_in_a_numeric_column,
+        1,
+        "channel train: train.csv line 101, column length: '1_000' is not a number, yet ",
     ),
     "framework error": (
         {},

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tabular_container.hyperparameters import HyperparameterError, parse_hyperparameters
 from tests.lambdas.conftest import (
     IMAGE_URI,
     ROLE_ARN,
@@ -22,7 +23,7 @@ from tests.lambdas.conftest import (
 
 BUILD_OUTPUT = "demo-pipeline/BuildOutpu/build.zip"
 TRAIN_JOB = "demo-pipeline/TrainJob/train.zip"
-HYPERPARAMETERS = {"target": "rings", "max_iter": "200"}
+HYPERPARAMETERS = {"target": "rings", "alpha": "0.5"}
 NAME = re.compile(r"^demo-0123456-\d{8}-\d{6}$")
 
 
@@ -35,7 +36,6 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "DATA_BUCKET": "demo-data",
         "MODEL_BUCKET": "demo-models",
         "TRAINING_INSTANCE_TYPE": "ml.m5.large",
-        "TRAINING_INSTANCE_COUNT": "1",
         "TRAINING_VOLUME_GB": "10",
         "TRAINING_MAX_SECONDS": "900",
     }.items():
@@ -135,10 +135,10 @@ def test_the_request_carries_metric_definitions_and_resources(
 @pytest.mark.parametrize(
     ("user_parameters", "message"),
     [
-        ('{"hyperparameters": {"max_iter": "200"', "UserParameters is not valid JSON"),
+        ('{"hyperparameters": {"alpha": "0.5"', "UserParameters is not valid JSON"),
         (
-            {"hyperparameters": {"max_iter": 200, "alpha": 0.1, "target": "rings"}},
-            'hyperparameter values must be strings (write 5 as "5"): max_iter=200, alpha=0.1',
+            {"hyperparameters": {"alpha": 0.1, "target": "rings"}},
+            "hyperparameter alpha=0.1 must be a string, as SageMaker passes them",
         ),
         ({"hyperparameters": ["a"]}, 'UserParameters "hyperparameters" must be a JSON object'),
         ({"hyperparams": {}}, "unknown UserParameters key(s) hyperparams"),
@@ -153,6 +153,38 @@ def test_bad_user_parameters_fail_before_anything_starts(
     train_model.handler(event(user_parameters), None)
     # THEN it fails saying what is wrong, and no training job was started
     assert message in pipeline.message
+    assert cloud.sagemaker.list_training_jobs()["TrainingJobSummaries"] == []
+
+
+def container_says(hyperparameters: dict) -> str:
+    """What `train` itself would write to output/failure for these hyperparameters."""
+    with pytest.raises(HyperparameterError) as caught:
+        parse_hyperparameters(hyperparameters)
+    return str(caught.value)
+
+
+@pytest.mark.usefixtures("environment", "built")
+@pytest.mark.parametrize(
+    ("hyperparameters", "words"),
+    [
+        ({"target": "rings", "alpah": "1"}, "unknown hyperparameter 'alpah'; known: alpha,"),
+        ({"n_components": "many"}, "hyperparameter n_components='many' is invalid: expected"),
+        ({"max_iter": "200"}, "hyperparameter 'max_iter' does not apply to estimator"),
+        ({"categorical_columns": "a,,b"}, "hyperparameter categorical_columns='a,,b' is invalid"),
+    ],
+)
+def test_hyperparameters_the_container_refuses_fail_before_any_training_job(
+    train_model, cloud, pipeline, stub, hyperparameters, words
+):
+    # GIVEN a misspelled key, a bad value or one of another estimator, and a SageMaker stub
+    # with no response: any call would fail the job with the stub's error instead
+    stub(train_model.SAGEMAKER)
+    pipeline.expect_failure("ConfigurationError")
+    # WHEN the action runs
+    train_model.handler(event({"hyperparameters": hyperparameters}), None)
+    # THEN it fails with the container's own words, and CreateTrainingJob was never called
+    assert pipeline.message == container_says(hyperparameters)
+    assert pipeline.message.startswith(words)
     assert cloud.sagemaker.list_training_jobs()["TrainingJobSummaries"] == []
 
 

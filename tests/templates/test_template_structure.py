@@ -175,11 +175,10 @@ def test_project_name_constraint_description_states_the_rule() -> None:
     [
         ("TrainingMaxSeconds", ["60", "3600", "432000"], ["59", "0", "432001", "1e3"]),
         ("TrainingVolumeSizeGB", ["1", "10", "1000"], ["0", "1001", "-1"]),
-        ("TrainingInstanceCount", ["1", "10"], ["0", "11", "01"]),
         ("MseThreshold", ["4.6", "0", "12.25"], ["-1", ".5", "4,6", "abc"]),
         ("ProdTolerance", ["0", "0.05", "1", "1.0"], ["1.5", "-0.1", "2"]),
         ("ImagesToKeep", ["1", "20", "100"], ["0", "101"]),
-        ("Hyperparameters", ["{}", '{"max_depth": "6"}'], ["", '{"a": {"b": "c"}}', "[]"]),
+        ("Hyperparameters", ["{}", '{"alpha": "0.3"}'], ["", '{"a": {"b": "c"}}', "[]"]),
         ("ApprovalEmail", ["", "ml@example.com"], ["ml@", "not an email"]),
         ("TrainModelZipVersion", ["", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"], ["a b"]),
         ("TrainingInstanceType", ["ml.m5.large", "ml.g4dn.xlarge"], ["m5.large", "ml.m5"]),
@@ -375,8 +374,8 @@ def test_train_model_user_parameters_carry_the_hyperparameters_parameter() -> No
     by_name = {action["Name"]: action for _, action in _actions()}
     configured = by_name["TrainModel"]["Configuration"]["UserParameters"]
     assert configured == {"Fn::Sub": '{"hyperparameters": ${Hyperparameters}}'}
-    rendered = render_sub(configured, {"Hyperparameters": '{"max_depth": "6"}'})
-    assert json.loads(rendered) == {"hyperparameters": {"max_depth": "6"}}
+    rendered = render_sub(configured, {"Hyperparameters": '{"alpha": "0.3"}'})
+    assert json.loads(rendered) == {"hyperparameters": {"alpha": "0.3"}}
 
 
 def test_sources_are_event_driven() -> None:

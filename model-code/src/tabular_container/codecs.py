@@ -16,6 +16,7 @@ from http import HTTPStatus
 
 import numpy as np
 
+from tabular_container.numerals import EMPTY, PLAIN, text_number
 from tabular_container.schema import Schema
 
 JSON = "application/json"
@@ -40,17 +41,23 @@ def _bad(message: str) -> RequestError:
 
 
 def _number(value: object, where: str, column: str) -> float:
-    """A numeric cell as a float; empty or null means missing (the model imputes it)."""
-    if value is None or value == "":
-        return math.nan
-    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+    """A numeric cell as a float, read as training reads CSV (numerals.py); null is missing."""
+    if isinstance(value, str):
+        number = text_number(value)
+    elif value is None:
+        number = EMPTY
+    elif isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)):
         try:
-            number = float(value)
-        except (ValueError, OverflowError):
-            number = math.inf
-        if not math.isinf(number):
-            return number
-    raise _bad(f"{where}, column {column}: {value!r} is not a finite number")
+            number = float(value)  # a JSON number; json.loads also reads NaN and Infinity
+        except OverflowError:
+            number = None
+        else:
+            number = number if math.isfinite(number) else None
+    else:
+        number = None
+    if number is None:
+        raise _bad(f"{where}, column {column}: {value!r} is not a finite number ({PLAIN})")
+    return number
 
 
 def _category(value: object, where: str, column: str) -> str:

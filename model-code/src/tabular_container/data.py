@@ -13,6 +13,7 @@ import pandas as pd
 
 from tabular_container.errors import UserError
 from tabular_container.hyperparameters import REGRESSION
+from tabular_container.numerals import EMPTY, PLAIN, text_number
 from tabular_container.schema import CATEGORICAL, NUMERIC, Column, Schema
 
 HEADER_LINES = 1
@@ -176,12 +177,12 @@ class Numbers(NamedTuple):
 
 
 def parse_numbers(values: pd.Series) -> Numbers:
-    """Cells as numbers: those `pd.to_numeric` reads once stripped of whitespace.
+    """Cells as numbers, as `numerals.text_number` reads each: the same reading as serving's.
 
-    Most cells parse as they are (the parser skips ASCII spaces itself), which takes half the
-    time; only those that do not (empty, padded with other spaces, not numbers) are stripped
-    and read again. A column pandas already read as floats (Channel.chunks' `numbers`) is taken
-    as it is.
+    `pd.to_numeric` reads most cells at C speed, and every finite number it reads is one
+    text_number reads alike (tests/test_numerals.py holds both to it); only the other cells
+    (empty, padded with other spaces, not numbers) go to text_number, once per distinct text.
+    A column pandas already read as floats (Channel.chunks' `numbers`) is taken as it is.
     """
     if values.dtype.kind == "f":
         numbers = values.to_numpy()
@@ -189,14 +190,14 @@ def parse_numbers(values: pd.Series) -> Numbers:
     raw = values.to_numpy(dtype=object)
     numbers = pd.to_numeric(raw, errors="coerce").astype(float, copy=False)
     retry = ~np.isfinite(numbers)
-    bad, padded = retry.copy(), np.zeros(len(numbers), dtype=bool)
+    bad, padded = np.zeros(len(numbers), dtype=bool), np.zeros(len(numbers), dtype=bool)
     if retry.any():
-        text = values[retry].str.strip()
-        empty = (text == "").to_numpy()
-        again = pd.to_numeric(text.mask(empty), errors="coerce").to_numpy(dtype=float)
-        numbers[retry] = again
-        bad[retry] = ~empty & ~np.isfinite(again)
-        padded[retry] = ~bad[retry] & (values[retry] != "").to_numpy()
+        codes, texts = pd.factorize(raw[retry])
+        read = [text_number(text) for text in texts]
+        refused = np.array([number is None for number in read])
+        numbers[retry] = np.array([EMPTY if n is None else n for n in read], dtype=float)[codes]
+        bad[retry] = refused[codes]
+        padded[retry] = (~refused & (texts != ""))[codes]
     return Numbers(numbers, bad, padded)
 
 
@@ -230,14 +231,66 @@ def schema_of(
     return Schema(features, target)
 
 
-def infer_schema(frame: pd.DataFrame, target: str, channel: str) -> Schema:
-    """Numeric columns are those whose every non-empty value is a number; the rest categorical."""
+@dataclass
+class Tally:
+    """A column's non-empty cells, chunk by chunk: how many are numbers, how many not, and the
+    first that is not, so that one typo among numbers is an error instead of a new schema."""
+
+    numbers: int = 0
+    others: int = 0
+    first_other: tuple[str, int, str] | None = None  # file, line, text
+
+    def add(self, frame: pd.DataFrame, column: str, read: Numbers) -> None:
+        """Count the cells of `column` in a chunk, as parse_numbers read them."""
+        self.numbers += int(np.count_nonzero(~np.isnan(read.values) & ~read.bad))
+        others = int(np.count_nonzero(read.bad))
+        if others and self.first_other is None:
+            file, line, index = _where(frame, read.bad)
+            self.first_other = (file, line, frame[column].iloc[index])
+        self.others += others
+
+    @property
+    def numeric(self) -> bool:
+        """The schema rule: a column is numeric when most of its non-empty cells are numbers."""
+        return self.numbers > self.others
+
+    def check(self, column: str, channel: str) -> None:
+        """Refuse a numeric column with any cell that is not a number, naming the first."""
+        if self.numeric and self.first_other is not None:
+            file, line, text = self.first_other
+            raise DataError(
+                f"channel {channel}: {file} line {line}, column {column}: {text!r} is not a "
+                f"number, yet {self.numbers:,} of the column's {self.numbers + self.others:,} "
+                f"non-empty cells are ({self.others:,} not); {PLAIN}, or list the column in "
+                "hyperparameter categorical_columns"
+            )
+
+
+def check_categorical(
+    columns: Sequence[str], target: str, categorical: Collection[str], channel: str
+) -> None:
+    """Refuse categorical_columns naming the target or a column the channel lacks."""
+    unknown = [name for name in categorical if name not in columns or name == target]
+    if unknown:
+        raise DataError(
+            f"hyperparameter categorical_columns names {', '.join(unknown)}, not feature "
+            f"column(s) of channel {channel}; columns: {', '.join(columns)}"
+        )
+
+
+def infer_schema(
+    frame: pd.DataFrame, target: str, channel: str, categorical: Collection[str] = ()
+) -> Schema:
+    """The schema of a whole frame by Tally's rule; `categorical` columns are so whatever holds."""
     check_target(list(frame.columns), target, channel)
-    numeric = {}
+    check_categorical(list(frame.columns), target, categorical, channel)
+    numeric = {name: False for name in categorical}
     for name in frame.columns:
-        if name != target:
-            numbers, bad, _ = parse_numbers(frame[name])
-            numeric[name] = not bad.any() and not np.isnan(numbers).all()
+        if name != target and name not in categorical:
+            tally = Tally()
+            tally.add(frame, name, parse_numbers(frame[name]))
+            tally.check(name, channel)
+            numeric[name] = tally.numeric
     return schema_of(list(frame.columns), target, numeric, channel)
 
 

@@ -138,7 +138,15 @@ def fit(source: TextChunks, hp: Hyperparameters, rows: int | None = None) -> Fit
     measures); rows fixes the chunk size, else it follows the width of the features."""
     components = hp.n_components if hp.estimator == NYSTROEM_RIDGE else 0
     survey_rows = rows or chunk_rows(len(source.columns), 0)
-    found = survey(source, hp.target, hp.problem_type, components, hp.random_state, survey_rows)
+    found = survey(
+        source,
+        hp.target,
+        hp.problem_type,
+        components,
+        hp.random_state,
+        survey_rows,
+        hp.categorical_columns,
+    )
     model = build_model(hp, found.schema, found.rows)
     encoder = model.named_steps["encode"].fit_statistics(
         len(found.schema.names), found.categories, found.moments

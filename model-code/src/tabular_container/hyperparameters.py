@@ -32,6 +32,15 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _names(raw: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in raw.split(",")) if raw.strip() else ()
+    if "" in names:
+        raise ValueError("expected column names separated by commas")
+    if len(set(names)) < len(names):
+        raise ValueError("a column is named twice")
+    return names
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         if raw not in allowed:
@@ -88,6 +97,7 @@ class _Spec:
 SPECS: dict[str, _Spec] = {
     "target": _Spec(_text),
     "problem_type": _Spec(_choice(*PROBLEM_TYPES)),
+    "categorical_columns": _Spec(_names),
     "estimator": _Spec(_choice(*ESTIMATORS)),
     "alpha": _Spec(_number(0.0, 1e6, low_inclusive=False), (NYSTROEM_RIDGE, RIDGE)),
     "category_weight": _Spec(_number(0.0, 100.0, low_inclusive=True), (NYSTROEM_RIDGE, RIDGE)),
@@ -100,12 +110,21 @@ SPECS: dict[str, _Spec] = {
 }
 
 
+def _string(value: object) -> str:
+    if value is None:
+        return "auto"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Hyperparameters:
     """Checked training settings; the defaults are the best model found for abalone."""
 
     target: str = "rings"
     problem_type: str = REGRESSION
+    categorical_columns: tuple[str, ...] = ()  # categorical whatever their cells (data.Tally)
     estimator: str = NYSTROEM_RIDGE
     alpha: float = 0.3
     category_weight: float = 0.5  # one-hot value; 0.5 moves a row ~0.7 std per category change
@@ -118,10 +137,7 @@ class Hyperparameters:
 
     def as_strings(self) -> dict[str, str]:
         """The settings that apply, in SageMaker's string form, for metadata.json."""
-        return {
-            name: "auto" if getattr(self, name) is None else str(getattr(self, name))
-            for name in self.applicable()
-        }
+        return {name: _string(getattr(self, name)) for name in self.applicable()}
 
     def applicable(self) -> tuple[str, ...]:
         """Names of the settings that mean something for the chosen estimator."""

@@ -1,12 +1,13 @@
 """The first pass over the train channel: what fitting needs to know before it reads the rows.
 
-Chunk by chunk, without keeping rows: the row count, which columns are numeric (the rule of
-`infer_schema`), the numeric columns' mean and spread, the categories, the class labels, and a
-seeded sample of rows for the kernel basis.
+Chunk by chunk, without keeping rows: the row count, which columns are numeric (data.Tally's
+rule, unless declared categorical), the numeric columns' mean and spread, the categories, the
+class labels, and a seeded sample of rows for the kernel basis.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +15,9 @@ import pandas as pd
 
 from tabular_container.data import (
     DataError,
+    Tally,
     TextChunks,
+    check_categorical,
     check_target,
     parse_numbers,
     schema_of,
@@ -34,30 +37,39 @@ class _Column:
     """What one chunk after another says about a feature column."""
 
     name: str
-    bad: bool = False  # a non-empty cell that is not a finite number: the column is categorical
-    numbers: bool = False  # some cell is a number
+    declared: bool = False  # in categorical_columns: categorical, no number read
+    tally: Tally = field(default_factory=Tally)
     padded: bool = False  # some cell reads as a number (or empty) only once stripped
     moments: Moments = field(default_factory=lambda: Moments(1))
     distinct: set[str] | None = field(default_factory=set)  # None once over MAX_CATEGORIES
 
-    def add(self, values: pd.Series) -> None:
+    def add(self, chunk: pd.DataFrame) -> None:
+        values = chunk[self.name]
         if self.distinct is not None:
             self.distinct.update(pd.unique(values.to_numpy(dtype=object)))
             if len(self.distinct) > MAX_CATEGORIES:
                 self.distinct = None
-        if self.bad:
+        if self.declared:
             return
-        numbers, bad, padded = parse_numbers(values)
-        if bad.any():
-            self.bad = True
-            return
-        self.numbers = self.numbers or not np.isnan(numbers).all()
-        self.padded = self.padded or padded.any()
-        self.moments.add(numbers[:, None])
+        read = parse_numbers(values)
+        self.tally.add(chunk, self.name, read)
+        self.padded = self.padded or read.padded.any()
+        self.moments.add(read.values[:, None])  # a cell that is no number is NaN: left out
 
     @property
     def numeric(self) -> bool:
-        return not self.bad and self.numbers
+        return not self.declared and self.tally.numeric
+
+    def check(self, channel: str) -> None:
+        """Refuse a numeric column with cells that are not numbers, or too wide a categorical."""
+        self.tally.check(self.name, channel)
+        if not self.numeric and self.distinct is None:
+            raise DataError(
+                f"column {self.name} of channel {channel} is categorical (most of its values "
+                f"are not numbers, or categorical_columns lists it) with more than "
+                f"{MAX_CATEGORIES:,} distinct values, too many to one-hot encode; drop it or "
+                "make it numeric"
+            )
 
 
 @dataclass(frozen=True)
@@ -116,10 +128,17 @@ def survey(
     sample_size: int,
     seed: int,
     chunk_rows: int,
+    categorical: Collection[str] = (),
 ) -> Survey:
-    """Read the channel once; fail on the first bad target or once an encoding is too wide."""
+    """Read the channel once; fail on the first bad target, or on a bad cell or too wide an
+    encoding once every row is counted (a declared categorical column as soon as it is)."""
     check_target(source.columns, target, source.name)
-    columns = {name: _Column(name) for name in source.columns if name != target}
+    check_categorical(source.columns, target, categorical, source.name)
+    columns = {
+        name: _Column(name, declared=name in categorical)
+        for name in source.columns
+        if name != target
+    }
     texts: set[str] = set()  # the labels as written
     wholes: set[int] = set()  # and as whole numbers, while every one is
     whole_labels = True
@@ -127,14 +146,10 @@ def survey(
     padded_target = False
     rows = 0
     for chunk in source.chunks(chunk_rows):
-        for name, column in columns.items():
-            column.add(chunk[name])
-            if column.bad and column.distinct is None:  # categorical, and too wide
-                raise DataError(
-                    f"column {name} of channel {source.name} is categorical (not every value "
-                    f"is a number) with more than {MAX_CATEGORIES:,} distinct values, too many "
-                    "to one-hot encode; drop it or make it numeric"
-                )
+        for column in columns.values():
+            column.add(chunk)
+            if column.declared:
+                column.check(source.name)
         if problem_type == REGRESSION:
             numbers, bad, padded = parse_numbers(chunk[target])
             if bad.any() or np.isnan(numbers).any():
@@ -155,6 +170,8 @@ def survey(
         rows += len(chunk)
     if rows == 0:
         raise DataError(f"channel {source.name} is empty: it has no data rows")
+    for column in columns.values():
+        column.check(source.name)
     schema = schema_of(
         source.columns, target, {name: c.numeric for name, c in columns.items()}, source.name
     )
