@@ -1,4 +1,8 @@
-"""A stack launched with a bad hyperparameter: the run stops at Train, naming the culprit."""
+"""A stack launched with a bad hyperparameter: the run stops at Train, naming the culprit.
+
+TrainModel checks the keys and values with the container's own table before any training job;
+what only the data can refute (a declared column the channel lacks) fails the training job.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,18 @@ from localcloud.cloud import CloudSettings, LocalCloud, free_port
 
 
 @pytest.mark.parametrize(
-    ("hyperparameters", "reason"),
+    ("hyperparameters", "failed_action", "reason"),
     [
-        ({"estimator": "xgboost"}, "estimator"),
-        ({"alpha": "-1"}, "alpha"),
+        ({"alpha": "-1"}, "TrainModel", "alpha='-1' is invalid"),
+        ({"categorical_columns": "colour"}, "TrainStatus", "colour"),
     ],
 )
 def test_a_bad_hyperparameter_stops_the_run_at_train_with_the_containers_reason(
-    tmp_path: Path, lambda_zips: Path, hyperparameters: dict[str, str], reason: str
+    tmp_path: Path,
+    lambda_zips: Path,
+    hyperparameters: dict[str, str],
+    failed_action: str,
+    reason: str,
 ) -> None:
     # GIVEN a pipeline stack whose Hyperparameters parameter holds a bad value
     cloud = LocalCloud(
@@ -34,14 +42,19 @@ def test_a_bad_hyperparameter_stops_the_run_at_train_with_the_containers_reason(
     try:
         # WHEN the pipeline runs
         report = cloud.run_pipeline(lambda *_: (True, "approved by the test"))
-        # THEN it stops at Train, with the training job's FailureReason naming the culprit
+        # THEN it stops at Train, in the action that could tell, naming the culprit
         assert report.status == "Failed"
-        assert report.message.startswith("Train/TrainStatus:"), report.message
+        assert report.message.startswith(f"Train/{failed_action}:"), report.message
         assert reason in report.message
-        job = report.artifacts["TrainJob"]["TrainingJobName"]
-        described = boto3.client("sagemaker").describe_training_job(TrainingJobName=job)
-        assert described["TrainingJobStatus"] == "Failed"
-        assert reason in described["FailureReason"]
+        jobs = boto3.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]
+        if failed_action == "TrainModel":
+            assert jobs == []  # refused before any training job started
+        else:
+            described = boto3.client("sagemaker").describe_training_job(
+                TrainingJobName=report.artifacts["TrainJob"]["TrainingJobName"]
+            )
+            assert described["TrainingJobStatus"] == "Failed"
+            assert reason in described["FailureReason"]
         # AND nothing was deployed
         assert [stage.name for stage in report.stages][-1] == "Train"
         assert boto3.client("sagemaker").list_endpoints()["Endpoints"] == []
