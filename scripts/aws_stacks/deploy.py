@@ -11,27 +11,21 @@ from scripts import package_lambdas, upload_lambdas
 from scripts.aws_stacks.common import TEMPLATES, Failure, stack_name, template, whoami
 from scripts.aws_stacks.parameters import read_parameters
 from scripts.aws_stacks.stacks import create_or_update, stack_outputs
+from scripts.prepare_data import COLUMNS, DEFAULT_INPUT, TARGET
 
 # The pipeline template is over CloudFormation's 51,200-byte TemplateBody limit, so it goes to
 # the Lambda-code bucket first and the stack reads it from there.
 PIPELINE_TEMPLATE_KEY = "templates/02-pipeline.yml"
-# The first abalone record, raw features only: what POST /predict takes.
-SAMPLE_REQUEST = json.dumps(
-    {
-        "instances": [
-            {
-                "sex": "M",
-                "length": 0.455,
-                "diameter": 0.365,
-                "height": 0.095,
-                "whole_weight": 0.514,
-                "shucked_weight": 0.2245,
-                "viscera_weight": 0.101,
-                "shell_weight": 0.15,
-            }
-        ]
-    }
-)
+
+
+def sample_request() -> str:
+    """The data set's first record, raw features only: what POST /predict takes."""
+    values = DEFAULT_INPUT.read_text().splitlines()[0].split(",")
+    record = dict(zip(COLUMNS, values, strict=True))
+    del record[TARGET]
+    # Every feature is a number but the first, sex (M, F or I).
+    instance = {k: v if k == COLUMNS[0] else float(v) for k, v in record.items()}
+    return json.dumps({"instances": [instance]})
 
 
 def zip_parameters(uploaded: list[tuple[str, str | None]]) -> dict[str, str]:
@@ -126,7 +120,7 @@ Next steps
   API key:   API_KEY=$(aws apigateway get-api-key --api-key {output("ApiKeyId")} \\
                --include-value --query value --output text)
   Predict:   curl -X POST {output("ProdPredictUrl")} -H "x-api-key: $API_KEY" \\
-               -H 'Content-Type: application/json' -d '{SAMPLE_REQUEST}'
+               -H 'Content-Type: application/json' -d '{sample_request()}'
   Data:      train/, validation/, test/ and pipeline/data.zip into s3://{output("DataBucketName")}
                (the walkthrough notebook uploads them; docs/design.md has the layout)
   Model code: push model-code/ and buildspecs/ to {output("RepositoryCloneUrlHttp")}
