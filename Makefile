@@ -8,7 +8,6 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA_DIR := build/data
 
-export PYTHONPATH := $(CURDIR)/model-code/src:$(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help venv lock lint test quality demo clean up down status
@@ -17,14 +16,17 @@ help: ## List the targets with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
 
-# The stamp depends on the requirement files, so a second `make venv` with nothing changed is instant.
-$(STAMP): requirements/dev.txt model-code/requirements.txt
+# The stamp depends on the requirement files and pyproject.toml, so a second `make venv` with
+# nothing changed is instant. The project itself goes in editable, after (and without touching)
+# the pinned requirements.
+$(STAMP): requirements/dev.txt model-code/requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-venv: $(STAMP) ## Create .venv from the pinned requirements (idempotent)
+venv: $(STAMP) ## Create .venv from the pinned requirements, the project editable (idempotent)
 
 lock: ## Re-resolve requirements/dev.in into the pinned requirements/dev.txt
 	rm -rf build/lockenv && $(PYTHON_BOOTSTRAP) -m venv build/lockenv
@@ -116,10 +118,10 @@ endif
 endif
 
 deploy: venv ## On AWS: create or update both stacks from PARAMS=<file.json>, zips included
-	$(PY) scripts/aws_stacks.py deploy --params "$(PARAMS)" --dist dist/lambdas
+	$(PY) -m scripts.aws_stacks deploy --params "$(PARAMS)" --dist dist/lambdas
 
 destroy: venv ## On AWS: delete PROJECT=<name>'s endpoints, models, buckets, stacks (CONFIRM=yes)
-	$(PY) scripts/aws_stacks.py destroy --project "$(PROJECT)" $(if $(filter yes,$(CONFIRM)),--yes)
+	$(PY) -m scripts.aws_stacks destroy --project "$(PROJECT)" $(if $(filter yes,$(CONFIRM)),--yes)
 
 # --- local cloud ---
 up: venv package ## Start the local cloud in the background and run the pipeline (APPROVE=auto)

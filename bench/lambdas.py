@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from localcloud.cloud import REGION
+from localcloud.constants import REGION
 from localcloud.core.signing import Credentials
 
 # Prints the seconds `import app` takes; with an argument, after importing boto3 untimed.

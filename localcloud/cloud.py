@@ -26,6 +26,7 @@ from localcloud.codepipeline.build import LocalBuilder, zip_source_tree
 from localcloud.codepipeline.definition import PipelineDefinition, read_pipeline
 from localcloud.codepipeline.job_api import JobApi
 from localcloud.codepipeline.runner import ActionServices, PipelineRunner, RunReport
+from localcloud.constants import GATEWAY_PORT, REGION
 from localcloud.core.signing import Credentials
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
 from localcloud.processes import ProcessRegistry
@@ -33,7 +34,6 @@ from localcloud.routes import routes_of
 from localcloud.run_reports import save_report
 from localcloud.sagemaker import start_server as start_sagemaker
 from localcloud.stacks import (
-    LAMBDA_FOLDERS,
     PIPELINE_TEMPLATE,
     PREP_TEMPLATE,
     REPO_ROOT,
@@ -44,16 +44,6 @@ from localcloud.stacks import (
     upload_training_data,
 )
 
-REGION = "us-east-1"
-DEFAULT_GATEWAY_PORT = 3000
-ZIP_KEY_PARAMETERS = {
-    "train_model": "TrainModelZipKey",
-    "get_status": "GetStatusZipKey",
-    "deploy_model": "DeployModelZipKey",
-    "evaluate_model": "EvaluateModelZipKey",
-    "predict_proxy": "PredictProxyZipKey",
-}
-
 
 @dataclass
 class CloudSettings:
@@ -61,7 +51,7 @@ class CloudSettings:
 
     state_dir: Path = REPO_ROOT / ".localcloud"
     project: str = "abalone"
-    gateway_port: int = DEFAULT_GATEWAY_PORT
+    gateway_port: int = GATEWAY_PORT
     model_code: Path = REPO_ROOT / "model-code"
     dist: Path = REPO_ROOT / "dist" / "lambdas"
     pipeline_parameters: dict[str, str] = field(default_factory=dict)
@@ -188,12 +178,11 @@ class LocalCloud:
         )
         progress(f"stack created      {self.prep_stack.name}")
         parameters = {"PrepStackName": self.prep_stack.name, **self.settings.pipeline_parameters}
-        keys = {
-            folder: parameters.get(ZIP_KEY_PARAMETERS[folder], f"lambdas/{folder}.zip")
-            for folder in LAMBDA_FOLDERS
-        }
         upload_lambda_zips(
-            self.session, self.prep_stack.outputs["LambdaCodeBucketName"], self.settings.dist, keys
+            self.session,
+            self.prep_stack.outputs["LambdaCodeBucketName"],
+            self.settings.dist,
+            parameters,
         )
         self.pipeline_stack = create_stack(
             self.session, f"{project}-pipeline", PIPELINE_TEMPLATE, parameters

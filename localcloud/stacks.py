@@ -8,15 +8,16 @@ import json
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from localcloud.cfn import StackContext, TemplateError, load_template, resolve
+from localcloud.functions import FunctionSpec, pipeline_functions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PREP_TEMPLATE = REPO_ROOT / "templates" / "01-prep.yml"
 PIPELINE_TEMPLATE = REPO_ROOT / "templates" / "02-pipeline.yml"
-LAMBDA_FOLDERS = ("train_model", "get_status", "deploy_model", "evaluate_model", "predict_proxy")
 DATA_TRIGGER_KEY = "pipeline/data.zip"
 SPLITS = ("train", "validation", "test")
 
@@ -166,16 +167,33 @@ class _AttributeReader:
         return known[(resource_type, attribute)]()
 
 
-def upload_lambda_zips(clients: Any, bucket: str, dist: Path, keys: Mapping[str, str]) -> None:
-    """Put each packaged zip where the pipeline stack's parameters say it is."""
-    missing = [f for f in LAMBDA_FOLDERS if not (dist / f"{f}.zip").is_file()]
+@cache
+def lambda_functions() -> dict[str, FunctionSpec]:
+    """The pipeline template's Lambda functions, by folder (read once)."""
+    return pipeline_functions(load_template(PIPELINE_TEMPLATE))
+
+
+def __getattr__(name: str) -> Any:
+    """`LAMBDA_FOLDERS`, the functions' folder names, read from the template on first use."""
+    if name == "LAMBDA_FOLDERS":
+        return tuple(lambda_functions())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def upload_lambda_zips(
+    clients: Any, bucket: str, dist: Path, parameters: Mapping[str, str]
+) -> None:
+    """Put each packaged zip where the pipeline stack's zip key parameters say it is."""
+    functions = lambda_functions().values()
+    missing = [f.folder for f in functions if not (dist / f"{f.folder}.zip").is_file()]
     if missing:
         raise StackError(
             f"no Lambda zips for {', '.join(missing)} in {dist}: run `make package` first"
         )
     s3 = clients.client("s3")
-    for folder in LAMBDA_FOLDERS:
-        s3.put_object(Bucket=bucket, Key=keys[folder], Body=(dist / f"{folder}.zip").read_bytes())
+    for function in functions:
+        key = parameters.get(function.zip_key_parameter, function.default_zip_key)
+        s3.put_object(Bucket=bucket, Key=key, Body=(dist / f"{function.folder}.zip").read_bytes())
 
 
 def _manifest_zip(manifest: dict[str, str]) -> bytes:

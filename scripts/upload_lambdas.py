@@ -19,8 +19,9 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from localcloud.functions import ZIP_PREFIX
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PREFIX = "lambdas/"
 
 
 def aws_session() -> boto3.session.Session:
@@ -48,7 +49,7 @@ def upload(s3: Any, bucket: str, dist: Path) -> list[tuple[str, str | None]]:
         raise SystemExit(f"error: no zips in {dist}: run `make package` first")
     uploaded = []
     for path in zips:
-        key = PREFIX + path.name
+        key = ZIP_PREFIX + path.name
         body = path.read_bytes()
         md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
         current = _current(s3, bucket, key)

@@ -18,11 +18,11 @@ from localcloud.apigateway.proxy import (
 )
 from localcloud.apigateway.routing import Route, RouteTable
 from localcloud.background import HttpRequest, HttpResponse, HttpServer
+from localcloud.constants import GATEWAY_PORT
 from localcloud.lambda_runtime import CallerTimeout, LambdaRuntime, ResourceNotFoundException
 
 logger = logging.getLogger("localcloud.apigateway")
 
-DEFAULT_PORT = 3000  # the port `sam local start-api` uses
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 INTEGRATION_TIMEOUT_SECONDS = 29.0  # API Gateway's default (and REST maximum) integration timeout
 MAX_CONCURRENT_REQUESTS = 32  # requests integrated at once; more wait for a free thread
@@ -75,7 +75,7 @@ class LocalApiGateway:
         routes: Iterable[Route],
         api_keys: Mapping[str, str] | Iterable[str] = (),
         host: str = "127.0.0.1",
-        port: int = DEFAULT_PORT,
+        port: int = GATEWAY_PORT,
         *,
         integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
         api_id: str = "local",

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +17,8 @@ from localcloud.lambda_runtime.worker import read_frame, write_frames
 from localcloud.processes import ProcessRegistry
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+# This interpreter's installed packages (its virtualenv's, when it runs in one).
+PACKAGE_FOLDERS = tuple(dict.fromkeys(sysconfig.get_path(key) for key in ("purelib", "platlib")))
 
 
 class Worker:
@@ -30,8 +33,19 @@ class Worker:
         registry: ProcessRegistry,
     ) -> None:
         self.channel, child = socket.socketpair()
-        # -P keeps the worker script's own folder off sys.path, so only the code is importable.
-        command = [sys.executable, "-P", "-u", str(WORKER_SCRIPT), str(child.fileno()), handler]
+        # -P keeps the worker script's own folder off sys.path, so only the code is importable;
+        # -S skips site, whose .pth files would make this project (installed editable) importable
+        # too: the worker puts back the packages folders alone (Lambda's Python has boto3).
+        command = [
+            sys.executable,
+            "-P",
+            "-S",
+            "-u",
+            str(WORKER_SCRIPT),
+            str(child.fileno()),
+            handler,
+            *PACKAGE_FOLDERS,
+        ]
         try:
             self.process = subprocess.Popen(
                 command,

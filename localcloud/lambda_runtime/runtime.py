@@ -14,14 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localcloud.constants import ACCOUNT_ID, REGION
 from localcloud.lambda_runtime.exceptions import CallerTimeout, ResourceNotFoundException
 from localcloud.lambda_runtime.function import LambdaFunction, environment_value, unpack
 from localcloud.lambda_runtime.pool import Worker, WorkerPool
 from localcloud.paths import inside
 from localcloud.processes import ProcessRegistry, base_path
 
-DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_MAX_WORKERS = 8
 INIT_LIMIT_SECONDS = 10.0  # Lambda's limit on the init phase of an on-demand function
 TIMED_OUT = "Sandbox.Timedout"
@@ -282,11 +281,11 @@ class LambdaRuntime:
         ambient_environment: Mapping[str, str] | None = None,
         *,
         max_workers_per_function: int = DEFAULT_MAX_WORKERS,
-        account_id: str = DEFAULT_ACCOUNT_ID,
+        account_id: str = ACCOUNT_ID,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.ambient = dict(ambient_environment or {})
-        self.region = self.ambient.get("AWS_REGION", DEFAULT_REGION)
+        self.region = self.ambient.get("AWS_REGION", REGION)
         self.account_id = account_id
         self.max_workers = max_workers_per_function
         self.registry = ProcessRegistry(self.state_dir)

@@ -1,7 +1,8 @@
 """One Lambda execution environment: import the handler once, then serve invocations.
 
 The runtime starts this file as a script with the function's environment only, so it imports
-nothing but the standard library (the function's code directory is all PYTHONPATH holds). It
+nothing but the standard library (the function's code directory is all PYTHONPATH holds, and the
+installed packages are added without site's .pth files, so the project itself is not). It
 talks to the runtime over an inherited socket in length-prefixed JSON frames: one frame when
 init is done (`{}`, or the init error), then per request (two frames: id/ARN/deadline, event)
 one response frame, until the socket closes.
@@ -168,6 +169,7 @@ def invoke(
 def main() -> None:
     """Init once, report it, then answer requests until the runtime closes the socket."""
     channel = socket.socket(fileno=int(sys.argv[1]))
+    sys.path.extend(sys.argv[3:])  # the packages folders, without their .pth files
     install_lambda_logging()
     try:
         handler = load_handler(sys.argv[2])

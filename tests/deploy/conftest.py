@@ -1,40 +1,26 @@
-"""Fixtures for the real-AWS deploy path: scripts/aws_stacks.py against a moto server, with an
+"""Fixtures for the real-AWS deploy path: scripts/aws_stacks against a moto server, with an
 AWS environment that points botocore only at it (AWS_ENDPOINT_URL, dummy credentials)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from localcloud.stacks import REPO_ROOT
+from scripts.aws_stacks.command import main
 from tests.moto_support import use_only_moto
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-REGION = "us-east-1"
 EXAMPLE_PARAMETERS = REPO_ROOT / "deploy" / "parameters.example.json"
 PROJECT = json.loads(EXAMPLE_PARAMETERS.read_text())["ProjectName"]
 PREP_STACK = f"{PROJECT}-prep"
 PIPELINE_STACK = f"{PROJECT}-pipeline"
-
-
-@pytest.fixture(scope="session")
-def aws_stacks() -> ModuleType:
-    """scripts/aws_stacks.py, imported the way it runs: with scripts/ on the path."""
-    scripts = str(REPO_ROOT / "scripts")
-    sys.path.insert(0, scripts)
-    try:
-        import aws_stacks
-    finally:
-        sys.path.remove(scripts)
-    return aws_stacks
 
 
 @pytest.fixture(scope="session")
@@ -107,9 +93,7 @@ class Result:
 
 
 @pytest.fixture
-def run(
-    aws_stacks: ModuleType, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> Callable[..., Result]:
+def run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Callable[..., Result]:
     """`run("deploy", "--params", ...)`: main() in process; deploy packages into tmp_path."""
 
     def invoke(*argv: str) -> Result:
@@ -117,7 +101,7 @@ def run(
         if args[:1] == ["deploy"] and "--dist" not in args:
             args += ["--dist", str(tmp_path / "dist")]
         capsys.readouterr()
-        code = aws_stacks.main(args)
+        code = main(args)
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
 

@@ -1,4 +1,4 @@
-"""scripts/aws_stacks.py against moto server: deploy creates then updates both stacks with the
+"""scripts/aws_stacks against moto server: deploy creates then updates both stacks with the
 uploaded zip versions; bad parameters files are refused before any AWS call; destroy removes
 what the pipeline made, empties the versioned buckets, deletes both stacks, and is idempotent."""
 
@@ -11,19 +11,23 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from types import ModuleType
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
+from localcloud.constants import ACCOUNT_ID, REGION
+from localcloud.stacks import REPO_ROOT, lambda_functions
+from scripts import package_lambdas, upload_lambdas
+from scripts.aws_stacks.command import main
+from scripts.aws_stacks.common import Failure, template
+from scripts.aws_stacks.parameters import check_section, deploy_sets
+from scripts.aws_stacks.stacks import create_or_update
 from tests.deploy.conftest import (
     EXAMPLE_PARAMETERS,
     PIPELINE_STACK,
     PREP_STACK,
     PROJECT,
-    REGION,
-    REPO_ROOT,
     Aws,
     Result,
 )
@@ -31,16 +35,10 @@ from tests.deploy.conftest import (
 # moto's CloudFormation warns about each resource type it skips (tests/templates pins which).
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
 
-FUNCTIONS = {
-    "TrainModel": "train_model",
-    "GetStatus": "get_status",
-    "DeployModel": "deploy_model",
-    "EvaluateModel": "evaluate_model",
-    "PredictProxy": "predict_proxy",
-}
+FUNCTIONS = lambda_functions()
 STAMPED = "20240101-120000-ab12"  # the <YYYYmmdd-HHMMSS>-<hex> end of DeployModel's names
-ROLE_ARN = "arn:aws:iam::123456789012:role/sagemaker"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/abalone:0123456"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/sagemaker"
+IMAGE = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/abalone:0123456"
 
 
 def test_deploy_creates_both_stacks_from_the_example_file(aws: Aws, deployed: Result, tmp_path):
@@ -51,11 +49,11 @@ def test_deploy_creates_both_stacks_from_the_example_file(aws: Aws, deployed: Re
     parameters = aws.parameters(PIPELINE_STACK)
     assert parameters["PrepStackName"] == PREP_STACK
     bucket = aws.outputs(PREP_STACK)["LambdaCodeBucketName"]
-    for function, folder in FUNCTIONS.items():
-        key = parameters[f"{function}ZipKey"]
+    for folder, function in FUNCTIONS.items():
+        key = parameters[function.zip_key_parameter]
         assert key == f"lambdas/{folder}.zip"
         head = aws.s3.head_object(Bucket=bucket, Key=key)
-        assert parameters[f"{function}ZipVersion"] == head.get("VersionId", "")
+        assert parameters[function.zip_version_parameter] == head.get("VersionId", "")
         uploaded = aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert uploaded == (tmp_path / "dist" / f"{folder}.zip").read_bytes()
     # AND the example's pipeline values reached the stack
@@ -88,13 +86,13 @@ def test_deploy_again_with_nothing_changed_succeeds_and_uploads_nothing_new(
     assert aws.stack(PIPELINE_STACK)["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
     assert aws.parameters(PIPELINE_STACK) == before
     # AND no zip was uploaded again (a new version would make CloudFormation update the function)
-    for folder in FUNCTIONS.values():
+    for folder in FUNCTIONS:
         versions = aws.s3.list_object_versions(Bucket=bucket, Prefix=f"lambdas/{folder}.zip")
         assert len(versions["Versions"]) == 1
 
 
 def test_a_changed_function_is_uploaded_as_a_new_version_and_updates_the_stack(
-    aws: Aws, deployed: Result, run, aws_stacks: ModuleType, tmp_path, monkeypatch
+    aws: Aws, deployed: Result, run, tmp_path, monkeypatch
 ):
     # GIVEN deployed stacks, a versioned Lambda-code bucket, and one function's code changed
     bucket = aws.outputs(PREP_STACK)["LambdaCodeBucketName"]
@@ -104,7 +102,7 @@ def test_a_changed_function_is_uploaded_as_a_new_version_and_updates_the_stack(
     shutil.copytree(REPO_ROOT / "lambdas", sources, ignore=shutil.ignore_patterns("__pycache__"))
     with (sources / "train_model" / "app.py").open("a") as app:
         app.write("# changed\n")
-    monkeypatch.setattr(aws_stacks.package_lambdas, "LAMBDAS", sources)
+    monkeypatch.setattr(package_lambdas, "LAMBDAS", sources)
     # WHEN deployed again
     result = run("deploy", "--params", str(EXAMPLE_PARAMETERS))
     # THEN the pipeline stack is updated with the new zip's version; the others kept theirs
@@ -114,8 +112,9 @@ def test_a_changed_function_is_uploaded_as_a_new_version_and_updates_the_stack(
     after = aws.parameters(PIPELINE_STACK)
     latest = aws.s3.head_object(Bucket=bucket, Key="lambdas/train_model.zip")["VersionId"]
     assert after["TrainModelZipVersion"] == latest != before["TrainModelZipVersion"]
-    for function in set(FUNCTIONS) - {"TrainModel"}:
-        assert after[f"{function}ZipVersion"] == before[f"{function}ZipVersion"]
+    for folder in set(FUNCTIONS) - {"train_model"}:
+        version = FUNCTIONS[folder].zip_version_parameter
+        assert after[version] == before[version]
     # AND the function now runs the new zip
     zip_bytes = (tmp_path / "dist" / "train_model.zip").read_bytes()
     config = aws.lambda_.get_function_configuration(FunctionName=f"{PROJECT}-train-model")
@@ -148,7 +147,7 @@ def test_deploy_and_destroy_work_in_the_region_aws_region_names(
     assert cfn["eu-west-1"].describe_stacks()["Stacks"] == []
 
 
-def test_upload_lambdas_uses_the_region_aws_region_names(aws_stacks, monkeypatch, aws: Aws):
+def test_upload_lambdas_uses_the_region_aws_region_names(monkeypatch, aws: Aws):
     # GIVEN AWS_REGION and another AWS_DEFAULT_REGION
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
@@ -158,9 +157,9 @@ def test_upload_lambdas_uses_the_region_aws_region_names(aws_stacks, monkeypatch
         regions.append(s3.meta.region_name)
         return []
 
-    monkeypatch.setattr(aws_stacks.upload_lambdas, "upload", upload)
+    monkeypatch.setattr(upload_lambdas, "upload", upload)
     # WHEN the upload command runs THEN its S3 client is in AWS_REGION's region
-    assert aws_stacks.upload_lambdas.main(["--bucket", "b"]) == 0
+    assert upload_lambdas.main(["--bucket", "b"]) == 0
     assert regions == ["eu-west-1"]
 
 
@@ -180,8 +179,14 @@ def test_upload_lambdas_uses_the_region_aws_region_names(aws_stacks, monkeypatch
         ({"prep": {"ProjectName": "other"}}, "prep.ProjectName: goes at the top level"),
         ({"pipeline": {"PrepStackName": "x"}}, "pipeline.PrepStackName: deploy sets it"),
         ({"pipeline": {"TrainModelZipVersion": "v1"}}, "deploy sets it to the zip it uploads"),
-        ({"pipeline": {"MseThreshold": "low"}}, "A non-negative decimal number"),
-        ({"pipeline": {"LogLevel": "TRACE"}}, "must be one of DEBUG, INFO, WARNING, ERROR"),
+        (
+            {"pipeline": {"MseThreshold": "low"}},
+            "Parameter 'MseThreshold' failed to satisfy constraint: A non-negative decimal",
+        ),
+        (
+            {"pipeline": {"LogLevel": "TRACE"}},
+            "Parameter 'LogLevel' must be one of AllowedValues: DEBUG, INFO, WARNING, ERROR",
+        ),
         (
             {"pipeline": {"DevInstanceCount": [1]}},
             "pipeline.DevInstanceCount: expected a string, number or boolean, got [1]",
@@ -211,7 +216,11 @@ def test_upload_lambdas_uses_the_region_aws_region_names(aws_stacks, monkeypatch
             "pipeline.Hyperparameters: expected a JSON object of strings such as "
             "{\"max_depth\": \"6\"}, got ['max_depth', '6']",
         ),
-        ({"ProjectName": "Abalone_1"}, "ProjectName='Abalone_1': 3 to 24 characters"),
+        (
+            {"ProjectName": "Abalone_1"},
+            "ProjectName='Abalone_1': Parameter 'ProjectName' failed to satisfy constraint: "
+            "3 to 24 characters",
+        ),
         ({"pipeline": "ml.m5.large"}, "pipeline must be a JSON object"),
     ],
 )
@@ -257,10 +266,10 @@ def test_json_values_are_passed_as_the_strings_cloudformation_takes(aws: Aws, ru
         (["destroy", "--project", "Bad_Name"], "'Bad_Name' is not a project name"),
     ],
 )
-def test_bad_arguments_are_usage_errors(aws_stacks, capsys, argv, message):
+def test_bad_arguments_are_usage_errors(capsys, argv, message):
     # GIVEN wrong arguments WHEN run THEN argparse stops with status 2 and says what is wrong
     with pytest.raises(SystemExit) as stopped:
-        aws_stacks.main(argv)
+        main(argv)
     assert stopped.value.code == 2
     assert message in capsys.readouterr().err
 
@@ -299,27 +308,27 @@ def test_a_binary_or_non_utf8_parameters_file_is_one_error_line(
     assert aws.cfn.describe_stacks()["Stacks"] == []
 
 
-def test_every_template_default_passes_the_local_checks(aws_stacks):
+def test_every_template_default_passes_the_local_checks():
     # GIVEN each parameter's default WHEN checked like a parameters file value THEN it passes,
     # so the local check never refuses what CloudFormation would take
-    for template in ("prep", "pipeline"):
-        managed = aws_stacks._deploy_sets(PROJECT) if template == "pipeline" else {}
-        declared = aws_stacks.load_template(template)["Parameters"]
+    for section in ("prep", "pipeline"):
+        managed = deploy_sets(PROJECT) if section == "pipeline" else {}
+        declared = template(section)["Parameters"]
         given = {k: v["Default"] for k, v in declared.items() if "Default" in v}
         given = {k: v for k, v in given.items() if k not in managed}
-        checked = aws_stacks._check_section(Path("p.json"), "", given, template, managed)
+        checked = check_section(Path("p.json"), "", given, section, managed)
         assert checked == {k: str(v) for k, v in given.items()}
 
 
-def test_a_failed_stack_prints_its_failed_resources_and_fails(aws_stacks, capsys):
+def test_a_failed_stack_prints_its_failed_resources_and_fails(capsys):
     # GIVEN CloudFormation answering that the creation failed and rolled back
     cfn = boto3.client(
         "cloudformation",
-        region_name="us-east-1",
+        region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/demo-prep/1"
+    stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/demo-prep/1"
     rolled_back = {
         "StackId": stack_id,
         "StackName": "demo-prep",
@@ -356,8 +365,8 @@ def test_a_failed_stack_prints_its_failed_resources_and_fails(aws_stacks, capsys
         stubber.add_response("describe_stacks", {"Stacks": [rolled_back]})
         stubber.add_response("describe_stack_events", {"StackEvents": events})
         # WHEN the stack is created
-        with pytest.raises(aws_stacks.Failure, match="stack demo-prep ended ROLLBACK_COMPLETE"):
-            aws_stacks.create_or_update(cfn, "demo-prep", {}, {"TemplateBody": "{}"})
+        with pytest.raises(Failure, match="stack demo-prep ended ROLLBACK_COMPLETE"):
+            create_or_update(cfn, "demo-prep", {}, {"TemplateBody": "{}"})
     # THEN this operation's failed resource and its reason are printed, older ones are not
     err = capsys.readouterr().err
     assert "NotebookInstance (AWS::SageMaker::NotebookInstance) CREATE_FAILED: " in err

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import copy
 import importlib
-import importlib.util
 import io
 import json
 import socket
-import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,16 +21,16 @@ import pytest
 from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
+from localcloud.constants import ACCOUNT_ID, REGION
 from tests.moto_support import use_only_moto
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS = REPO_ROOT / "lambdas"
 EVENTS = REPO_ROOT / "tests" / "events"
-REGION = "us-east-1"
-ARTIFACT_BUCKET = "codepipeline-us-east-1-artifacts"
+ARTIFACT_BUCKET = f"codepipeline-{REGION}-artifacts"
 JOB_ID = "11111111-abcd-1111-abcd-111111abcdef"
-ROLE_ARN = "arn:aws:iam::123456789012:role/demo-sagemaker-execution"
-IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo-model:0123456789abcdef"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/demo-sagemaker-execution"
+IMAGE_URI = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/demo-model:0123456789abcdef"
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -184,19 +182,8 @@ def create_endpoint_in_moto(
 
 @cache
 def load_module(name: str) -> ModuleType:
-    """A shared module by name, or `<folder>/app` as `lambda_<folder>`, imported once."""
-    shared = str(LAMBDAS / "shared")
-    if shared not in sys.path:
-        sys.path.insert(0, shared)
-    if not name.endswith("/app"):
-        return importlib.import_module(name)
-    folder = name.removesuffix("/app")
-    spec = importlib.util.spec_from_file_location(f"lambda_{folder}", LAMBDAS / folder / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
+    """A shared module by name, or `<folder>/app` as `lambdas.<folder>.app`, imported once."""
+    return importlib.import_module(f"lambdas.{name.replace('/', '.')}" if "/" in name else name)
 
 
 # The functions' boto3 clients are made at import, so load them only once `cloud` set the scene.

@@ -3,7 +3,6 @@ versions; `make upload` without BUCKET stops at once."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -14,26 +13,20 @@ from types import ModuleType
 
 import pytest
 
+from localcloud.constants import REGION
+from localcloud.stacks import lambda_functions
+from scripts import package_lambdas, upload_lambdas
 from tests.lambdas.conftest import LAMBDAS, REPO_ROOT, Cloud
 
-FUNCTIONS = ["deploy_model", "evaluate_model", "get_status", "predict_proxy", "train_model"]
+# The functions the pipeline template declares: the packager must zip exactly these.
+FUNCTIONS = sorted(lambda_functions())
 SHARED = sorted(p.name for p in (LAMBDAS / "shared").glob("*.py"))
-
-
-def load_script(name: str) -> ModuleType:
-    """scripts/<name>.py as a module."""
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def packager() -> ModuleType:
     """scripts/package_lambdas.py."""
-    return load_script("package_lambdas")
+    return package_lambdas
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +45,8 @@ def dist(packager: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 def test_there_is_one_zip_per_function(dist: Path):
-    # GIVEN the five function folders WHEN packaged THEN one zip each, nothing else
+    # GIVEN the function folders WHEN packaged THEN one zip for each function the template
+    # declares, nothing else
     assert sorted(p.stem for p in dist.iterdir()) == FUNCTIONS
 
 
@@ -92,7 +86,7 @@ def test_each_zip_is_small_and_flat(packager, dist: Path, function: str):
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_each_zip_imports_in_a_fresh_interpreter(dist: Path, function: str):
     # GIVEN only the zip on sys.path, and the region Lambda sets
-    env = {"PATH": os.environ["PATH"], "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {"PATH": os.environ["PATH"], "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); import app, json_logging; "
         "assert callable(app.handler); "
@@ -150,10 +144,7 @@ def test_upload_puts_each_zip_under_lambdas_and_prints_its_version(dist, cloud: 
         Bucket="demo-lambda-code", VersioningConfiguration={"Status": "Enabled"}
     )
     # WHEN uploaded
-    assert (
-        load_script("upload_lambdas").main(["--bucket", "demo-lambda-code", "--dist", str(dist)])
-        == 0
-    )
+    assert upload_lambdas.main(["--bucket", "demo-lambda-code", "--dist", str(dist)]) == 0
     # THEN each zip is at lambdas/<folder>.zip, and its key and VersionId were printed
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == len(FUNCTIONS)
@@ -166,7 +157,7 @@ def test_upload_puts_each_zip_under_lambdas_and_prints_its_version(dist, cloud: 
 def test_upload_without_zips_says_to_package_first(cloud: Cloud, tmp_path):
     # GIVEN an empty dist folder WHEN uploading THEN it says what to run
     with pytest.raises(SystemExit, match="run `make package` first"):
-        load_script("upload_lambdas").main(["--bucket", "b", "--dist", str(tmp_path)])
+        upload_lambdas.main(["--bucket", "b", "--dist", str(tmp_path)])
 
 
 def test_make_upload_without_bucket_stops_before_building():

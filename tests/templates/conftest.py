@@ -13,6 +13,8 @@ from typing import Any
 
 from cfnlint.decode import cfn_yaml
 
+from localcloud.stacks import lambda_functions
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO_ROOT / "templates"
 PREP_TEMPLATE = TEMPLATES / "01-prep.yml"
@@ -180,24 +182,20 @@ def design_actions() -> tuple[DesignAction, ...]:
 
 @cache
 def design_environment() -> dict[str, frozenset[str]]:
-    """Environment variables per function (TrainModel, ...), LOG_LEVEL included."""
-    section = _section("Environment variables")
-    common = set(re.findall(r"All of them also read `([A-Z_]+)`", section))
-    table = {}
-    for function, variables in _table_rows(section):
-        names = {n for n in _backticked(variables) if re.fullmatch(r"[A-Z][A-Z0-9_]+", n)}
-        table[function] = frozenset(names | common)
-    assert table, "docs/design.md's environment table has no rows"
-    return table
+    """Environment variables per function (TrainModel, ...), from the one function table."""
+    return {
+        spec.logical_id.removesuffix("Function"): frozenset(spec.environment)
+        for spec in lambda_functions().values()
+    }
 
 
 @cache
 def design_lambdas() -> dict[str, tuple[str, str]]:
-    """Logical id -> (folder, handler) from design.md's Lambda table."""
-    table = {}
-    for folder, logical_id, handler in _table_rows(_section("Lambdas")):
-        table[logical_id.strip("`")] = (folder.strip("`"), handler.strip("`"))
-    return table
+    """Logical id -> (folder, handler), from the one function table (design.md points at it)."""
+    return {
+        spec.logical_id: (f"lambdas/{folder}", spec.handler)
+        for folder, spec in lambda_functions().items()
+    }
 
 
 @cache

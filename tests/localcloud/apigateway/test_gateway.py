@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from localcloud.apigateway import LocalApiGateway, PortInUse, Route
+from localcloud.constants import REGION
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
 
 # `sam local generate-event apigateway aws-proxy --stage prod --path predict --method POST
@@ -67,7 +68,7 @@ def _zip(source: str) -> bytes:
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaRuntime]:
     """The functions above; `sleeper` times out after 0.3 s, `patient` after 5 s."""
-    runtime = LambdaRuntime(tmp_path_factory.mktemp("state"), {"AWS_REGION": "us-east-1"})
+    runtime = LambdaRuntime(tmp_path_factory.mktemp("state"), {"AWS_REGION": REGION})
     for name, source in FUNCTIONS.items():
         runtime.register(LambdaFunction(name, _zip(source), "app.handler", timeout=0.3))
     runtime.register(

@@ -9,14 +9,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from localcloud.constants import REGION
 from localcloud.lambda_runtime import LambdaRuntime
 
 AMBIENT = {
     "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
 }
 
 

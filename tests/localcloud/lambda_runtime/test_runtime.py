@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from localcloud.constants import ACCOUNT_ID, REGION
 from localcloud.lambda_runtime import (
     CallerTimeout,
     InvalidParameterValueException,
@@ -108,7 +109,7 @@ def test_echo_gets_event_context_and_only_its_own_environment(
     assert env["RETRIES"] == "3"
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
     assert env["AWS_ACCESS_KEY_ID"] == "testing"
-    assert env["AWS_REGION"] == "us-east-1"
+    assert env["AWS_REGION"] == REGION
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == "echo-env"
     assert env["AWS_LAMBDA_FUNCTION_TIMEOUT"] == "7"
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
@@ -117,7 +118,7 @@ def test_echo_gets_event_context_and_only_its_own_environment(
     assert payload["context"] == {
         "aws_request_id": result.request_id,
         "function_name": "echo-env",
-        "invoked_function_arn": "arn:aws:lambda:us-east-1:123456789012:function:echo-env",
+        "invoked_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:echo-env",
         "memory_limit_in_mb": "256",
         "log_group_name": "/aws/lambda/echo-env",
         "remaining_ms": payload["context"]["remaining_ms"],

@@ -1,0 +1,9 @@
+"""The local cloud's fixed facts, each written once: everything local imports them from here."""
+
+from __future__ import annotations
+
+# moto's default account: ARNs agree across moto, the local SageMaker and the job API.
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+# The local API gateway's port: the one `sam local start-api` uses.
+GATEWAY_PORT = 3000

@@ -1,0 +1,1 @@
+"""The project's command-line scripts, importable so tests and each other use them as modules."""
