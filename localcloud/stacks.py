@@ -173,13 +173,6 @@ def lambda_functions() -> dict[str, FunctionSpec]:
     return pipeline_functions(load_template(PIPELINE_TEMPLATE))
 
 
-def __getattr__(name: str) -> Any:
-    """`LAMBDA_FOLDERS`, the functions' folder names, read from the template on first use."""
-    if name == "LAMBDA_FOLDERS":
-        return tuple(lambda_functions())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def upload_lambda_zips(
     clients: Any, bucket: str, dist: Path, parameters: Mapping[str, str]
 ) -> None:

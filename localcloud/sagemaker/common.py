@@ -10,10 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from localcloud.constants import ACCOUNT_ID, REGION
 from localcloud.sagemaker.exceptions import ValidationException
-
-ACCOUNT_ID = "123456789012"  # moto's default account, so ARNs agree across the local cloud
-REGION = "us-east-1"
 
 DEFAULT_MAX_RESULTS = 100
 FAILURE_REASON_LIMIT = 1024  # SageMaker shows the first 1024 characters of a FailureReason

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from localcloud.constants import ACCOUNT_ID, REGION
 from localcloud.processes import ProcessRegistry
-from localcloud.sagemaker.common import ACCOUNT_ID, FAILURE_REASON_LIMIT, REGION, Settings, arn
+from localcloud.sagemaker.common import FAILURE_REASON_LIMIT, Settings, arn
 from localcloud.sagemaker.exceptions import (
     ModelError,
     ServiceUnavailable,

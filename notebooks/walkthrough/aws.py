@@ -13,7 +13,7 @@ import boto3
 from .connect import REPO_ROOT
 from .progress import ActionProgress, Approval, Progress, StageInfo, stages_of
 
-DESTROY_SCRIPT = REPO_ROOT / "scripts" / "aws_stacks.py"
+DESTROY_SCRIPT = REPO_ROOT / "scripts" / "aws_stacks" / "__main__.py"
 
 
 def progress_from_aws(
@@ -75,8 +75,8 @@ class CodePipelineControl:
         )
 
     def clean_up(self, confirm_destroy: bool) -> None:
-        """`scripts/aws_stacks.py destroy`, only if confirmed and from a clone of the project."""
-        command = ["scripts/aws_stacks.py", "destroy", "--project", self.project, "--yes"]
+        """`python -m scripts.aws_stacks destroy`, only if confirmed and from a project clone."""
+        command = ["-m", "scripts.aws_stacks", "destroy", "--project", self.project, "--yes"]
         if not confirm_destroy:
             print(
                 "Nothing deleted. Set CONFIRM_DESTROY = True and run this cell again, or run "

@@ -18,13 +18,13 @@ from typing import Any
 import boto3
 
 from localcloud.client import STATE_DIR, ControlClient, read_connection
-from localcloud.stacks import LAMBDA_FOLDERS
+from localcloud.constants import GATEWAY_PORT
+from localcloud.stacks import lambda_functions
 
 from .connect import REPO_ROOT, Config, config_from_stacks
 from .progress import ActionProgress, Approval, Progress, StageInfo, stages_of
 
 DEFAULT_DIST = REPO_ROOT / "dist" / "lambdas"
-DEFAULT_PORT = 3000  # the API port `python -m localcloud start` uses
 
 # Local clouds this kernel started, by pid: running the connect cell again must not forget them.
 _STARTED_HERE: set[int] = set()
@@ -35,7 +35,7 @@ def local_settings() -> tuple[Path, Path, int]:
     return (
         Path(os.environ.get("LOCALCLOUD_STATE_DIR") or STATE_DIR),
         Path(os.environ.get("LOCALCLOUD_DIST") or DEFAULT_DIST),
-        int(os.environ.get("LOCALCLOUD_PORT") or DEFAULT_PORT),
+        int(os.environ.get("LOCALCLOUD_PORT") or GATEWAY_PORT),
     )
 
 
@@ -62,7 +62,7 @@ def localcloud_command(state_dir: Path, dist: Path, *args: str) -> subprocess.Co
 
 def ensure_lambda_zips(dist: Path) -> None:
     """Build the Lambda zips (`make package`) when some are missing: the local cloud needs them."""
-    if all((dist / f"{folder}.zip").is_file() for folder in LAMBDA_FOLDERS):
+    if all((dist / f"{folder}.zip").is_file() for folder in lambda_functions()):
         return
     print(f"Packaging the Lambda functions into {dist} (what `make package` does) ...")
     packager = REPO_ROOT / "scripts" / "package_lambdas.py"

@@ -227,7 +227,7 @@ def test_aws_clean_up_deletes_nothing_without_confirmation(
     aws_config(session, tmp_path).control.clean_up(confirm_destroy=False)
     out = capsys.readouterr().out
     assert "Nothing deleted" in out
-    assert "aws_stacks.py destroy --project demo" in out
+    assert "-m scripts.aws_stacks destroy --project demo" in out
 
 
 def test_the_committed_architecture_picture_is_drawn_from_the_template(tmp_path: Path) -> None:
@@ -314,8 +314,8 @@ def test_get_pipeline_actions_are_listed_in_run_order() -> None:
 def test_aws_clean_up_confirmed_without_the_project_scripts_deletes_nothing(
     session: boto3.Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN the notebook's copy on the instance: no scripts/aws_stacks.py next to it
-    monkeypatch.setattr(aws, "DESTROY_SCRIPT", tmp_path / "scripts" / "aws_stacks.py")
+    # GIVEN the notebook's copy on the instance: no scripts/aws_stacks next to it
+    monkeypatch.setattr(aws, "DESTROY_SCRIPT", tmp_path / "scripts" / "aws_stacks" / "__main__.py")
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("ran a command"))
     # WHEN destroying is confirmed, THEN it says where to run it instead
     with pytest.raises(RuntimeError, match="run `make destroy PROJECT=demo` from a clone"):

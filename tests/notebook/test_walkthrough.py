@@ -15,7 +15,7 @@ import pytest
 from nbclient import NotebookClient
 
 from localcloud.cloud import free_port
-from localcloud.stacks import LAMBDA_FOLDERS
+from localcloud.stacks import lambda_functions
 from tests.conftest import REPO_ROOT
 from tests.localcloud.test_cli import localcloud, port_is_free, processes_mentioning
 
@@ -86,7 +86,7 @@ def test_the_notebook_runs_end_to_end_and_stops_the_cloud_it_started(
         left_running = (state / "connection.json").exists()
         localcloud(state, dist, "down")  # the safety net; the notebook should have done it
     # THEN it packaged the zips, started a cloud, and its last cell stopped it again
-    assert all((dist / f"{folder}.zip").is_file() for folder in LAMBDA_FOLDERS)
+    assert all((dist / f"{folder}.zip").is_file() for folder in lambda_functions())
     assert "starting one" in text_of(notebook, "connect")
     assert not left_running
     assert "Stopped the local cloud" in text_of(notebook, "clean-up")

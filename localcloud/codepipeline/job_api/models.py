@@ -11,8 +11,8 @@ from localcloud.codepipeline.job_api.exceptions import (
     InvalidJobStateException,
     JobNotFoundException,
 )
+from localcloud.constants import ACCOUNT_ID
 
-DEFAULT_ACCOUNT_ID = "123456789012"
 IN_PROGRESS, SUCCEEDED, FAILED = "InProgress", "Succeeded", "Failed"
 
 
@@ -40,7 +40,7 @@ class _Job:
 class JobStore:
     """Open jobs and the results reported for them; thread-safe."""
 
-    def __init__(self, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+    def __init__(self, account_id: str = ACCOUNT_ID) -> None:
         self.account_id = account_id
         self._jobs: dict[str, _Job] = {}
         self._condition = threading.Condition()

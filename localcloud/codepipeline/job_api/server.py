@@ -7,8 +7,9 @@ credentials and checked against botocore's own model of the service before any w
 from __future__ import annotations
 
 from localcloud.background import HttpServer
-from localcloud.codepipeline.job_api.models import DEFAULT_ACCOUNT_ID, JobStore
+from localcloud.codepipeline.job_api.models import JobStore
 from localcloud.codepipeline.job_api.responses import JobApiResponses
+from localcloud.constants import ACCOUNT_ID
 from localcloud.core.json_protocol import JsonProtocol, actions_of
 from localcloud.core.signing import Credentials, SignatureVerifier
 
@@ -34,7 +35,7 @@ class JobApi(JobStore):
         credentials: Credentials,
         host: str = "127.0.0.1",
         port: int = 0,
-        account_id: str = DEFAULT_ACCOUNT_ID,
+        account_id: str = ACCOUNT_ID,
     ) -> None:
         super().__init__(account_id)
         protocol = JsonProtocol(
