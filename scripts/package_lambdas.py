@@ -18,14 +18,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS = REPO_ROOT / "lambdas"
 SHARED = "shared"
 CONTAINER_SOURCE = REPO_ROOT / "model-code" / "src"
-# Copied from the container, never written twice: TrainModel refuses the hyperparameters the
-# container would refuse, in its words, before a training job is paid for. Standard library only.
+# Copied from the container, never written twice (standard library only): TrainModel refuses the
+# hyperparameters the container would refuse, in its words, before a training job is paid for;
+# EvaluateModel reads the target column as `train` does; DeployModel and PredictProxy name the
+# model through the container's own variable and CustomAttributes key.
+HYPERPARAMETER_TABLE = (
+    "tabular_container/__init__.py",
+    "tabular_container/errors.py",
+    "tabular_container/hyperparameters.py",
+)
+CONTAINER_NAMES = ("tabular_container/__init__.py", "tabular_container/constants.py")
 CONTAINER_MODULES = {
-    "train_model": (
-        "tabular_container/__init__.py",
-        "tabular_container/errors.py",
-        "tabular_container/hyperparameters.py",
-    ),
+    "train_model": HYPERPARAMETER_TABLE,
+    "evaluate_model": HYPERPARAMETER_TABLE,
+    "deploy_model": CONTAINER_NAMES,
+    "predict_proxy": CONTAINER_NAMES,
 }
 MAX_ZIP_BYTES = 20 * 1024
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry

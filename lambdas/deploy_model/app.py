@@ -23,14 +23,12 @@ from codepipeline_job import (
     utc_stamp,
 )
 from json_logging import get_logger
+from tabular_container.constants import MODEL_NAME_ENV  # `serve` names its model with it
 
 INPUT_FILE = "training_job.json"
 OUTPUT_FILE = "deployment.json"
 USER_PARAMETERS = frozenset({"env", "instance_type", "instance_count"})
 VARIANT = "AllTraffic"
-# The container's variable for its own model name (tabular_container.constants.MODEL_NAME_ENV):
-# `serve` returns it with every answer, so PredictProxy names the model without asking SageMaker.
-MODEL_NAME_ENV = "SERVED_MODEL_NAME"
 
 SAGEMAKER = boto3.client("sagemaker")
 logger = get_logger("deploy_model")

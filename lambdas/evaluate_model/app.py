@@ -22,15 +22,12 @@ from codepipeline_job import (
     settings_from_env,
 )
 from json_logging import get_logger
+from tabular_container.hyperparameters import parse_hyperparameters
 
 INPUT_FILE = "deployment.json"
 OUTPUT_FILE = "evaluation.json"
 # InvokeEndpoint takes at most 6 MB per request; stay clear of it.
 MAX_PAYLOAD_BYTES = 5 * 1024 * 1024
-# The container's target-column hyperparameter and its default (tabular_container.hyperparameters):
-# the column the model was trained to predict is the one the gate scores it on.
-TARGET_HYPERPARAMETER = "target"
-DEFAULT_TARGET = "rings"
 
 SAGEMAKER = boto3.client("sagemaker")
 RUNTIME = boto3.client("sagemaker-runtime")
@@ -115,9 +112,10 @@ def evaluate(job: CodePipelineJob) -> Done:
 
 
 def target_column(training_job: str) -> str:
-    """The column the training job was told to predict, else the container's default."""
+    """The column the training job was told to predict, read as `train` reads it: the gate
+    scores the model on the column it learnt."""
     described = SAGEMAKER.describe_training_job(TrainingJobName=training_job)
-    return described.get("HyperParameters", {}).get(TARGET_HYPERPARAMETER, DEFAULT_TARGET)
+    return parse_hyperparameters(described.get("HyperParameters", {})).target
 
 
 def load_test_set(text: str, target: str) -> HeldOut:

@@ -19,11 +19,10 @@ import boto3
 from botocore.exceptions import ClientError
 
 from json_logging import get_logger, set_correlation
+from tabular_container.constants import MODEL_ATTRIBUTE  # what `serve` names its model by
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's request limit
 DEFAULT_MAX_INSTANCES = 100
-# The attribute the container puts in CustomAttributes (tabular_container.constants).
-MODEL_ATTRIBUTE = "model"
 JSON_TYPES = {
     list: "array",
     str: "string",

@@ -99,11 +99,6 @@ def endpoint(status: str, config: str = OLD[-1], **extra: object) -> dict:
     }
 
 
-def test_the_model_name_variable_is_the_one_serve_reads(deploy_model):
-    # The Lambda cannot import the container package: its copy of the name must not drift.
-    assert deploy_model.MODEL_NAME_ENV == MODEL_NAME_ENV
-
-
 @pytest.mark.usefixtures("trained")
 def test_a_first_deployment_creates_the_endpoint(deploy_model, cloud: Cloud, pipeline, capsys):
     # GIVEN no endpoint yet

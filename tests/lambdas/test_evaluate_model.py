@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from tabular_container.hyperparameters import SPECS, Hyperparameters
 from tests.lambdas.conftest import (
     IMAGE_URI,
     ROLE_ARN,
@@ -384,14 +383,6 @@ def test_a_test_set_without_the_trained_target_fails_naming_it(evaluate_model, c
     evaluate_model.handler(event(), None)
     assert pipeline.message == (
         "the test set has no column 'age' (it has: sex, length, diameter, rings)"
-    )
-
-
-def test_the_target_key_and_default_are_the_containers(evaluate_model):
-    # The Lambda cannot import the container package: its copy of the facts must not drift.
-    assert evaluate_model.TARGET_HYPERPARAMETER in SPECS
-    assert getattr(Hyperparameters(), evaluate_model.TARGET_HYPERPARAMETER) == (
-        evaluate_model.DEFAULT_TARGET
     )
 
 

@@ -10,7 +10,6 @@ from types import ModuleType
 import pytest
 from botocore.response import StreamingBody
 
-from tabular_container.constants import MODEL_ATTRIBUTE
 from tests.lambdas.conftest import load_event
 
 MODEL = "demo-dev-20250102-031000-beef"
@@ -110,11 +109,6 @@ def test_an_image_that_names_no_model_still_answers_without_the_name(
         200,
         {"predictions": [7], "endpoint": "demo-dev"},
     )
-
-
-def test_the_proxy_reads_the_attribute_the_container_writes(predict_proxy):
-    # The Lambda cannot import the container package: its copy of the name must not drift.
-    assert predict_proxy.MODEL_ATTRIBUTE == MODEL_ATTRIBUTE
 
 
 def test_a_base64_body_is_decoded(predict_proxy, stub):
