@@ -22,6 +22,7 @@ DESIGN = REPO_ROOT / "docs" / "design.md"
 
 # The tool virtualenvs `make iac-venvs` builds (see the Makefile's templates section).
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
+CHECKOV_CONFIG = REPO_ROOT / ".checkov.yaml"
 SAM = REPO_ROOT / ".venv-sam" / "bin" / "sam"
 
 SECTION_ORDER = [
