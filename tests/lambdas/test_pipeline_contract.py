@@ -119,19 +119,9 @@ def test_each_function_reads_and_writes_the_designed_files(
     assert files_of(app, parameters) == (ARTIFACT_FILES[source], ARTIFACT_FILES[target])
 
 
-def test_each_artifact_is_written_before_it_is_read():
-    # GIVEN the Lambda actions in pipeline order WHEN walking them THEN every input exists by then
-    produced = {"BuildOutput"}
-    for _, action, _, _, source, target in DESIGN:
-        assert source in produced, f"{action} reads {source} before anything wrote it"
-        produced.add(target)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
     """templates/02-pipeline.yml, intrinsic functions as cfn-lint decodes them."""
-    if not TEMPLATE.exists():
-        pytest.skip("templates/02-pipeline.yml is not written yet")
     return cfn_yaml.load(str(TEMPLATE))
 
 
@@ -196,9 +186,7 @@ def test_the_build_stage_produces_the_image_detail(template):
         if {"Name": "BuildOutput"} in action.get("OutputArtifacts", [])
     ]
     assert writers == ["CodeBuild"]
-    buildspec = REPO_ROOT / "buildspecs" / "buildspec.yml"
-    if buildspec.exists():
-        assert "imageDetail.json" in buildspec.read_text()
+    assert "imageDetail.json" in (REPO_ROOT / "buildspecs" / "buildspec.yml").read_text()
 
 
 @pytest.mark.parametrize("folder", sorted(LOGICAL_IDS))

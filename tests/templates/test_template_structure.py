@@ -196,13 +196,7 @@ def test_pipeline_parameter_patterns(param: str, good: list[str], bad: list[str]
 
 
 def test_defaults_are_the_ones_design_md_names() -> None:
-    prep = parameter_defaults(load_template("prep"))
-    assert prep["NotebookInstanceType"] == "ml.t3.medium"
     pipeline = parameter_defaults(load_template("pipeline"))
-    assert pipeline["BranchName"] == "main"
-    assert pipeline["MseThreshold"] == "4.6"
-    assert pipeline["ProdTolerance"] == "0.05"
-    assert pipeline["Hyperparameters"] == "{}"
     assert "PrepStackName" not in pipeline, "the console user names the prep stack"
     for logical_id, (folder, _) in design_lambdas().items():
         key = logical_id.removesuffix("Function") + "ZipKey"
@@ -371,14 +365,6 @@ def test_user_parameters_match_design_md() -> None:
                 assert isinstance(rendered["instance_count"], int)
 
 
-def test_train_model_user_parameters_carry_the_hyperparameters_parameter() -> None:
-    by_name = {action["Name"]: action for _, action in _actions()}
-    configured = by_name["TrainModel"]["Configuration"]["UserParameters"]
-    assert configured == {"Fn::Sub": '{"hyperparameters": ${Hyperparameters}}'}
-    rendered = render_sub(configured, {"Hyperparameters": '{"max_depth": "6"}'})
-    assert json.loads(rendered) == {"hyperparameters": {"max_depth": "6"}}
-
-
 def test_sources_are_event_driven() -> None:
     template = load_template("pipeline")
     by_name = {action["Name"]: action for _, action in _actions()}
@@ -494,14 +480,6 @@ def test_ecr_repository_scans_keeps_tags_immutable_and_expires_old_images() -> N
     assert rule["selection"]["countType"] == "imageCountMoreThan"
     assert rule["selection"]["countNumber"] == int(parameter_defaults(template)["ImagesToKeep"])
     assert rule["action"] == {"type": "expire"}
-
-
-def test_approval_topic_mails_only_when_an_address_is_given() -> None:
-    template = load_template("pipeline")
-    (subscription,) = resources_of_type(template, "AWS::SNS::Subscription").values()
-    assert subscription["Condition"] == "HasApprovalEmail"
-    assert subscription["Properties"]["Endpoint"] == {"Ref": "ApprovalEmail"}
-    assert subscription["Properties"]["TopicArn"] == {"Ref": "NotificationTopic"}
 
 
 def test_api_has_post_predict_behind_an_api_key_on_dev_and_prod() -> None:
