@@ -77,8 +77,7 @@ iac-venvs: $(CHECKOV_VENV)/.installed $(SAM_VENV)/.installed ## Create .venv-che
 
 lint-templates: venv iac-venvs ## cfn-lint, checkov and sam validate --lint on templates/
 	$(VENV)/bin/cfn-lint --include-checks I --regions us-east-1 us-west-2 eu-west-1 -- $(TEMPLATES)
-	$(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --compact --quiet \
-		$(addprefix -f ,$(TEMPLATES))
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --compact --quiet $(addprefix -f ,$(TEMPLATES))
 	@for t in $(TEMPLATES); do $(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint -t $$t || exit 1; done
 
 lock-iac: ## Re-resolve requirements/iac-*.in into the pinned requirements/iac-*.txt

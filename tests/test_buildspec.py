@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,9 +13,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from localcloud.cfn import load_template
+from localcloud.codepipeline.build import BUILDSPEC, image_tag
 from tests.conftest import REPO_ROOT
 
-BUILDSPEC = REPO_ROOT / "buildspecs" / "buildspec.yml"
+MODEL_CODE = REPO_ROOT / "model-code"
+# The Python runtimes each CodeBuild image offers to `runtime-versions` (AWS's runtimes.yml in
+# github.com/aws/aws-codebuild-docker-images: ubuntu/standard/7.0, al/x86_64/standard/5.0).
+CODEBUILD_PYTHONS = {
+    "aws/codebuild/standard:7.0": {"3.11", "3.12"},
+    "aws/codebuild/amazonlinux-x86_64-standard:5.0": {"3.9", "3.10", "3.11", "3.12", "3.13"},
+}
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 REPOSITORY_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo-model"
 
@@ -58,7 +67,10 @@ def test_every_command_is_a_plain_string(spec):
 
 
 def test_it_installs_the_requirements_and_runs_the_unit_tests(spec):
-    assert any("-r requirements.txt" in command for command in commands(spec, "install"))
+    install = " ".join(commands(spec, "install"))
+    for requirements in ("requirements.txt", "requirements-test.txt"):
+        assert f"-r {requirements}" in install
+        assert (MODEL_CODE / requirements).is_file()
     assert any(
         "pytest" in command and "tests" in command for command in commands(spec, "pre_build")
     )
@@ -109,10 +121,12 @@ def run_build(spec: dict, tmp_path: Path, **extra: str) -> tuple[str, Path]:
     return calls.read_text(), source
 
 
-def test_a_build_pushes_the_commit_tag_and_names_it_in_image_detail(spec, tmp_path):
+def test_a_build_pushes_the_commit_tag_the_local_build_uses_and_names_it_in_image_detail(
+    spec, tmp_path
+):
     calls, source = run_build(spec, tmp_path)
 
-    image = f"{REPOSITORY_URI}:{COMMIT[:7]}"
+    image = f"{REPOSITORY_URI}:{image_tag(COMMIT)}"
     assert "aws ecr get-login-password --region us-east-1" in calls
     assert "docker login --username AWS --password-stdin 123456789012.dkr.ecr" in calls
     assert "password secret-token" in calls
@@ -127,5 +141,26 @@ def test_a_commit_built_before_reuses_its_image(spec, tmp_path):
 
     assert "docker build" not in calls
     assert "docker push" not in calls
-    image = f"{REPOSITORY_URI}:{COMMIT[:7]}"
+    image = f"{REPOSITORY_URI}:{image_tag(COMMIT)}"
     assert json.loads((source / "imageDetail.json").read_text()) == {"ImageURI": image}
+
+
+def test_the_unit_tests_run_on_the_python_the_image_runs(spec):
+    (base,) = re.findall(r"^FROM python:(3\.\d+)\.", (MODEL_CODE / "Dockerfile").read_text(), re.M)
+    runtime = str(spec["phases"]["install"]["runtime-versions"]["python"])
+    pipeline = load_template(REPO_ROOT / "templates" / "02-pipeline.yml")
+    image = pipeline["Resources"]["BuildProject"]["Properties"]["Environment"]["Image"]
+
+    assert runtime == base
+    assert runtime in CODEBUILD_PYTHONS[image], f"{image} offers no Python {runtime}"
+
+
+def test_the_test_pins_codebuild_installs_are_the_ones_the_virtualenv_has():
+    locked = (REPO_ROOT / "requirements" / "dev.txt").read_text().splitlines()
+    pins = [
+        line
+        for line in (MODEL_CODE / "requirements-test.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert pins
+    assert [pin for pin in pins if pin not in locked] == [], "run `make lock`"

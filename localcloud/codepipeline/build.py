@@ -10,19 +10,36 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import sys
 import tempfile
 import zipfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from localcloud.codepipeline.runner import zip_json
 from localcloud.paths import inside
 from localcloud.processes import ProcessRegistry, Program, base_path
+from localcloud.stacks import REPO_ROOT
 
 IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints"}
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-TAG_LENGTH = 8
+BUILDSPEC = REPO_ROOT / "buildspecs" / "buildspec.yml"
+_TAG_CUT = re.compile(r'IMAGE_TAG="\$\{CODEBUILD_RESOLVED_SOURCE_VERSION:0:(\d+)\}"')
+
+
+@cache
+def _tag_length() -> int:
+    match = _TAG_CUT.search(BUILDSPEC.read_text())
+    if not match:
+        raise RuntimeError(f"{BUILDSPEC} sets no IMAGE_TAG from CODEBUILD_RESOLVED_SOURCE_VERSION")
+    return int(match.group(1))
+
+
+def image_tag(revision: str) -> str:
+    """The tag the buildspec gives `revision`: the commit cut as its IMAGE_TAG line says."""
+    return revision[: _tag_length()]
 
 
 def _tree_files(root: Path) -> list[Path]:
@@ -83,7 +100,7 @@ class LocalBuilder:
         repository_uri = environment.get("REPOSITORY_URI")
         if not repository_uri:
             raise RuntimeError(f"build project {project!r} sets no REPOSITORY_URI")
-        tag = revision[:TAG_LENGTH]
+        tag = image_tag(revision)
         repository = repository_uri.split("/", 1)[1]
         snapshot = inside(self.images_dir, *repository.split("/"), tag)
         if not snapshot.exists():

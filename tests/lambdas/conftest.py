@@ -22,6 +22,7 @@ from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
 from localcloud.constants import ACCOUNT_ID, REGION
+from tests.lambdas.iam_recorder import iam_recorder  # noqa: F401 - checks every call against its role
 from tests.moto_support import use_only_moto
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """IAM names this project's resources exactly: no statement of either template reaches a resource
-of another project whose name starts with this one's, and every call the Lambdas, SageMaker and
-the notebook make on this project's own names is still allowed.
+of another project whose name starts with this one's, and every call SageMaker and the notebook
+make on this project's own names is still allowed (the Lambdas' calls: iam_recorder).
 
 A project's resources are the ARNs AWS authorizes for what its stacks and pipeline runs make:
 the templates resolved offline for that project, and the SageMaker names the Lambdas' own naming
@@ -11,26 +11,17 @@ where a pattern that reaches too far, or not far enough, shows up.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from functools import cache
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from localcloud.cfn import StackContext, TemplateError, resolve
-from tests.templates.conftest import (
-    as_list,
-    iam_matches,
-    identity_statements,
-    load_template,
-    parameter_defaults,
-)
+from localcloud.cfn import resolve
+from tests.lambdas.iam_policy import ACCOUNT, REGION, Resource, Stack, allows, reaches, stacks
+from tests.templates.conftest import as_list, identity_statements
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 PROJECT = "abalone"
 # Projects in the same account whose names start with PROJECT's, each ending like one of
 # PROJECT's own names or name parts, so that any prefix pattern (`abalone-*`, `abalone-dev-*`,
@@ -56,33 +47,10 @@ NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 # The region's API Gateway logging role is an account setting: by design it writes the logs of
 # every API in the account and region, so it is the one role that reaches past the project.
 ACCOUNT_WIDE_ROLES = {"ApiGatewayCloudWatchRole"}
-# The property naming each resource type whose ARNs IAM statements build; other resources get a
-# generated name, as CloudFormation gives them.
-NAME_PROPERTY = {
-    "AWS::S3::Bucket": "BucketName",
-    "AWS::Logs::LogGroup": "LogGroupName",
-    "AWS::Lambda::Function": "FunctionName",
-    "AWS::ECR::Repository": "RepositoryName",
-    "AWS::SNS::Topic": "TopicName",
-    "AWS::CodeBuild::Project": "Name",
-    "AWS::CodePipeline::Pipeline": "Name",
-    "AWS::CodeCommit::Repository": "RepositoryName",
-    "AWS::SageMaker::NotebookInstance": "NotebookInstanceName",
-    "AWS::SageMaker::NotebookInstanceLifecycleConfig": "NotebookInstanceLifecycleConfigName",
-}
 OBJECT_KEYS = ("test/test.csv", "pipeline/data.zip", "models/job/output/model.tar.gz")
 # CloudWatch Logs authorizes actions on a log group (CreateLogGroup, DescribeLogStreams) against
 # the group's ARN with an empty stream name.
 GROUP = ":log-stream:"
-
-
-@dataclass(frozen=True)
-class Resource:
-    """An ARN as AWS authorizes a call on it, what it is, and its tags."""
-
-    kind: str
-    arn: str
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def _logs(group: str, stream: str = "") -> str:
@@ -99,74 +67,6 @@ SHARED = [
     Resource("training job log group", _logs("/aws/sagemaker/TrainingJobs")),
     Resource("notebook log group", _logs("/aws/sagemaker/NotebookInstances")),
 ]
-
-
-# --- the templates, resolved offline for a project ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Stack:
-    """A template as CloudFormation would create it for one project."""
-
-    template: dict[str, Any]
-    context: StackContext
-
-
-def _stack(
-    name: str, template_name: str, parameters: dict[str, str], exports: dict[str, str]
-) -> Stack:
-    template = load_template(template_name)
-    names: dict[str, str] = {}
-
-    def get_att(logical_id: str, attribute: str) -> str:
-        kind, name = template["Resources"][logical_id]["Type"], names[logical_id]
-        arns = {
-            "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
-            "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*",
-            "AWS::Lambda::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
-            "AWS::ECR::Repository": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}",
-            "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{name}",
-        }
-        if attribute == "Arn" and kind in arns:
-            return arns[kind]
-        if attribute == NAME_PROPERTY.get(kind):
-            return name
-        raise TemplateError(f"this test cannot resolve Fn::GetAtt {logical_id}.{attribute}")
-
-    context = StackContext(
-        stack_name=name,
-        region=REGION,
-        account_id=ACCOUNT,
-        parameters={**parameter_defaults(template), **parameters},
-        physical_ids=names,
-        exports=exports,
-        conditions=template.get("Conditions", {}),
-        get_att=get_att,
-    )
-    for logical_id, resource in template["Resources"].items():
-        prop = NAME_PROPERTY.get(resource["Type"])
-        names[logical_id] = (
-            resolve(resource["Properties"][prop], context)
-            if prop
-            else f"{name}-{logical_id}-EXAMPLE"  # a generated name, like CloudFormation's
-        )
-        if resource["Type"] == "AWS::SNS::Topic":  # a topic's Ref is its ARN
-            names[logical_id] = f"arn:aws:sns:{REGION}:{ACCOUNT}:{names[logical_id]}"
-    return Stack(template, context)
-
-
-@cache
-def stacks(project: str) -> dict[str, Stack]:
-    """The project's prep and pipeline stacks, named as `make deploy` names them."""
-    prep = _stack(f"{project}-prep", "prep", {"ProjectName": project}, {})
-    exports = {
-        resolve(output["Export"]["Name"], prep.context): resolve(output["Value"], prep.context)
-        for output in prep.template["Outputs"].values()
-    }
-    pipeline = _stack(
-        f"{project}-pipeline", "pipeline", {"PrepStackName": f"{project}-prep"}, exports
-    )
-    return {"prep": prep, "pipeline": pipeline}
 
 
 def _stack_resources(stack: Stack) -> Iterator[Resource]:
@@ -274,34 +174,6 @@ def scoped_statements() -> Iterator[tuple[str, dict[str, Any]]]:
                 yield logical_id, resolved
 
 
-def _tags_allow(condition: Mapping[str, Any], tags: Mapping[str, str]) -> bool:
-    """Whether the statement's `aws:ResourceTag` conditions hold; the other keys (PassedToService,
-    namespace) are about the request, not the resource, so they are taken to hold."""
-    for operator, tests in condition.items():
-        for key, wanted in tests.items():
-            if key.startswith("aws:ResourceTag/"):
-                assert operator == "StringEquals", f"{operator} {key}: teach this test about it"
-                if tags.get(key.removeprefix("aws:ResourceTag/")) not in as_list(wanted):
-                    return False
-    return True
-
-
-def reaches(statement: Mapping[str, Any], pattern: str, resource: Resource) -> bool:
-    """Whether one Resource pattern of an Allow statement lets its actions act on the resource."""
-    return (
-        statement["Effect"] == "Allow"
-        and iam_matches(pattern, resource.arn)
-        and _tags_allow(statement.get("Condition", {}), resource.tags)
-    )
-
-
-def allows(statement: Mapping[str, Any], action: str, resource: Resource) -> bool:
-    """Whether the statement allows the action on the resource."""
-    return any(
-        iam_matches(a, action, ignore_case=True) for a in as_list(statement["Action"])
-    ) and any(reaches(statement, p, resource) for p in as_list(statement["Resource"]))
-
-
 # --- tests ----------------------------------------------------------------------------------------
 
 
@@ -336,28 +208,10 @@ def test_every_resource_pattern_names_something_of_this_project(resources_of):
     assert not dead, "\n".join(dead)
 
 
-# The calls each role makes on this project's names: (role, action, kind of resource).
+# The calls made on this project's names with roles the Lambda tests do not drive (SageMaker's
+# own, and the notebook's): (role, action, kind of resource). What the Lambdas call is recorded
+# while their tests run and checked by iam_recorder.
 CALLS = [
-    ("TrainModelRole", "sagemaker:CreateTrainingJob", "training-job"),
-    ("TrainModelRole", "sagemaker:AddTags", "training-job"),
-    ("TrainModelRole", "sagemaker:DescribeTrainingJob", "training-job"),
-    ("GetStatusRole", "sagemaker:DescribeTrainingJob", "training-job"),
-    ("GetStatusRole", "sagemaker:DescribeEndpoint", "endpoint"),
-    ("DeployModelRole", "sagemaker:CreateModel", "model"),
-    ("DeployModelRole", "sagemaker:CreateEndpointConfig", "endpoint-config"),
-    ("DeployModelRole", "sagemaker:CreateEndpoint", "endpoint"),
-    ("DeployModelRole", "sagemaker:UpdateEndpoint", "endpoint"),
-    ("DeployModelRole", "sagemaker:DescribeEndpoint", "endpoint"),
-    ("DeployModelRole", "sagemaker:DescribeEndpointConfig", "endpoint-config"),
-    ("DeployModelRole", "sagemaker:DeleteEndpointConfig", "endpoint-config"),
-    ("DeployModelRole", "sagemaker:DeleteModel", "model"),
-    ("DeployModelRole", "sagemaker:AddTags", "model"),
-    ("DeployModelRole", "sagemaker:AddTags", "endpoint-config"),
-    ("DeployModelRole", "sagemaker:AddTags", "endpoint"),
-    ("EvaluateModelRole", "sagemaker:DescribeEndpoint", "endpoint"),
-    ("EvaluateModelRole", "sagemaker:InvokeEndpoint", "endpoint"),
-    ("EvaluateModelRole", "sagemaker:DescribeTrainingJob", "training-job"),
-    ("PredictProxyRole", "sagemaker:InvokeEndpoint", "endpoint"),
     ("SageMakerExecutionRole", "logs:CreateLogGroup", "training job log group"),
     ("SageMakerExecutionRole", "logs:DescribeLogStreams", "training job log group"),
     ("SageMakerExecutionRole", "logs:CreateLogStream", "training job log stream"),

@@ -11,8 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import cfn_yaml
-
+from localcloud import cfn
 from localcloud.stacks import lambda_functions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +23,7 @@ DESIGN = REPO_ROOT / "docs" / "design.md"
 
 # The tool virtualenvs `make iac-venvs` builds (see the Makefile's templates section).
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
+CHECKOV_CONFIG = REPO_ROOT / ".checkov.yaml"
 SAM = REPO_ROOT / ".venv-sam" / "bin" / "sam"
 
 SECTION_ORDER = [
@@ -39,8 +39,9 @@ SECTION_ORDER = [
 
 @cache
 def _load(path: Path) -> str:
-    # Plain JSON types (no cfn-lint node classes), intrinsic functions in their long form.
-    return json.dumps(cfn_yaml.load(str(path)))
+    # The local cloud's loader (plain JSON types, intrinsic functions in their long form), kept
+    # as text so each caller gets a fresh copy to change.
+    return json.dumps(cfn.load_template(path))
 
 
 def load_template(name: str) -> dict[str, Any]:
@@ -178,15 +179,6 @@ def design_actions() -> tuple[DesignAction, ...]:
         )
     assert actions, "docs/design.md's pipeline table has no rows"
     return tuple(actions)
-
-
-@cache
-def design_environment() -> dict[str, frozenset[str]]:
-    """Environment variables per function (TrainModel, ...), from the one function table."""
-    return {
-        spec.logical_id.removesuffix("Function"): frozenset(spec.environment)
-        for spec in lambda_functions().values()
-    }
 
 
 @cache

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cfnlint.api import ManualArgs, lint_file
 
-from tests.templates.conftest import CHECKOV, SAM, TEMPLATE_PATHS, load_template
+from tests.templates.conftest import CHECKOV, CHECKOV_CONFIG, SAM, TEMPLATE_PATHS, load_template
 
 NAMES = ("prep", "pipeline")
 LINT_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
@@ -67,19 +68,41 @@ def tool_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, To
     """checkov on both templates and sam on each, started together and awaited."""
     _require(CHECKOV)
     _require(SAM)
+    files = [arg for path in TEMPLATE_PATHS.values() for arg in ("-f", str(path))]
+    checkov_env = {**os.environ, "LOG_LEVEL": "WARNING"}
     commands: dict[str, tuple[list[str], dict[str, str]]] = {
         "checkov": (
-            [str(CHECKOV), "--framework", "cloudformation", "--skip-download", "-o", "json"]
-            + [arg for path in TEMPLATE_PATHS.values() for arg in ("-f", str(path))],
-            {**os.environ, "LOG_LEVEL": "WARNING"},
-        )
+            [str(CHECKOV), "--config-file", str(CHECKOV_CONFIG), "-o", "json", *files],
+            checkov_env,
+        ),
+        # Only the checks the config skips everywhere, without the config: each must still find
+        # something to skip. (checkov also reads a .checkov.yaml in its working directory.)
+        "checkov:global-skips": (
+            [
+                str(CHECKOV),
+                "--framework",
+                "cloudformation",
+                "--skip-download",
+                "-o",
+                "json",
+                "--check",
+                ",".join(_global_skips()),
+                *files,
+            ],
+            checkov_env,
+        ),
     }
     sam_env = _sam_environment(tmp_path_factory.mktemp("sam-app"))
     for name, path in TEMPLATE_PATHS.items():
         commands[f"sam:{name}"] = ([str(SAM), "validate", "--lint", "-t", str(path)], sam_env)
     processes = {
         key: subprocess.Popen(
-            args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            args,
+            env=env,
+            cwd=tmp_path_factory.getbasetemp(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for key, (args, env) in commands.items()
     }
@@ -95,10 +118,11 @@ def tool_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, To
     yield runs
 
 
-@pytest.fixture(scope="session")
-def checkov_report(tool_runs: dict[str, ToolRun]) -> dict[str, Any]:
-    """checkov's JSON report for the cloudformation framework."""
-    run = tool_runs["checkov"]
+def _global_skips() -> list[str]:
+    return yaml.safe_load(CHECKOV_CONFIG.read_text())["skip-check"]
+
+
+def _report(run: ToolRun) -> dict[str, Any]:
     try:
         report = json.loads(run.stdout)
     except json.JSONDecodeError:
@@ -106,6 +130,12 @@ def checkov_report(tool_runs: dict[str, ToolRun]) -> dict[str, Any]:
     if isinstance(report, list):  # one report per framework when several ran
         (report,) = [r for r in report if r["check_type"] == "cloudformation"]
     return report
+
+
+@pytest.fixture(scope="session")
+def checkov_report(tool_runs: dict[str, ToolRun]) -> dict[str, Any]:
+    """checkov's JSON report for the cloudformation framework, with the repository's config."""
+    return _report(tool_runs["checkov"])
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -139,6 +169,15 @@ def test_checkov_skips_are_exactly_the_ones_declared_in_place(
                 declared.add((f"{resource['Type']}.{logical_id}", skip["id"]))
     skipped = {(c["resource"], c["check_id"]) for c in checkov_report["results"]["skipped_checks"]}
     assert skipped == declared
+
+
+def test_each_check_the_config_skips_everywhere_would_fail_somewhere(
+    tool_runs: dict[str, ToolRun],
+) -> None:
+    """No stale global skip: run alone, without the config, every one of them fails."""
+    report = _report(tool_runs["checkov:global-skips"])
+    failing = {c["check_id"] for c in report["results"]["failed_checks"]}
+    assert sorted(failing) == sorted(_global_skips())
 
 
 @pytest.mark.parametrize("name", NAMES)
