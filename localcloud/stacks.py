@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache
@@ -14,12 +10,11 @@ from typing import Any
 
 from localcloud.cfn import StackContext, TemplateError, load_template, resolve
 from localcloud.functions import FunctionSpec, pipeline_functions
+from pipeline_data import SPLITS, split_key, upload_split_bodies
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PREP_TEMPLATE = REPO_ROOT / "templates" / "01-prep.yml"
 PIPELINE_TEMPLATE = REPO_ROOT / "templates" / "02-pipeline.yml"
-DATA_TRIGGER_KEY = "pipeline/data.zip"
-SPLITS = ("train", "validation", "test")
 
 
 class StackError(RuntimeError):
@@ -189,43 +184,7 @@ def upload_lambda_zips(
         s3.put_object(Bucket=bucket, Key=key, Body=(dist / f"{function.folder}.zip").read_bytes())
 
 
-def _manifest_zip(manifest: dict[str, str]) -> bytes:
-    """`pipeline/data.zip` as the pipeline's S3 source takes it: one manifest.json."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
-    return buffer.getvalue()
-
-
-def _current_manifest(s3: Any, bucket: str) -> dict[str, str] | None:
-    try:
-        body = s3.get_object(Bucket=bucket, Key=DATA_TRIGGER_KEY)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        return None
-    with zipfile.ZipFile(io.BytesIO(body)) as archive:
-        return json.loads(archive.read("manifest.json"))
-
-
-def upload_split_bodies(
-    s3: Any, bucket: str, bodies: Mapping[str, bytes]
-) -> tuple[dict[str, str], bool]:
-    """Upload each split's CSV, then the manifest zip only if the data changed.
-
-    A new `pipeline/data.zip` starts a pipeline run on AWS, so an unchanged upload must not
-    replace it. Returns the manifest (key → MD5) and whether the trigger was replaced.
-    """
-    manifest: dict[str, str] = {}
-    for split, body in bodies.items():
-        key = f"{split}/{split}.csv"
-        s3.put_object(Bucket=bucket, Key=key, Body=body)
-        manifest[key] = hashlib.md5(body, usedforsecurity=False).hexdigest()
-    changed = _current_manifest(s3, bucket) != manifest
-    if changed:
-        s3.put_object(Bucket=bucket, Key=DATA_TRIGGER_KEY, Body=_manifest_zip(manifest))
-    return manifest, changed
-
-
 def upload_training_data(clients: Any, bucket: str, splits_dir: Path) -> dict[str, str]:
     """Upload the three split files prepare_data.py wrote, and the trigger when they changed."""
-    bodies = {split: (splits_dir / split / f"{split}.csv").read_bytes() for split in SPLITS}
+    bodies = {split: (splits_dir / split_key(split)).read_bytes() for split in SPLITS}
     return upload_split_bodies(clients.client("s3"), bucket, bodies)[0]

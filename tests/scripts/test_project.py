@@ -21,13 +21,16 @@ def _dotted(root: Path, folder: Path) -> str:
 
 
 def test_every_package_folder_is_declared():
-    # GIVEN the package folders on disk: localcloud, the container package, scripts (folders
-    # with an __init__.py) and lambdas/<folder> of every function the template declares
+    # GIVEN the package folders on disk (folders with an __init__.py) and lambdas/<folder> of
+    # every function the template declares
     on_disk = {
         _dotted(root, init.parent)
         for root, top in (
             (REPO_ROOT, "localcloud"),
             (REPO_ROOT, "scripts"),
+            (REPO_ROOT, "bench"),
+            (REPO_ROOT, "notebooks"),
+            (REPO_ROOT, "pipeline_data"),
             (REPO_ROOT / "model-code" / "src", "tabular_container"),
         )
         for init in (root / top).rglob("__init__.py")

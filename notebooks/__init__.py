@@ -1,0 +1,1 @@
+"""The walkthrough notebook and its helpers (`walkthrough`), importable as `notebooks.walkthrough`."""
