@@ -1,1 +1,1 @@
-"""The walkthrough notebook and its helpers (`walkthrough`), importable as `notebooks.walkthrough`."""
+"""The walkthrough notebook and its helpers, importable as `notebooks.walkthrough`."""
