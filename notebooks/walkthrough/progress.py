@@ -18,7 +18,7 @@ from IPython.display import Markdown, display
 if TYPE_CHECKING:
     from .connect import Config
 
-# Drawn from the pipeline template by `python -m scripts.draw_architecture`.
+# Drawn from the pipeline template by `python -m notebooks.draw_architecture`.
 ARCHITECTURE_PNG = Path(__file__).resolve().parents[1] / "architecture.png"
 STAGE_NOTES = {
     "Source": "Takes the model code (CodeCommit) and the training-data manifest (S3); a push "

@@ -11,6 +11,7 @@ from typing import Any
 from localcloud.stacks import REPO_ROOT, lambda_functions
 from scripts.aws_stacks.common import SECTIONS, TEMPLATES, Failure, stack_name, template
 from scripts.aws_stacks.constraints import violation
+from tabular_container.hyperparameters import HyperparameterError, parse_hyperparameters
 
 HYPERPARAMETERS = "Hyperparameters"  # the one pipeline parameter a JSON object may be given for
 
@@ -40,8 +41,9 @@ def _as_parameter_value(where: str, key: str, value: Any) -> str:
 
 
 def _hyperparameters(where: str, value: Any) -> str:
-    """The Hyperparameters text, given as an object or as its JSON text; its values must be
-    strings, as TrainModel (and SageMaker) take them, so a number fails here, not in a run."""
+    """The Hyperparameters text, given as an object or as its JSON text, checked as TrainModel
+    checks it (strings only, then the container's own table), so a mistake fails here, before
+    the stacks, not in the first run."""
     document = value
     if isinstance(value, str):
         try:
@@ -50,8 +52,7 @@ def _hyperparameters(where: str, value: Any) -> str:
             document = None
     if not isinstance(document, dict):
         raise Failure(
-            f'{where}: expected a JSON object of strings such as {{"max_depth": "6"}}, '
-            f"got {value!r}"
+            f'{where}: expected a JSON object of strings such as {{"alpha": "0.3"}}, got {value!r}'
         )
     not_strings = [f"{k}={json.dumps(v)}" for k, v in document.items() if not isinstance(v, str)]
     if not_strings:
@@ -59,6 +60,10 @@ def _hyperparameters(where: str, value: Any) -> str:
             f'{where}: hyperparameter values must be strings (write 6 as "6"): '
             + ", ".join(not_strings)
         )
+    try:
+        parse_hyperparameters(document)
+    except HyperparameterError as error:
+        raise Failure(f"{where}: {error}") from None
     return value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
 
 

@@ -197,24 +197,32 @@ def test_upload_lambdas_uses_the_region_aws_region_names(monkeypatch, aws: Aws):
             "(only Hyperparameters takes an object)",
         ),
         (
-            {"pipeline": {"Hyperparameters": {"max_depth": 6, "target": "rings", "scale": True}}},
+            {"pipeline": {"Hyperparameters": {"n_components": 6, "target": "rings", "x": True}}},
             'pipeline.Hyperparameters: hyperparameter values must be strings (write 6 as "6"): '
-            "max_depth=6, scale=true",
+            "n_components=6, x=true",
         ),
         (
-            {"pipeline": {"Hyperparameters": '{"max_depth": 6}'}},
+            {"pipeline": {"Hyperparameters": '{"n_components": 6}'}},
             'pipeline.Hyperparameters: hyperparameter values must be strings (write 6 as "6"): '
-            "max_depth=6",
+            "n_components=6",
         ),
         (
-            {"pipeline": {"Hyperparameters": "max_depth=6"}},
-            "pipeline.Hyperparameters: expected a JSON object of strings such as "
-            '{"max_depth": "6"}, got \'max_depth=6\'',
+            {"pipeline": {"Hyperparameters": {"alpah": "0.3"}}},
+            "pipeline.Hyperparameters: unknown hyperparameter 'alpah'; known: ",
         ),
         (
-            {"pipeline": {"Hyperparameters": ["max_depth", "6"]}},
+            {"pipeline": {"Hyperparameters": '{"alpha": "-1"}'}},
+            "pipeline.Hyperparameters: hyperparameter alpha='-1' is invalid",
+        ),
+        (
+            {"pipeline": {"Hyperparameters": "alpha=0.3"}},
             "pipeline.Hyperparameters: expected a JSON object of strings such as "
-            "{\"max_depth\": \"6\"}, got ['max_depth', '6']",
+            '{"alpha": "0.3"}, got \'alpha=0.3\'',
+        ),
+        (
+            {"pipeline": {"Hyperparameters": ["alpha", "0.3"]}},
+            "pipeline.Hyperparameters: expected a JSON object of strings such as "
+            "{\"alpha\": \"0.3\"}, got ['alpha', '0.3']",
         ),
         (
             {"ProjectName": "Abalone_1"},
@@ -245,7 +253,7 @@ def test_json_values_are_passed_as_the_strings_cloudformation_takes(aws: Aws, ru
             "MseThreshold": 4.5,
             "DevInstanceCount": 1,
             "ConfigureApiGatewayAccount": False,
-            "Hyperparameters": {"max_depth": "6"},
+            "Hyperparameters": {"alpha": "0.3"},
         }
     )
     # WHEN deployed THEN the stack holds them as the strings the templates expect
@@ -254,7 +262,7 @@ def test_json_values_are_passed_as_the_strings_cloudformation_takes(aws: Aws, ru
     assert parameters["MseThreshold"] == "4.5"
     assert parameters["DevInstanceCount"] == "1"
     assert parameters["ConfigureApiGatewayAccount"] == "false"
-    assert json.loads(parameters["Hyperparameters"]) == {"max_depth": "6"}
+    assert json.loads(parameters["Hyperparameters"]) == {"alpha": "0.3"}
 
 
 @pytest.mark.parametrize(

@@ -20,9 +20,9 @@ from PIL import Image
 from localcloud.codepipeline.definition import Action, PipelineDefinition, Stage
 from localcloud.control import ControlState
 from localcloud.stacks import upload_training_data
+from notebooks.draw_architecture import draw, stages_metadata, template_stages
 from notebooks.walkthrough import aws, connect, data, local, progress
 from notebooks.walkthrough.progress import STAGE_NOTES, Approval, StageInfo
-from scripts.draw_architecture import draw, stages_metadata, template_stages
 
 REGION = "eu-west-1"
 PREP_TEMPLATE = {
@@ -240,7 +240,7 @@ def test_the_committed_architecture_picture_is_drawn_from_the_template(tmp_path:
     assert committed.text["Stages"] == stages_metadata(stages)
     draw(stages, tmp_path / "architecture.png")
     redrawn = Image.open(tmp_path / "architecture.png")
-    stale = "notebooks/architecture.png is stale: python -m scripts.draw_architecture"
+    stale = "notebooks/architecture.png is stale: python -m notebooks.draw_architecture"
     assert redrawn.size == committed.size, stale
     assert redrawn.tobytes() == committed.tobytes(), stale
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,13 @@ def run_on_start(tmp_path: Path) -> tuple[Path, str, str]:
     log = tmp_path / "sudo.log"
     env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "STUB_LOG": str(log)}
     subprocess.run(["bash", "-c", script], env=env, check=True, timeout=30)
-    return home, log.read_text(), Path(f"{log}.stdin").read_text()
+    # The setup runs detached (nohup ... &): wait for the stub to have read all of it.
+    stdin = Path(f"{log}.stdin")
+    deadline = time.monotonic() + 10
+    while "walkthrough ready" not in (stdin.read_text() if stdin.exists() else ""):
+        assert time.monotonic() < deadline, "the background setup never reached sudo"
+        time.sleep(0.05)
+    return home, log.read_text(), stdin.read_text()
 
 
 def test_the_instance_start_writes_the_stack_names_the_notebook_connects_with(
@@ -82,6 +89,8 @@ def test_the_instance_start_pulls_the_walkthrough_and_installs_the_pins_in_the_b
     assert "git pull --ff-only origin main" in setup
     assert "source /home/ec2-user/anaconda3/bin/activate python3" in setup
     assert "pip install --quiet -r notebooks/requirements.txt" in setup
+    # AND the clone's own modules (pipeline_data) become importable in that environment
+    assert "sagemaker-byoc-pipeline.pth" in setup
     # AND the kernel it registers is the one the committed notebook asks for
     kernel = json.loads((NOTEBOOKS / "walkthrough.ipynb").read_text())["metadata"]["kernelspec"]
     assert f"--name {kernel['name']} " in setup

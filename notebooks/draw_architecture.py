@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Draw notebooks/architecture.png from the pipeline template's real stage list.
+"""Draw the walkthrough's architecture.png from the pipeline template's real stage list.
 
-Usage (from the repository root): python -m scripts.draw_architecture [--out PATH]
+Usage (from the repository root): python -m notebooks.draw_architecture [--out PATH]
 
 The stages and actions come from templates/02-pipeline.yml, so the picture cannot drift from
 the pipeline; they are also written into the PNG's metadata ("Stages", JSON) for the test that
@@ -25,7 +25,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from localcloud.cfn import load_template
 from localcloud.stacks import PIPELINE_TEMPLATE, REPO_ROOT
-from notebooks.walkthrough.progress import STAGE_NOTES, StageInfo, runner_of
+from notebooks.walkthrough.progress import STAGE_NOTES, StageInfo, runner_of  # its own notebook
 
 DEFAULT_OUT = REPO_ROOT / "notebooks" / "architecture.png"
 STAGE_COLOUR, CONTEXT_COLOUR, SERVING_COLOUR = "#dbe9f6", "#f3f3f3", "#e3f1df"
