@@ -24,6 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import FancyBboxPatch
 
 from localcloud.cfn import load_template
+from localcloud.codepipeline.definition import template_stages as template_stages_of
 from localcloud.stacks import PIPELINE_TEMPLATE, REPO_ROOT
 from notebooks.walkthrough.progress import STAGE_NOTES, StageInfo, runner_of  # its own notebook
 
@@ -34,17 +35,12 @@ BOX_WIDTH, GAP = 1.7, 0.35
 
 def template_stages(template_path: Path = PIPELINE_TEMPLATE) -> list[StageInfo]:
     """The stages and actions of the template's pipeline, in order (the single source of truth)."""
-    resources = load_template(template_path)["Resources"]
-    (pipeline,) = (r for r in resources.values() if r["Type"] == "AWS::CodePipeline::Pipeline")
     return [
         StageInfo(
-            stage["Name"],
-            tuple(
-                (a["Name"], runner_of(a["ActionTypeId"]["Provider"], a.get("Configuration", {})))
-                for a in stage["Actions"]
-            ),
+            stage.name,
+            tuple((a.name, runner_of(a.provider, a.configuration)) for a in stage.actions),
         )
-        for stage in pipeline["Properties"]["Stages"]
+        for stage in template_stages_of(load_template(template_path))
     ]
 
 

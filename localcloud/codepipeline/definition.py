@@ -53,8 +53,7 @@ def _action(raw: dict[str, Any]) -> Action:
     )
 
 
-def read_pipeline(template: dict[str, Any], context: StackContext) -> PipelineDefinition:
-    """Find the template's one pipeline and resolve it against the created stack."""
+def _pipeline_resource(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     pipelines = [
         (logical_id, resource)
         for logical_id, resource in template.get("Resources", {}).items()
@@ -62,12 +61,11 @@ def read_pipeline(template: dict[str, Any], context: StackContext) -> PipelineDe
     ]
     if len(pipelines) != 1:
         raise TemplateError(f"expected exactly one {PIPELINE_TYPE}, found {len(pipelines)}")
-    logical_id, resource = pipelines[0]
-    properties = resolve(resource["Properties"], context)
-    store = properties.get("ArtifactStore") or {}
-    if store.get("Type") != "S3":
-        raise TemplateError(f"{logical_id}: the artifact store must be an S3 bucket")
-    stages = tuple(
+    return pipelines[0]
+
+
+def _stages(properties: dict[str, Any]) -> tuple[Stage, ...]:
+    return tuple(
         Stage(
             name=stage["Name"],
             actions=tuple(
@@ -76,5 +74,22 @@ def read_pipeline(template: dict[str, Any], context: StackContext) -> PipelineDe
         )
         for stage in properties["Stages"]
     )
+
+
+def template_stages(template: dict[str, Any]) -> tuple[Stage, ...]:
+    """The template's stages as written (intrinsic functions unresolved): what the pipeline
+    is, for readers that have no stack (the architecture picture, the tests)."""
+    return _stages(_pipeline_resource(template)[1]["Properties"])
+
+
+def read_pipeline(template: dict[str, Any], context: StackContext) -> PipelineDefinition:
+    """Find the template's one pipeline and resolve it against the created stack."""
+    logical_id, resource = _pipeline_resource(template)
+    properties = resolve(resource["Properties"], context)
+    store = properties.get("ArtifactStore") or {}
+    if store.get("Type") != "S3":
+        raise TemplateError(f"{logical_id}: the artifact store must be an S3 bucket")
     name = properties.get("Name") or context.physical_ids.get(logical_id, logical_id)
-    return PipelineDefinition(name=name, artifact_bucket=store["Location"], stages=stages)
+    return PipelineDefinition(
+        name=name, artifact_bucket=store["Location"], stages=_stages(properties)
+    )

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from localcloud.cfn import load_template
+from localcloud.codepipeline.definition import Action, template_stages
 from localcloud.stacks import lambda_functions
 from tests.lambdas.conftest import REPO_ROOT, load_module
 
@@ -131,17 +132,13 @@ def resolve(value: Any, template: dict[str, Any]) -> Any:
     return value
 
 
-def lambda_actions(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def lambda_actions(template: dict[str, Any]) -> list[tuple[str, Action]]:
     """(stage name, action) of every Lambda invoke action of the pipeline, in order."""
-    pipelines = [
-        r for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"
-    ]
-    assert len(pipelines) == 1
     return [
-        (stage["Name"], action)
-        for stage in pipelines[0]["Properties"]["Stages"]
-        for action in sorted(stage["Actions"], key=lambda a: a.get("RunOrder", 1))
-        if action["ActionTypeId"]["Provider"] == "Lambda"
+        (stage.name, action)
+        for stage in template_stages(template)
+        for action in stage.actions
+        if action.provider == "Lambda"
     ]
 
 
@@ -149,9 +146,9 @@ def test_the_template_has_the_designed_lambda_actions(template, apps):
     # GIVEN the pipeline in the template
     actions = lambda_actions(template)
     # THEN it has exactly the design's Lambda actions, in order
-    assert [(stage, a["Name"]) for stage, a in actions] == [(row[0], row[1]) for row in DESIGN]
+    assert [(stage, a.name) for stage, a in actions] == [(row[0], row[1]) for row in DESIGN]
     for (_, action), (_, name, folder, _, source, target) in zip(actions, DESIGN, strict=True):
-        configuration = action["Configuration"]
+        configuration = action.configuration
         # ... each invoking the designed function
         assert configuration["FunctionName"] == {"Ref": LOGICAL_IDS[folder]}, name
         # ... with UserParameters (parameter defaults filled in) the function accepts
@@ -159,9 +156,7 @@ def test_the_template_has_the_designed_lambda_actions(template, apps):
         parameters = None if raw is None else json.loads(resolve(raw, template))
         check_user_parameters(apps[folder], parameters)
         # ... and the designed artifacts, holding the files the function reads and writes
-        inputs = [a["Name"] for a in action.get("InputArtifacts", [])]
-        outputs = [a["Name"] for a in action.get("OutputArtifacts", [])]
-        assert (inputs, outputs) == ([source], [target]), name
+        assert (action.input_artifacts, action.output_artifacts) == ((source,), (target,)), name
         assert files_of(apps[folder], parameters) == (
             ARTIFACT_FILES[source],
             ARTIFACT_FILES[target],
@@ -170,14 +165,11 @@ def test_the_template_has_the_designed_lambda_actions(template, apps):
 
 def test_the_build_stage_produces_the_image_detail(template):
     # GIVEN the pipeline WHEN looking for who writes BuildOutput THEN it is the CodeBuild action
-    pipeline = next(
-        r for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"
-    )
     writers = [
-        action["ActionTypeId"]["Provider"]
-        for stage in pipeline["Properties"]["Stages"]
-        for action in stage["Actions"]
-        if {"Name": "BuildOutput"} in action.get("OutputArtifacts", [])
+        action.provider
+        for stage in template_stages(template)
+        for action in stage.actions
+        if "BuildOutput" in action.output_artifacts
     ]
     assert writers == ["CodeBuild"]
     assert "imageDetail.json" in (REPO_ROOT / "buildspecs" / "buildspec.yml").read_text()
