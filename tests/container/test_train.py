@@ -10,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from localcloud.cfn import load_template
+from localcloud.stacks import PIPELINE_TEMPLATE
 from tests.container.conftest import (
     TrainRun,
     finish,
@@ -40,6 +42,19 @@ def test_a_good_run_writes_the_model_and_its_metadata(trained: TrainRun, abalone
     assert (metadata["target"], metadata["problem_type"]) == ("rings", "regression")
     assert {"scikit-learn", "numpy", "python"} <= set(metadata["versions"])
     assert not (trained.base / "output" / "failure").exists()
+
+
+def test_the_templates_example_hyperparameters_train(abalone_splits: Path, tmp_path: Path):
+    # GIVEN the example the pipeline template's Hyperparameters parameter documents
+    description = load_template(PIPELINE_TEMPLATE)["Parameters"]["Hyperparameters"]["Description"]
+    (example,) = re.findall(r"e\.g\. (\{[^{}]*\})", description)
+    hyperparameters = json.loads(example)
+    # WHEN a training job runs with it THEN it trains the model the example describes
+    base = make_job(tmp_path, abalone_splits, hyperparameters)
+    run = finish(base, start_train(base))
+    assert run.returncode == 0, run.stderr
+    metadata = json.loads((base / "model" / "metadata.json").read_text())
+    assert metadata["target"] == hyperparameters["target"]
 
 
 def test_metric_lines_feed_sagemaker_metric_definitions(trained: TrainRun):
