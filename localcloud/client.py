@@ -19,7 +19,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from localcloud.constants import REPO_ROOT
+
 STATE_DIR = REPO_ROOT / ".localcloud"
 CONNECTION_FILE = "connection.json"
 SIGNING_NAME = "localcloud"  # the service the control API's requests are signed for

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+# The checkout the local cloud runs from: templates, Lambda code and data are read from it.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
 # moto's default account: ARNs agree across moto, the local SageMaker and the job API.
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"

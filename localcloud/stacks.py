@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.cfn import StackContext, TemplateError, load_template, resolve
+from localcloud.constants import REPO_ROOT
 from localcloud.functions import FunctionSpec, pipeline_functions
 from pipeline_data import SPLITS, split_key, upload_split_bodies
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PREP_TEMPLATE = REPO_ROOT / "templates" / "01-prep.yml"
 PIPELINE_TEMPLATE = REPO_ROOT / "templates" / "02-pipeline.yml"
 

@@ -11,9 +11,9 @@ import pytest
 
 from localcloud.cloud import CloudSettings, LocalCloud, free_port
 from localcloud.codepipeline.runner import RunReport
+from localcloud.constants import REPO_ROOT
 from tests.cloud_support import approve_all
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 RAW_ABALONE = REPO_ROOT / "data" / "abalone" / "abalone.data"
 
 

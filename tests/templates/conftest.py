@@ -13,8 +13,8 @@ from typing import Any
 
 from localcloud import cfn
 from localcloud.stacks import lambda_functions
+from tests.conftest import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO_ROOT / "templates"
 PREP_TEMPLATE = TEMPLATES / "01-prep.yml"
 PIPELINE_TEMPLATE = TEMPLATES / "02-pipeline.yml"

@@ -21,8 +21,7 @@ from localcloud.lambda_runtime import (
     LambdaRuntime,
     ResourceNotFoundException,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from tests.conftest import REPO_ROOT
 
 ECHO = """
     import importlib.util
