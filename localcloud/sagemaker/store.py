@@ -88,8 +88,7 @@ class ResourceStore(Generic[R]):
 
     def get(self, name: str) -> R:
         """The resource, or this kind's not-found error."""
-        with self._lock:
-            resource = self._items.get(name)
+        resource = self.find(name)
         if resource is None:
             raise self.kind.missing(name)
         return resource
