@@ -7,12 +7,10 @@ import copy
 import importlib
 import io
 import json
-import socket
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -21,11 +19,12 @@ import pytest
 from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
+from localcloud.background import free_port
 from localcloud.constants import ACCOUNT_ID, REGION
+from tests.conftest import REPO_ROOT
 from tests.lambdas.iam_recorder import iam_recorder  # noqa: F401 - checks every call against its role
 from tests.moto_support import use_only_moto
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS = REPO_ROOT / "lambdas"
 EVENTS = REPO_ROOT / "tests" / "events"
 ARTIFACT_BUCKET = f"codepipeline-{REGION}-artifacts"
@@ -123,16 +122,10 @@ class Cloud:
         return found
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def moto_cloud() -> Iterator[Cloud]:
     """One moto server on a free loopback port for the whole session."""
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     url = f"http://127.0.0.1:{port}"
@@ -156,6 +149,21 @@ def cloud(moto_cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> Cloud:
     use_only_moto(moto_cloud.url, monkeypatch, LOG_LEVEL="DEBUG")
     moto_cloud.s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     return moto_cloud
+
+
+def create_training_job_in_moto(
+    sagemaker: Any, name: str, hyperparameters: dict[str, str] | None = None
+) -> None:
+    """A training job as TrainModel creates it (moto completes it at once)."""
+    sagemaker.create_training_job(
+        TrainingJobName=name,
+        HyperParameters=hyperparameters or {},
+        AlgorithmSpecification={"TrainingImage": IMAGE_URI, "TrainingInputMode": "File"},
+        RoleArn=ROLE_ARN,
+        OutputDataConfig={"S3OutputPath": "s3://demo-models/models/"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 3600},
+    )
 
 
 def create_endpoint_in_moto(

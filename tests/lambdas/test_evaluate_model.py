@@ -16,10 +16,10 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from tests.lambdas.conftest import (
     IMAGE_URI,
-    ROLE_ARN,
     Cloud,
     JobResults,
     assert_no_secrets,
+    create_training_job_in_moto,
     job_event,
 )
 
@@ -66,7 +66,7 @@ def environment(cloud: Cloud, topic: str, monkeypatch: pytest.MonkeyPatch) -> No
     cloud.s3.create_bucket(Bucket="demo-data")
     cloud.s3.create_bucket(Bucket="demo-models")
     cloud.s3.put_object(Bucket="demo-data", Key="test/test.csv", Body=TEST_CSV.encode())
-    training_job(cloud, JOB_NAME, {"alpha": "0.3"})
+    create_training_job_in_moto(cloud.sagemaker, JOB_NAME, {"alpha": "0.3"})
     deployed_from(cloud, JOB_NAME)
 
 
@@ -85,19 +85,6 @@ def deployed_from(cloud: Cloud, job_name: str) -> None:
             "Environment": "dev",
             "EndpointStatus": "InService",
         },
-    )
-
-
-def training_job(cloud: Cloud, name: str, hyperparameters: dict[str, str]) -> None:
-    """The training job that made the model under evaluation, in SageMaker (moto)."""
-    cloud.sagemaker.create_training_job(
-        TrainingJobName=name,
-        HyperParameters=hyperparameters,
-        AlgorithmSpecification={"TrainingImage": IMAGE_URI, "TrainingInputMode": "File"},
-        RoleArn=ROLE_ARN,
-        OutputDataConfig={"S3OutputPath": "s3://demo-models/models/"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        StoppingCondition={"MaxRuntimeInSeconds": 3600},
     )
 
 
@@ -363,7 +350,7 @@ def test_the_gate_scores_the_column_the_model_was_trained_to_predict(
     evaluate_model, cloud, pipeline, stub
 ):
     # GIVEN a model trained with target=age, and a test set whose "rings" is not its target
-    training_job(cloud, AGE_JOB, {"target": "age"})
+    create_training_job_in_moto(cloud.sagemaker, AGE_JOB, {"target": "age"})
     deployed_from(cloud, AGE_JOB)
     test_csv = "sex,rings,age\nM,1,10\nF,1,8\nI,1,12\nM,1,9\n"
     cloud.s3.put_object(Bucket="demo-data", Key="test/test.csv", Body=test_csv.encode())
@@ -376,7 +363,7 @@ def test_the_gate_scores_the_column_the_model_was_trained_to_predict(
 
 def test_a_test_set_without_the_trained_target_fails_naming_it(evaluate_model, cloud, pipeline):
     # GIVEN a model trained with target=age and the abalone test set
-    training_job(cloud, AGE_JOB, {"target": "age"})
+    create_training_job_in_moto(cloud.sagemaker, AGE_JOB, {"target": "age"})
     deployed_from(cloud, AGE_JOB)
     pipeline.expect_failure()
     # WHEN the gate runs THEN it fails before any prediction, naming the column

@@ -12,11 +12,11 @@ import pytest
 
 from tests.lambdas.conftest import (
     IMAGE_URI,
-    ROLE_ARN,
     Cloud,
     JobResults,
     assert_no_secrets,
     create_endpoint_in_moto,
+    create_training_job_in_moto,
     job_event,
 )
 
@@ -180,14 +180,7 @@ def test_a_completed_training_job_passes_its_model_on(get_status, cloud, pipelin
 @pytest.mark.usefixtures("trained")
 def test_a_training_job_in_moto_completes(get_status, cloud, pipeline):
     # GIVEN the job really exists (moto completes training jobs at once)
-    cloud.sagemaker.create_training_job(
-        TrainingJobName=JOB_NAME,
-        AlgorithmSpecification={"TrainingImage": IMAGE_URI, "TrainingInputMode": "File"},
-        RoleArn=ROLE_ARN,
-        OutputDataConfig={"S3OutputPath": "s3://demo-models/models/"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        StoppingCondition={"MaxRuntimeInSeconds": 900},
-    )
+    create_training_job_in_moto(cloud.sagemaker, JOB_NAME)
     pipeline.expect_success()
     # WHEN polled THEN the model location SageMaker reports is passed on
     get_status.handler(training_event(), None)
