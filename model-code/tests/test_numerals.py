@@ -24,6 +24,8 @@ CASES = {
     "0.455": 0.455,
     "-.5": -0.5,
     "+1.5E-3": 0.0015,
+    "+7e36": 7e36,  # pandas alone reads a leading "+" one unit in the last place off
+    "+3E127": 3e127,
     "3e2": 300.0,
     "7.": 7.0,
     "00012": 12.0,

@@ -179,9 +179,10 @@ class Numbers(NamedTuple):
 def parse_numbers(values: pd.Series) -> Numbers:
     """Cells as numbers, as `numerals.text_number` reads each: the same reading as serving's.
 
-    `pd.to_numeric` reads most cells at C speed, and every finite number it reads is one
-    text_number reads alike (tests/test_numerals.py holds both to it); only the other cells
-    (empty, padded with other spaces, not numbers) go to text_number, once per distinct text.
+    `pd.to_numeric` reads most cells at C speed, and every finite number it reads from a cell
+    without a leading "+" is one text_number reads alike (tests/test_numerals.py holds both to
+    it); only the other cells (signed with "+", empty, padded with other spaces, not numbers) go
+    to text_number, once per distinct text.
     A column pandas already read as floats (Channel.chunks' `numbers`) is taken as it is.
     """
     if values.dtype.kind == "f":
@@ -189,7 +190,10 @@ def parse_numbers(values: pd.Series) -> Numbers:
         return Numbers(numbers, np.isinf(numbers), np.zeros(len(numbers), dtype=bool))
     raw = values.to_numpy(dtype=object)
     numbers = pd.to_numeric(raw, errors="coerce").astype(float, copy=False)
-    retry = ~np.isfinite(numbers)
+    # pandas reads a leading "+" less precisely (`+7e36` one unit in the last place off
+    # `float`'s), so those cells are read again too.
+    signed = np.fromiter((cell.lstrip().startswith("+") for cell in raw), bool, len(raw))
+    retry = ~np.isfinite(numbers) | signed
     bad, padded = np.zeros(len(numbers), dtype=bool), np.zeros(len(numbers), dtype=bool)
     if retry.any():
         codes, texts = pd.factorize(raw[retry])
