@@ -1,4 +1,4 @@
-"""Events that come from requests to moto: S3 "Object Created" and EventBridge PutEvents.
+"""Events that come from requests to moto: S3 "Object Created".
 
 moto 5.2.5 emits S3 EventBridge events only to its own rules and in a shape unlike AWS's (a
 fixed id and request id, `time` as a number, `eTag`, reason "ObjectCreated"), so the local bus
@@ -9,10 +9,8 @@ response)` after each one (service = the SigV4 signing name).
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -21,23 +19,35 @@ from localcloud.cfn import resolve
 from localcloud.events.bus import LOG, EventBus
 from localcloud.stacks import Stack
 
-PUT_EVENTS_TARGET = "AWSEvents.PutEvents"
 # Query members a plain PutObject / CopyObject may carry (botocore adds x-id); anything else on
 # a PUT to a key is a subresource (tagging, acl, retention, a multipart part...).
 _OBJECT_WRITE_QUERY = {"x-id"}
 
 
 class S3Source:
-    """Turns successful object writes into AWS's "Object Created" events for EventBridge buckets."""
+    """Turns successful object writes into AWS's "Object Created" events for EventBridge buckets.
 
-    def __init__(self, bus: EventBus, s3: Any) -> None:
+    Which buckets have EventBridge on is kept here, from the templates and from each
+    PutBucketNotificationConfiguration seen: moto's GetBucketNotificationConfiguration leaves
+    `EventBridgeConfiguration` out of its answer.
+    """
+
+    def __init__(self, bus: EventBus, s3: Any, eventbridge_buckets: Iterable[str]) -> None:
         self.bus = bus
         self.s3 = s3
+        self.eventbridge_buckets = set(eventbridge_buckets)
         self._sequence = itertools.count()
 
     def observe(self, request: HttpRequest, response: HttpResponse) -> None:
         """Called after each S3 request; queues an event for each object it created."""
         if not 200 <= response.status < 300:
+            return
+        if request.method == "PUT" and "notification" in parse_qs(request.query, True):
+            bucket = unquote(urlsplit(request.raw_path).path).strip("/").split("/")[0]
+            if b"<EventBridgeConfiguration" in request.body:
+                self.eventbridge_buckets.add(bucket)
+            else:
+                self.eventbridge_buckets.discard(bucket)
             return
         reason = _write_reason(request, response)
         location = _bucket_and_key(request)
@@ -46,7 +56,7 @@ class S3Source:
         bucket, key = location
         headers = {name.lower(): value for name, value in response.headers}
         version = headers.get("x-amz-version-id")
-        request_id = headers.get("x-amz-request-id", "")
+        request_id = headers.get("x-amz-request-id") or headers.get("x-amzn-requestid", "")
         sequencer = f"{time.time_ns():016X}{next(self._sequence):04X}"
         self.bus.submit(
             lambda: self._emit(bucket, key, version, reason, request_id, sequencer, request)
@@ -62,8 +72,7 @@ class S3Source:
         sequencer: str,
         request: HttpRequest,
     ) -> None:
-        configuration = self.s3.get_bucket_notification_configuration(Bucket=bucket)
-        if "EventBridgeConfiguration" not in configuration:
+        if bucket not in self.eventbridge_buckets:
             return
         head = self.s3.head_object(
             Bucket=bucket, Key=key, **({"VersionId": version} if version else {})
@@ -110,45 +119,18 @@ def _bucket_and_key(request: HttpRequest) -> tuple[str, str] | None:
     return (bucket, key) if bucket and key else None
 
 
-def observe_put_events(bus: EventBus, request: HttpRequest, response: HttpResponse) -> None:
-    """After moto accepted a PutEvents, put each accepted default-bus entry on the local bus.
-
-    moto checks the request and assigns the event ids; the template's rules live here.
-    """
-    if request.header("x-amz-target") != PUT_EVENTS_TARGET or response.status != 200:
-        return
-    entries = json.loads(request.body or b"{}").get("Entries", [])
-    results = json.loads(response.body or b"{}").get("Entries", [])
-    for entry, result in zip(entries, results, strict=False):
-        bus_name = entry.get("EventBusName", "default")
-        if "EventId" not in result or not (
-            bus_name == "default" or bus_name.endswith(":event-bus/default")
-        ):
-            continue
-        bus.put_event(
-            entry["Source"],
-            entry["DetailType"],
-            json.loads(entry.get("Detail") or "{}"),
-            entry.get("Resources", []),
-            event_id=result["EventId"],
-            time=datetime.fromtimestamp(float(entry["Time"]), UTC) if "Time" in entry else None,
-        )
-
-
 class RequestObserver:
     """The one hook the edge calls after each request to moto, by signing name."""
 
-    def __init__(self, bus: EventBus, s3: Any) -> None:
+    def __init__(self, bus: EventBus, s3: Any, eventbridge_buckets: Iterable[str]) -> None:
         self.bus = bus
-        self.s3_source = S3Source(bus, s3)
+        self.s3_source = S3Source(bus, s3, eventbridge_buckets)
 
     def __call__(self, service: str, request: HttpRequest, response: HttpResponse) -> None:
         """Look at one finished request; never raises into the request path."""
         try:
             if service == "s3":
                 self.s3_source.observe(request, response)
-            elif service == "events":
-                observe_put_events(self.bus, request, response)
         except Exception:
             LOG.exception("could not observe a %s request", service)
 
@@ -156,7 +138,7 @@ class RequestObserver:
 def enable_eventbridge_notifications(stacks: Iterable[Stack], s3: Any) -> list[str]:
     """Give moto the buckets' `EventBridgeConfiguration` (its CloudFormation skips it).
 
-    Returns the buckets it enabled; moto then answers GetBucketNotificationConfiguration as AWS.
+    Returns the buckets it enabled (moto's own S3 then sends its events to moto's rules too).
     """
     enabled = []
     for stack in stacks:
