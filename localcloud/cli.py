@@ -1,4 +1,4 @@
-"""`python -m localcloud demo | up | start | run | approve | status | logs | down`."""
+"""`python -m localcloud demo | up | start | run | approve | status | logs | push | down`."""
 
 # The commands and their output only: the background process is localcloud.daemon, the
 # connection file's schema localcloud.connection (this docstring is the --help description).
@@ -298,6 +298,29 @@ def logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def push_command(args: argparse.Namespace) -> int:
+    """Stand in for a CodeCommit push to the branch: its event starts the pipeline's rule."""
+    import boto3
+
+    from localcloud.cfn import load_template
+    from localcloud.constants import ACCOUNT_ID
+    from localcloud.events.push import commit_id, push
+    from localcloud.stacks import PIPELINE_TEMPLATE
+
+    connection = _require_connection(args)
+    branch = args.branch or load_template(PIPELINE_TEMPLATE)["Parameters"]["BranchName"]["Default"]
+    repository = connection["stacks"]["prep"]["RepositoryName"]
+    events = boto3.session.Session(
+        aws_access_key_id=connection["aws_access_key_id"],
+        aws_secret_access_key=connection["aws_secret_access_key"],
+        region_name=connection["region"],
+    ).client("events", endpoint_url=connection["environment"]["AWS_ENDPOINT_URL_EVENTBRIDGE"])
+    arn = f"arn:aws:codecommit:{connection['region']}:{ACCOUNT_ID}:{repository}"
+    event_id = push(events, arn, branch, commit_id(REPO_ROOT / "model-code"))
+    print(f"Pushed {branch} of {repository} (event {event_id}).")
+    return 0
+
+
 def port_number(text: str) -> int:
     """A TCP port from the command line (1 to 65535), or argparse's one-line error."""
     try:
@@ -364,6 +387,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     approve_command.add_argument("--reject", action="store_true", help="reject instead")
     approve_command.add_argument("--comment", default="", help="a note kept with the answer")
     command("down", down, "stop the local cloud (or clean up after one that died)")
+    push_parser = command("push", push_command, "stand in for a CodeCommit push to the branch")
+    push_parser.add_argument("--branch", default="", help="the branch (the stack's BranchName)")
     command("status", status, "show whether the cloud is up and the last run")
     logs_command = command("logs", logs, "show logs (jobs, endpoints, Lambdas)")
     logs_command.add_argument("name", nargs="?", default="", help="only logs whose path has this")

@@ -94,8 +94,9 @@ def test_a_push_to_the_branch_starts_the_pipeline(
     # GIVEN the repository the source rule watches
     assert cloud.prep_stack is not None and cloud.pipeline_stack is not None
     repository = cloud.prep_stack.outputs["RepositoryName"]
-    arn = f"arn:aws:codecommit:{cloud.session.region_name}:{cloud.pipeline_stack.context.account_id}:{repository}"
-    branch = cloud.pipeline_stack.context.parameters["BranchName"]
+    context = cloud.pipeline_stack.context
+    arn = f"arn:aws:codecommit:{context.region}:{context.account_id}:{repository}"
+    branch = context.parameters["BranchName"]
     events = boto3.client("events")
     # WHEN another branch moves, then the pipeline's branch (PutEvents through moto)
     push(events, arn, f"{branch}-feature", "1" * 40)

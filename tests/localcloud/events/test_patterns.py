@@ -115,6 +115,8 @@ def test_wildcard_escapes_a_literal_star() -> None:
     ],
 )
 def test_a_pattern_eventbridge_refuses_is_refused(pattern: dict[str, Any], reason: str) -> None:
-    with pytest.raises(InvalidEventPattern, match="^Event pattern is not valid. Reason: ") as error:
+    with pytest.raises(
+        InvalidEventPattern, match=r"^Event pattern is not valid\. Reason: "
+    ) as error:
         validate(pattern)
     assert reason in str(error.value)
