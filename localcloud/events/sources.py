@@ -56,6 +56,8 @@ class S3Source:
         bucket, key = location
         headers = {name.lower(): value for name, value in response.headers}
         version = headers.get("x-amz-version-id")
+        if version == "null":  # an unversioned bucket's object: no version-id in the event
+            version = None
         request_id = headers.get("x-amz-request-id") or headers.get("x-amzn-requestid", "")
         sequencer = f"{time.time_ns():016X}{next(self._sequence):04X}"
         self.bus.submit(
@@ -82,7 +84,7 @@ class S3Source:
             "size": head["ContentLength"],
             "etag": head["ETag"].strip('"'),
         }
-        if version and version != "null":
+        if version:
             obj["version-id"] = version
         obj["sequencer"] = sequencer
         detail = {

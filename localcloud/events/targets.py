@@ -78,6 +78,9 @@ def deliver(services: TargetServices, rule: Rule, target: Target, event: dict[st
     if target.service == "codepipeline":
         services.start_pipeline_execution(target.resource_name, event)
     elif target.service == "lambda":
-        services.invoke_lambda(target.resource_name, json.loads(text))
+        result = services.invoke_lambda(target.resource_name, json.loads(text))
+        error = getattr(result, "error", None)
+        if error is not None:  # an asynchronous invoke's function error: the bus logs it
+            raise RuntimeError(f"function {target.resource_name} failed: {error}")
     else:
         services.publish_sns(target.arn, text)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
+from localcloud import cli
+from localcloud.client import write_connection
 from localcloud.cloud import LocalCloud
+from localcloud.connection import connection_document
 from localcloud.events.push import push
 
 SETTLE_SECONDS = 0.5  # long enough for the bus to deliver an event it matched
@@ -106,3 +111,62 @@ def test_a_push_to_the_branch_starts_the_pipeline(
     assert event["id"] == event_id
     assert event["detail"]["referenceName"] == branch
     assert event["detail"]["commitId"] == "2" * 40
+
+
+def test_a_multipart_upload_of_the_trigger_key_starts_the_pipeline(
+    cloud: LocalCloud, starts: PipelineStarts
+) -> None:
+    assert cloud.pipeline_stack is not None
+    bucket = cloud.pipeline_stack.outputs["DataBucketName"]
+    s3 = boto3.client("s3")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="pipeline/data.zip")["UploadId"]
+    part = s3.upload_part(
+        Bucket=bucket, Key="pipeline/data.zip", UploadId=upload, PartNumber=1, Body=b"part"
+    )
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="pipeline/data.zip",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    [(_, event)] = starts.wait_for(1)
+    assert event["detail"]["reason"] == "CompleteMultipartUpload"
+    assert event["detail"]["object"]["size"] == len(b"part")
+
+
+def test_put_events_answers_each_bad_entry_as_eventbridge_does(cloud: LocalCloud) -> None:
+    events = boto3.client("events")
+    answer = events.put_events(
+        Entries=[
+            {"Source": "my.app", "DetailType": "Thing", "Detail": "not json"},
+            {"Source": "my.app", "DetailType": "Thing", "Detail": "{}", "EventBusName": "other"},
+            {"Source": "my.app", "DetailType": "Thing", "Detail": '{"ok": true}'},
+        ]
+    )
+    assert answer["FailedEntryCount"] == 2
+    first, second, third = answer["Entries"]
+    assert (first["ErrorCode"], first["ErrorMessage"]) == (
+        "MalformedDetail",
+        "Detail is malformed.",
+    )
+    assert second["ErrorCode"] == "InvalidArgument"
+    assert "EventId" in third
+    unchecked = boto3.client("events", config=Config(parameter_validation=False))
+    with pytest.raises(unchecked.exceptions.ClientError) as error:
+        unchecked.put_events(Entries=[])
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    assert "Member must have length greater than or equal to 1" in str(error.value)
+
+
+def test_the_push_command_starts_the_pipeline(
+    cloud: LocalCloud, starts: PipelineStarts, tmp_path: Path
+) -> None:
+    # GIVEN the connection file a background cloud writes
+    write_connection(tmp_path, connection_document(cloud, control_url="http://127.0.0.1:9"))
+    # WHEN the user runs `python -m localcloud push`
+    assert cli.main(["push", "--state-dir", str(tmp_path)]) == 0
+    # THEN the source rule starts the pipeline with CodeCommit's event for the branch
+    [(_, event)] = starts.wait_for(1)
+    assert event["source"] == "aws.codecommit"
+    assert event["detail"]["event"] == "referenceUpdated"
+    assert event["detail"]["referenceName"] == "main"
