@@ -28,14 +28,8 @@ from localcloud.codepipeline.definition import PipelineDefinition, read_pipeline
 from localcloud.codepipeline.job_api import JobApi
 from localcloud.codepipeline.runner import ActionServices, PipelineRunner, RunReport
 from localcloud.constants import GATEWAY_PORT, REGION
-from localcloud.core.json_protocol import JsonProtocol, actions_of
-from localcloud.core.signing import Credentials, SignatureVerifier
-from localcloud.events import EventBus, RequestObserver, TargetServices, rules_of
-from localcloud.events.bus import utc_now
-from localcloud.events.responses import SERVICE as EVENTS_SERVICE
-from localcloud.events.responses import TARGET_PREFIX as EVENTS_TARGET_PREFIX
-from localcloud.events.responses import EventsResponses
-from localcloud.events.sources import enable_eventbridge_notifications
+from localcloud.core.signing import Credentials
+from localcloud.events import LocalEvents, TargetServices
 from localcloud.events.wsgi import ObservingApp
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
 from localcloud.processes import ProcessRegistry
@@ -235,38 +229,30 @@ class LocalCloud:
     def _start_events_and_alarms(self, progress: Callable[[str], None]) -> None:
         """The templates' event rules and the alarm evaluator, once the stacks exist."""
         stacks = [stack for stack in (self.prep_stack, self.pipeline_stack) if stack is not None]
-        s3, sns = self.session.client("s3"), self.session.client("sns")
-        eventbridge_buckets = enable_eventbridge_notifications(stacks, s3)
-        self.events = EventBus(
-            rules_of(stacks, created=utc_now()),
+        sns = self.session.client("sns")
+        local_events = LocalEvents(
+            stacks,
             TargetServices(
                 start_pipeline_execution=self.start_pipeline_execution,
                 invoke_lambda=self.runtime.invoke,
                 publish_sns=lambda topic, message: sns.publish(TopicArn=topic, Message=message),
             ),
-            account_id=stacks[0].context.account_id,
-            region=REGION,
+            self.credentials,
+            self.session.client("s3"),
+            REGION,
         )
+        self.events, self.events_api = local_events.bus, local_events.api
+        self.request_observer = local_events.observer  # the edge calls it after moto's answers
         self.events.start()
         self._stoppers.append(self.events.stop)
-        put_events = HttpServer(
-            JsonProtocol(
-                EVENTS_SERVICE,
-                EVENTS_TARGET_PREFIX,
-                actions_of(EventsResponses(self.events)),
-                SignatureVerifier(self.credentials, {EVENTS_SERVICE}),
-            ).handle,
-            what="the local EventBridge PutEvents",
-        )
+        # Interim, until the edge: PutEvents on a server of its own, moto's app wrapped.
+        put_events = HttpServer(self.events_api.handle, what="the local EventBridge PutEvents")
         put_events.start()
         self._stoppers.append(put_events.stop)
         self.environment["AWS_ENDPOINT_URL_EVENTBRIDGE"] = put_events.url
         self._export_environment()
-        # Interim, until the edge calls the observer after each request it hands to moto.
         assert self._moto._server is not None
-        self._moto._server.app = ObservingApp(
-            self._moto._server.app, RequestObserver(self.events, s3, eventbridge_buckets)
-        )
+        self._moto._server.app = ObservingApp(self._moto._server.app, self.request_observer)
         self.alarms = AlarmEvaluator(
             self.session.client("cloudwatch"),
             AlarmActions(sns, self.events),

@@ -3,6 +3,7 @@
 from localcloud.events.bus import EventBus
 from localcloud.events.exceptions import EventRuleError, InvalidEventPattern
 from localcloud.events.rules import Rule, Target, rules_of
+from localcloud.events.service import LocalEvents
 from localcloud.events.sources import RequestObserver
 from localcloud.events.targets import TargetServices
 
@@ -10,6 +11,7 @@ __all__ = [
     "EventBus",
     "EventRuleError",
     "InvalidEventPattern",
+    "LocalEvents",
     "RequestObserver",
     "Rule",
     "Target",
