@@ -18,12 +18,15 @@ help: ## List the targets with one line each
 
 # The stamp depends on the requirement files and pyproject.toml, so a second `make venv` with
 # nothing changed is instant. The project itself goes in editable, after (and without touching)
-# the pinned requirements.
+# the pinned requirements. The kernel the walkthrough notebook names is registered inside .venv
+# (--sys-prefix), so `.venv/bin/jupyter nbconvert --execute` finds it with no other step.
+KERNEL_NAME := sagemaker-byoc-pipeline
 $(STAMP): requirements/dev.txt model-code/requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL_NAME) --display-name "Python ($(KERNEL_NAME))" >/dev/null
 	@touch $@
 
 venv: $(STAMP) ## Create .venv from the pinned requirements, the project editable (idempotent)
@@ -152,12 +155,8 @@ status: venv ## Show whether the local cloud is up and the last pipeline run
 
 # --- notebook ---
 .PHONY: notebook
-KERNEL_NAME := sagemaker-byoc-pipeline
 
-# The kernel spec lives inside .venv (--sys-prefix), so the notebook runs on the pinned packages.
 notebook: venv package ## Open notebooks/walkthrough.ipynb in JupyterLab on the project's venv kernel
-	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL_NAME) \
-		--display-name "Python ($(KERNEL_NAME))"
 	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root) \
 		notebooks/walkthrough.ipynb
 
