@@ -2,7 +2,7 @@
 
 moto 5.2.5 emits S3 EventBridge events only to its own rules and in a shape unlike AWS's (a
 fixed id and request id, `time` as a number, `eTag`, reason "ObjectCreated"), so the local bus
-watches the requests themselves: whoever serves moto calls `observe(service, request,
+watches the requests themselves: the edge calls `RequestObserver(service, request,
 response)` after each one (service = the SigV4 signing name).
 """
 
