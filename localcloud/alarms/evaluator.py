@@ -1,15 +1,17 @@
 """Evaluate moto's metric alarms periodically, as CloudWatch does, and act on state changes.
 
-moto stores alarms but never evaluates them. Every `interval_seconds` this reads every metric
-alarm (DescribeAlarms), notices state changes made by anyone else (a user's SetAlarmState),
-evaluates each alarm from the metrics in moto (GetMetricData), sets the new state
-(SetAlarmState), and for every change runs the alarm's actions and emits the event.
+moto stores alarms but never evaluates them. Every `watch_seconds` this reads every metric
+alarm (DescribeAlarms) and notices state changes made by anyone else (a user's SetAlarmState,
+whose actions AWS runs at once); every `interval_seconds` it also evaluates each alarm from
+the metrics in moto (GetMetricData) and sets the new state (SetAlarmState). Every change runs
+the alarm's actions and emits the event.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,11 +43,13 @@ class AlarmEvaluator:
         actions: AlarmActions,
         *,
         interval_seconds: float = 60.0,
+        watch_seconds: float = 1.0,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.cloudwatch = cloudwatch
         self.actions = actions
         self.interval_seconds = interval_seconds
+        self.watch_seconds = watch_seconds
         self.clock = clock
         self._known: dict[str, dict[str, Any]] = {}  # alarm ARN -> the alarm as last seen
         self._stopping = threading.Event()
@@ -53,12 +57,17 @@ class AlarmEvaluator:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        """Evaluate every `interval_seconds` in a background thread."""
+        """Evaluate every `interval_seconds`, and look for others' changes every `watch_seconds`."""
 
         def loop() -> None:
-            while not self._stopping.wait(self.interval_seconds):
+            next_evaluation = time.monotonic() + self.interval_seconds
+            while not self._stopping.wait(min(self.watch_seconds, self.interval_seconds)):
                 try:
-                    self.evaluate_all()
+                    if time.monotonic() >= next_evaluation:
+                        next_evaluation += self.interval_seconds
+                        self.evaluate_all()
+                    else:
+                        self.notice_changes()
                 except Exception:
                     LOG.exception("alarm evaluation failed")
 
@@ -72,22 +81,24 @@ class AlarmEvaluator:
             self._thread.join(10)
             self._thread = None
 
-    def evaluate_all(self) -> None:
-        """One round: notice others' changes, evaluate each alarm, act on what changed."""
+    def notice_changes(self) -> list[dict[str, Any]]:
+        """Act on every state change made by someone else (SetAlarmState); the alarms as now."""
         with self._lock:
             pages = self.cloudwatch.get_paginator("describe_alarms").paginate(
                 AlarmTypes=["MetricAlarm"]
             )
-            alarms = [alarm for page in pages for alarm in page["MetricAlarms"]]
-            self._known = {
-                a["AlarmArn"]: self._known[a["AlarmArn"]]
-                for a in alarms
-                if a["AlarmArn"] in self._known
-            }
-            for alarm in alarms:
-                self._evaluate_one(alarm)
+            alarms = [self._notice(alarm) for page in pages for alarm in page["MetricAlarms"]]
+            arns = {alarm["AlarmArn"] for alarm in alarms}
+            self._known = {arn: alarm for arn, alarm in self._known.items() if arn in arns}
+            return alarms
 
-    def _evaluate_one(self, alarm: dict[str, Any]) -> None:
+    def evaluate_all(self) -> None:
+        """One round: notice others' changes, evaluate each alarm, act on what changed."""
+        for alarm in self.notice_changes():
+            with self._lock:
+                self._evaluate(alarm)
+
+    def _notice(self, alarm: dict[str, Any]) -> dict[str, Any]:
         arn = alarm["AlarmArn"]
         if alarm["StateValue"] == "OK" and alarm.get("StateReason") == UNCHECKED_REASON:
             # moto creates alarms in OK; CloudWatch creates them in INSUFFICIENT_DATA, quietly.
@@ -95,8 +106,11 @@ class AlarmEvaluator:
             self._known[arn] = alarm
         previous = self._known.get(arn)
         if previous is not None and previous["StateValue"] != alarm["StateValue"]:
-            self.actions.state_changed(alarm, previous)  # changed by someone else
+            self.actions.state_changed(alarm, previous)
         self._known[arn] = alarm
+        return alarm
+
+    def _evaluate(self, alarm: dict[str, Any]) -> None:
         now = self.clock()
         try:
             verdict = evaluate(alarm, self._periods(alarm, now), now)
@@ -109,7 +123,7 @@ class AlarmEvaluator:
         if verdict is None or verdict.state == alarm["StateValue"]:
             return
         changed = self._set_state(alarm, verdict)
-        self._known[arn] = changed
+        self._known[alarm["AlarmArn"]] = changed
         self.actions.state_changed(changed, alarm)
 
     def _set_state(self, alarm: dict[str, Any], verdict: Verdict) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -114,11 +115,21 @@ def test_set_alarm_state_runs_the_actions_and_emits_the_event(setup: tuple) -> N
     )  # fmt: skip
     evaluator.evaluate_all()
     _state_events(events_topic)  # drain
+    # AND an evaluator running in the background, watching for changes often
+    watcher = AlarmEvaluator(
+        cloudwatch, evaluator.actions, interval_seconds=3600, watch_seconds=0.1
+    )
+    watcher.notice_changes()
+    watcher.start()
     # WHEN a user sets it to ALARM, as `aws cloudwatch set-alarm-state` does
     cloudwatch.set_alarm_state(AlarmName="manual", StateValue="ALARM", StateReason="testing")
-    evaluator.evaluate_all()
-    # THEN its topic got CloudWatch's message and the bus the state-change event
-    [envelope] = actions_topic.messages()
+    # THEN its topic gets CloudWatch's message and the bus the state-change event, promptly
+    envelopes = []
+    deadline = time.monotonic() + 10
+    while not envelopes and time.monotonic() < deadline:
+        envelopes = actions_topic.messages()
+    watcher.stop()
+    [envelope] = envelopes
     message = json.loads(envelope["Message"])
     assert (message["AlarmName"], message["NewStateValue"]) == ("manual", "ALARM")
     assert message["NewStateReason"] == "testing"
@@ -127,5 +138,5 @@ def test_set_alarm_state_runs_the_actions_and_emits_the_event(setup: tuple) -> N
     assert event["detail"]["alarmName"] == "manual"
     assert event["detail"]["state"]["reason"] == "testing"
     # and it stays there: with its data missing, nothing moves it back
-    evaluator.evaluate_all()
+    watcher.evaluate_all()
     assert actions_topic.messages() == []
