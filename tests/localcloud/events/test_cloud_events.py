@@ -46,19 +46,23 @@ def starts(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> PipelineStarts
     return recorder
 
 
-def test_new_training_data_starts_the_pipeline_and_other_keys_do_not(
-    cloud: LocalCloud, starts: PipelineStarts
-) -> None:
-    # GIVEN the data bucket, which has EventBridge notifications on
+@pytest.fixture
+def data_bucket(cloud: LocalCloud) -> str:
+    """The pipeline's data bucket, which has EventBridge notifications on."""
     assert cloud.pipeline_stack is not None
-    bucket = cloud.pipeline_stack.outputs["DataBucketName"]
-    s3 = boto3.client("s3")
+    return cloud.pipeline_stack.outputs["DataBucketName"]
+
+
+def test_new_training_data_starts_the_pipeline_and_other_keys_do_not(
+    data_bucket: str, starts: PipelineStarts
+) -> None:
+    bucket, s3 = data_bucket, boto3.client("s3")
     # WHEN a key the rule does not name is written, then pipeline/data.zip
     s3.put_object(Bucket=bucket, Key="pipeline/notes.txt", Body=b"not a trigger")
     written = s3.put_object(Bucket=bucket, Key="pipeline/data.zip", Body=b"new data")
     # THEN the pipeline starts once, with S3's "Object Created" event
     [(pipeline_name, event)] = starts.wait_for(1)
-    assert pipeline_name == f"{cloud.settings.project}-pipeline"
+    assert pipeline_name == "abalone-pipeline"  # the project's pipeline
     assert event["source"] == "aws.s3"
     assert event["detail-type"] == "Object Created"
     assert event["resources"] == [f"arn:aws:s3:::{bucket}"]
@@ -78,11 +82,9 @@ def test_new_training_data_starts_the_pipeline_and_other_keys_do_not(
 
 
 def test_a_copy_onto_the_trigger_key_starts_the_pipeline(
-    cloud: LocalCloud, starts: PipelineStarts
+    data_bucket: str, starts: PipelineStarts
 ) -> None:
-    assert cloud.pipeline_stack is not None
-    bucket = cloud.pipeline_stack.outputs["DataBucketName"]
-    s3 = boto3.client("s3")
+    bucket, s3 = data_bucket, boto3.client("s3")
     s3.put_object(Bucket=bucket, Key="staging/data.zip", Body=b"staged")
     s3.copy_object(
         Bucket=bucket,
@@ -114,11 +116,9 @@ def test_a_push_to_the_branch_starts_the_pipeline(
 
 
 def test_a_multipart_upload_of_the_trigger_key_starts_the_pipeline(
-    cloud: LocalCloud, starts: PipelineStarts
+    data_bucket: str, starts: PipelineStarts
 ) -> None:
-    assert cloud.pipeline_stack is not None
-    bucket = cloud.pipeline_stack.outputs["DataBucketName"]
-    s3 = boto3.client("s3")
+    bucket, s3 = data_bucket, boto3.client("s3")
     upload = s3.create_multipart_upload(Bucket=bucket, Key="pipeline/data.zip")["UploadId"]
     part = s3.upload_part(
         Bucket=bucket, Key="pipeline/data.zip", UploadId=upload, PartNumber=1, Body=b"part"
