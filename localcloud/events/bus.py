@@ -105,7 +105,10 @@ class EventBus:
             except Exception:
                 LOG.exception("event bus work failed")
 
-        self._executor.submit(run)
+        try:
+            self._executor.submit(run)
+        except RuntimeError:  # shut down: the cloud is stopping, nobody is left to deliver to
+            LOG.info("event bus stopped: dropped an event")
 
     def _route(self, event: dict[str, Any]) -> None:
         for rule in self.rules:
@@ -152,9 +155,12 @@ class EventBus:
         self._scheduler.start()
 
     def stop(self) -> None:
-        """Stop the scheduler and let deliveries under way finish; safe to call twice."""
+        """Stop the scheduler and drop queued deliveries; safe to call twice.
+
+        A delivery under way (a Lambda running) is not waited for: the runtime stops it.
+        """
         self._stopping.set()
         if self._scheduler is not None:
             self._scheduler.join(5)
             self._scheduler = None
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
