@@ -102,10 +102,11 @@ class S3Source:
 def _write_reason(request: HttpRequest, response: HttpResponse) -> str | None:
     """PutObject, CopyObject or CompleteMultipartUpload, or None for any other request."""
     query = parse_qs(request.query, keep_blank_values=True)
+    if b"<Error>" in response.body:  # S3 answers a failed copy or completion with 200 and this
+        return None
     if request.method == "PUT" and set(query) <= _OBJECT_WRITE_QUERY:
         return "CopyObject" if request.header("x-amz-copy-source") else "PutObject"
-    # S3 answers a failed CompleteMultipartUpload with 200 and an <Error> body.
-    if request.method == "POST" and "uploadId" in query and b"<Error>" not in response.body:
+    if request.method == "POST" and "uploadId" in query:
         return "CompleteMultipartUpload"
     return None
 
