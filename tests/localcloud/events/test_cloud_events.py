@@ -1,7 +1,10 @@
-"""The templates' rules in a running local cloud: S3 uploads and pushes start the pipeline."""
+"""A running local cloud: S3 writes and pushes start the pipeline, alarm changes reach SNS."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -15,8 +18,10 @@ from localcloud import cli
 from localcloud.client import write_connection
 from localcloud.cloud import LocalCloud
 from localcloud.connection import connection_document
+from localcloud.constants import REPO_ROOT
 from localcloud.events.push import push
 
+AWS_CLI = REPO_ROOT / ".venv-awscli" / "bin" / "aws"
 SETTLE_SECONDS = 0.5  # long enough for the bus to deliver an event it matched
 
 
@@ -170,3 +175,53 @@ def test_the_push_command_starts_the_pipeline(
     assert event["source"] == "aws.codecommit"
     assert event["detail"]["event"] == "referenceUpdated"
     assert event["detail"]["referenceName"] == "main"
+
+
+def _aws(cloud: LocalCloud, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The pinned AWS CLI (make awscli-venv), configured as a user of this cloud would be."""
+    if not AWS_CLI.is_file():
+        pytest.fail(f"{AWS_CLI} is missing: `make awscli-venv` installs it (make test does)")
+    environment = {"PATH": os.environ["PATH"], "HOME": str(cloud.state_dir), **cloud.environment}
+    return subprocess.run(
+        [str(AWS_CLI), *arguments], env=environment, capture_output=True, text=True, check=True
+    )
+
+
+def test_aws_s3_cp_of_new_training_data_starts_the_pipeline(
+    cloud: LocalCloud, data_bucket: str, starts: PipelineStarts, tmp_path: Path
+) -> None:
+    new_data = tmp_path / "data.zip"
+    new_data.write_bytes(b"retrain on this")
+    _aws(cloud, "s3", "cp", str(new_data), f"s3://{data_bucket}/pipeline/data.zip")
+    [(_, event)] = starts.wait_for(1)
+    assert event["detail"]["object"]["size"] == len(b"retrain on this")
+
+
+def test_aws_cloudwatch_set_alarm_state_reaches_the_alarm_topic(cloud: LocalCloud) -> None:
+    # GIVEN an alarm whose action is a topic with a queue subscribed
+    sns, sqs, cloudwatch = (boto3.client(name) for name in ("sns", "sqs", "cloudwatch"))
+    topic = sns.create_topic(Name="alarms")["TopicArn"]
+    queue = sqs.create_queue(QueueName="alarms")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
+    cloudwatch.put_metric_alarm(
+        AlarmName="latency", Namespace="AWS/SageMaker", MetricName="ModelLatency",
+        Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=1e6,
+        ComparisonOperator="GreaterThanThreshold", AlarmActions=[topic],
+    )  # fmt: skip
+    deadline = time.monotonic() + 10  # the evaluator notices the new alarm (every second)
+    while time.monotonic() < deadline:
+        alarm = cloudwatch.describe_alarms(AlarmNames=["latency"])["MetricAlarms"][0]
+        if alarm["StateValue"] == "INSUFFICIENT_DATA":
+            break
+        time.sleep(0.1)
+    # WHEN a user sets it to ALARM with the AWS CLI
+    _aws(
+        cloud, "cloudwatch", "set-alarm-state", "--alarm-name", "latency",
+        "--state-value", "ALARM", "--state-reason", "testing the alarm",
+    )  # fmt: skip
+    # THEN the topic's subscriber gets CloudWatch's alarm message
+    answer = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=10)
+    message = json.loads(json.loads(answer["Messages"][0]["Body"])["Message"])
+    assert (message["AlarmName"], message["NewStateValue"]) == ("latency", "ALARM")
+    assert message["NewStateReason"] == "testing the alarm"
