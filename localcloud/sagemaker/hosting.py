@@ -18,6 +18,11 @@ from localcloud.sagemaker.store import Kind, ResourceStore
 from localcloud.sagemaker.tags import TagStore
 
 
+def _shown(container: dict[str, Any]) -> dict[str, Any]:
+    """A container as DescribeModel shows it, with the defaults of the members left unset."""
+    return {"Mode": "SingleModel", "Environment": {}, **container}
+
+
 @dataclass
 class Model:
     """A CreateModel request as stored."""
@@ -50,6 +55,10 @@ class Model:
             if key in self.request
         }
         out.setdefault("EnableNetworkIsolation", False)
+        if "PrimaryContainer" in out:
+            out["PrimaryContainer"] = _shown(out["PrimaryContainer"])
+        if "Containers" in out:
+            out["Containers"] = [_shown(container) for container in out["Containers"]]
         return {"ModelName": self.name, "ModelArn": self.arn, "CreationTime": self.created, **out}
 
     def summary(self) -> dict[str, Any]:
@@ -82,6 +91,10 @@ class EndpointConfig:
             for key in ("ProductionVariants", "DataCaptureConfig", "KmsKeyId")
             if key in self.request
         }
+        out["ProductionVariants"] = [
+            {"InitialVariantWeight": 1.0, **variant} for variant in out["ProductionVariants"]
+        ]
+        out.setdefault("EnableNetworkIsolation", False)
         return {
             "EndpointConfigName": self.name,
             "EndpointConfigArn": self.arn,
