@@ -38,10 +38,13 @@ PAGED_LIST: Table = {
         "SortOrder",
         "CreationTimeAfter",
         "CreationTimeBefore",
-        "LastModifiedTimeAfter",
-        "LastModifiedTimeBefore",
-        "StatusEquals",
     )
+}
+PAGED_LIST_WITH_STATUS: Table = {
+    **PAGED_LIST,
+    "LastModifiedTimeAfter": USED,
+    "LastModifiedTimeBefore": USED,
+    "StatusEquals": USED,
 }
 FILE_MODES = only("File", "FastFile", why="channels are downloaded as files (Pipe mode is not)")
 CONTAINER: Table = {
@@ -104,7 +107,7 @@ MEMBERS: dict[str, Table] = {
     },
     "DescribeTrainingJob": {"TrainingJobName": USED},
     "StopTrainingJob": {"TrainingJobName": USED},
-    "ListTrainingJobs": PAGED_LIST,
+    "ListTrainingJobs": PAGED_LIST_WITH_STATUS,
     "CreateModel": {
         "ModelName": USED,
         "PrimaryContainer": CONTAINER,
@@ -145,7 +148,7 @@ MEMBERS: dict[str, Table] = {
     },
     "DescribeEndpoint": {"EndpointName": USED},
     "DeleteEndpoint": {"EndpointName": USED},
-    "ListEndpoints": PAGED_LIST,
+    "ListEndpoints": PAGED_LIST_WITH_STATUS,
     "AddTags": {"ResourceArn": USED, "Tags": USED},
     "ListTags": {"ResourceArn": USED, "NextToken": USED, "MaxResults": USED},
     "DeleteTags": {"ResourceArn": USED, "TagKeys": USED},
