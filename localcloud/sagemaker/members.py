@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Union
 
+from localcloud.core.exceptions import AwsError
 from localcloud.sagemaker.exceptions import ValidationException
 
 # A member's rule: USED (implemented as given, sub-members included), a nested table (a
@@ -155,27 +156,45 @@ MEMBERS: dict[str, Table] = {
 }
 
 
-def check_members(operation: str, params: dict[str, Any]) -> None:
-    """Refuse the first member (or value) of the request the local SageMaker does not honour."""
-    _check(operation, params, MEMBERS[operation], "")
+# SageMaker Runtime: one container, one variant, no sessions, explanations or components.
+_INVOCATION: Table = {
+    member: USED for member in ("EndpointName", "Body", "ContentType", "Accept", "CustomAttributes")
+}
+# Taken for data capture's inferenceId, which the monitoring issue makes real.
+_INVOCATION["InferenceId"] = USED
+RUNTIME_MEMBERS: dict[str, Table] = {
+    "InvokeEndpoint": _INVOCATION,
+    "InvokeEndpointWithResponseStream": _INVOCATION,
+}
 
 
-def _check(operation: str, value: Any, table: Table, path: str) -> None:
+def check_members(
+    operation: str,
+    params: dict[str, Any],
+    tables: dict[str, Table] = MEMBERS,
+    error: type[AwsError] = ValidationException,
+) -> None:
+    """Refuse the first member (or value) of the request the local SageMaker does not honour.
+
+    SageMaker Runtime passes its `RUNTIME_MEMBERS` and refuses with its own ValidationError.
+    """
+    _check(operation, params, tables[operation], "", error)
+
+
+def _check(operation: str, value: Any, table: Table, path: str, error: type[AwsError]) -> None:
     if isinstance(value, list):
         for index, item in enumerate(value):
-            _check(operation, item, table, f"{path}[{index}]")
+            _check(operation, item, table, f"{path}[{index}]", error)
         return
     for member, member_value in value.items():
         where = f"{path}.{member}" if path else member
         rule = table.get(member, False)
         if rule is False:
-            raise ValidationException(
-                f"The local SageMaker does not support {where} on {operation}"
-            )
+            raise error(f"The local SageMaker does not support {where} on {operation}")
         if isinstance(rule, dict):
-            _check(operation, member_value, rule, where)
+            _check(operation, member_value, rule, where, error)
         elif callable(rule) and (why := rule(member_value)) is not None:
-            raise ValidationException(
+            raise error(
                 f"The local SageMaker does not support {where}={member_value!r} on "
                 f"{operation}: {why}"
             )

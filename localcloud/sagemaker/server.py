@@ -35,7 +35,7 @@ from localcloud.core.validation import (
 from localcloud.sagemaker.backend import LocalSageMaker
 from localcloud.sagemaker.common import Settings
 from localcloud.sagemaker.exceptions import ValidationError
-from localcloud.sagemaker.members import MEMBERS, check_members
+from localcloud.sagemaker.members import MEMBERS, RUNTIME_MEMBERS, check_members
 from localcloud.sagemaker.responses import (
     SageMakerResponses,
     invoke_endpoint,
@@ -51,11 +51,6 @@ RUNTIME_OPERATIONS = {
     "invocations-response-stream": "InvokeEndpointWithResponseStream",
 }
 MAX_BODY_BYTES = 8 * 1024 * 1024  # above InvokeEndpoint's 6 MB, so the model's limit words it
-# Runtime members this local SageMaker serves; the rest (multi-model, multi-container,
-# inference components, sessions, explanations, variant targeting) are refused, not ignored.
-SUPPORTED_RUNTIME_MEMBERS = frozenset(
-    {"EndpointName", "Body", "ContentType", "Accept", "CustomAttributes", "InferenceId"}
-)
 
 
 def _runtime_params(request: HttpRequest, operation: str, name: str) -> dict[str, Any]:
@@ -125,13 +120,7 @@ class SageMakerFrontEnd:
             validate(RUNTIME, operation, params)
         except (InvalidRequest, MalformedRequest) as invalid:
             raise ValidationError(str(invalid)) from None
-        unsupported = sorted(set(params) - SUPPORTED_RUNTIME_MEMBERS)
-        if unsupported:
-            raise ValidationError(
-                f"The local SageMaker does not support {', '.join(unsupported)} on "
-                f"{operation}: it serves single-model endpoints with one container and one "
-                "production variant"
-            )
+        check_members(operation, params, RUNTIME_MEMBERS, ValidationError)
         if operation == "InvokeEndpoint":
             return invoke_endpoint(self.backend, params, received)
         return invoke_endpoint_with_response_stream(self.backend, params, received)

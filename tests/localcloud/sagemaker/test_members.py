@@ -13,11 +13,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.core.json_protocol import actions_of
-from localcloud.sagemaker.members import MEMBERS, Table
+from localcloud.sagemaker.members import MEMBERS, RUNTIME_MEMBERS, Table
 from localcloud.sagemaker.responses import SageMakerResponses
 from tests.localcloud.sagemaker.conftest import Cloud, error_of, unique
 
-MODEL = botocore.session.get_session().get_service_model("sagemaker")
+SESSION = botocore.session.get_session()
 
 
 def test_every_served_action_has_a_table() -> None:
@@ -38,18 +38,20 @@ def _paths_missing_from_shape(table: Table, shape: Any, path: str) -> list[str]:
     return missing
 
 
-@pytest.mark.parametrize("operation", sorted(MEMBERS))
-def test_every_implemented_member_is_one_of_the_operations(operation: str) -> None:
+TABLES = [("sagemaker", name, table) for name, table in MEMBERS.items()] + [
+    ("sagemaker-runtime", name, table) for name, table in RUNTIME_MEMBERS.items()
+]
+
+
+@pytest.mark.parametrize(("service", "operation", "table"), TABLES)
+def test_every_implemented_member_is_one_of_the_operations(
+    service: str, operation: str, table: Table
+) -> None:
     """A misspelt member in the table would refuse what clients send; none is."""
-    input_shape = MODEL.operation_model(operation).input_shape
-    assert _paths_missing_from_shape(MEMBERS[operation], input_shape, "") == []
-
-
-def test_required_members_are_all_implemented() -> None:
-    """A request with only required members is never refused for them."""
-    for operation, table in MEMBERS.items():
-        shape = MODEL.operation_model(operation).input_shape
-        assert set(shape.required_members) <= set(table), operation
+    input_shape = SESSION.get_service_model(service).operation_model(operation).input_shape
+    assert _paths_missing_from_shape(table, input_shape, "") == []
+    # and a request with only the required members is never refused for them
+    assert set(input_shape.required_members) <= set(table)
 
 
 REFUSED = [
