@@ -49,7 +49,6 @@ class Model:
                 "PrimaryContainer",
                 "Containers",
                 "ExecutionRoleArn",
-                "VpcConfig",
                 "EnableNetworkIsolation",
             )
             if key in self.request
@@ -88,7 +87,7 @@ class EndpointConfig:
         """The DescribeEndpointConfig response."""
         out = {
             key: self.request[key]
-            for key in ("ProductionVariants", "DataCaptureConfig", "KmsKeyId")
+            for key in ("ProductionVariants", "DataCaptureConfig")
             if key in self.request
         }
         out["ProductionVariants"] = [

@@ -25,6 +25,13 @@ LOG = logging.getLogger("localcloud.sagemaker")
 NAMESPACE = "AWS/SageMaker"
 FLUSH_SECONDS = 1.0
 MAX_METRICS_PER_CALL = 1000  # PutMetricData's limit of MetricData entries
+UNITS = {
+    "Invocations": "None",
+    "Invocation4XXErrors": "None",
+    "Invocation5XXErrors": "None",
+    "ModelLatency": "Microseconds",
+    "OverheadLatency": "Microseconds",
+}
 
 
 @dataclass
@@ -59,15 +66,6 @@ class _VariantWindow:
 
     def add(self, metric: str, value: float) -> None:
         self.metrics.setdefault(metric, _Statistics()).add(value)
-
-
-UNITS = {
-    "Invocations": "None",
-    "Invocation4XXErrors": "None",
-    "Invocation5XXErrors": "None",
-    "ModelLatency": "Microseconds",
-    "OverheadLatency": "Microseconds",
-}
 
 
 class EndpointMetrics:

@@ -78,14 +78,8 @@ class TrainingRunner:
         if not self._advance(job, "Downloading"):
             return
         for channel in channels:
-            source = channel["DataSource"].get("S3DataSource")
-            if source is None or source.get("S3DataType", "S3Prefix") != "S3Prefix":
-                raise _JobFailed(
-                    f"ClientError: channel {channel['ChannelName']}: the local SageMaker reads "
-                    "S3DataSource with S3DataType S3Prefix only"
-                )
             target = channel_dir(job.base_dir, channel["ChannelName"])
-            self._storage.download_prefix(source["S3Uri"], target)
+            self._storage.download_prefix(channel["DataSource"]["S3DataSource"]["S3Uri"], target)
         if not self._advance(job, "Training"):
             return
         program = self._start_program(job, snapshot)

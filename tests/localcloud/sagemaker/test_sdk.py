@@ -21,6 +21,7 @@ from tests.localcloud.sagemaker.conftest import BUCKET, IMAGE_URI, ROLE_ARN, Clo
 
 SPEED_UP = 20
 CSV_RECORD = "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15"
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,7 @@ def test_fit_attach_deploy_predict_update_delete(
         instance_type="ml.m5.large",
         output_path=f"s3://{BUCKET}/sdk-models",
         sagemaker_session=session,
+        output_kms_key=KMS_KEY,
         disable_profiler=True,  # the local SageMaker has no profiler and refuses it by name
         debugger_hook_config=False,
         metric_definitions=[{"Name": "validation:mse", "Regex": r"validation:mse=([0-9.eE+-]+);"}],
@@ -79,8 +81,12 @@ def test_fit_attach_deploy_predict_update_delete(
     # THEN it knows the job as DescribeTrainingJob tells it
     assert attached.model_data == estimator.model_data
     assert attached.model_data.endswith(f"/{job_name}/output/model.tar.gz")
-    assert attached.output_kms_key == ""
+    assert attached.output_kms_key == KMS_KEY
     assert attached.instance_count == 1
+    # AND the model was written encrypted with that key (SSE-KMS)
+    bucket, key = attached.model_data.removeprefix("s3://").split("/", 1)
+    head = cloud.s3.head_object(Bucket=bucket, Key=key)
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", KMS_KEY)
 
     # WHEN the model is deployed and asked for a prediction
     endpoint = unique("sdk-endpoint")
