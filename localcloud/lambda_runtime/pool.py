@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import secrets
 import signal
 import socket
 import subprocess
@@ -11,27 +13,37 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import BinaryIO
 
+from localcloud.lambda_runtime.logs import ExecutionLog
 from localcloud.lambda_runtime.worker import read_frame, write_frames
 from localcloud.processes import ProcessRegistry
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 # This interpreter's installed packages (its virtualenv's, when it runs in one).
 PACKAGE_FOLDERS = tuple(dict.fromkeys(sysconfig.get_path(key) for key in ("purelib", "platlib")))
+OUTPUT_SETTLE_SECONDS = 1.0  # how long to wait for output written before a frame to be read
+MAX_LINE_BYTES = 256 * 1024  # CloudWatch Logs' event limit: a longer line is read in parts
 
 
 class Worker:
-    """A worker process and the socket to it; used by one invocation at a time."""
+    """A worker process, the socket to it and the reader of its output; one invocation at a time.
+
+    The worker's stdout and stderr are one pipe, read line by line into its `log`. Before each
+    frame the worker writes its marker line, so `receive` returns only once the output written
+    before that frame is logged: the runtime's own lines never overtake the function's.
+    """
 
     def __init__(
         self,
         handler: str,
         code_dir: Path,
         environment: Mapping[str, str],
-        log: BinaryIO,
+        log: ExecutionLog,
         registry: ProcessRegistry,
     ) -> None:
+        self.log = log
+        marker = secrets.token_hex(16)
+        self._marker = f"\0{marker}\n".encode()
         self.channel, child = socket.socketpair()
         # -P keeps the worker script's own folder off sys.path, so only the code is importable;
         # -S skips site, whose .pth files would make this project (installed editable) importable
@@ -44,6 +56,7 @@ class Worker:
             str(WORKER_SCRIPT),
             str(child.fileno()),
             handler,
+            marker,
             *PACKAGE_FOLDERS,
         ]
         try:
@@ -52,8 +65,8 @@ class Worker:
                 cwd=code_dir,
                 env=dict(environment),
                 stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
                 pass_fds=(child.fileno(),),
             )
         except BaseException:
@@ -66,6 +79,43 @@ class Worker:
         registry.add(self.process.pid, f"Lambda worker {handler}", command, group=False)
         self.started = time.monotonic()
         self.initialized = False
+        self.memory_mb = 0  # peak resident memory the worker last reported
+        self._frames = self._markers = 0
+        self._output_ended = False
+        self._output = threading.Condition()
+        self._reader = threading.Thread(
+            target=self._read_output, name=f"lambda-output-{self.process.pid}", daemon=True
+        )
+        self._reader.start()
+
+    def _read_output(self) -> None:
+        assert self.process.stdout is not None
+        with self.process.stdout as output:
+            while line := output.readline(MAX_LINE_BYTES):
+                if line.endswith(self._marker):
+                    if partial := line[: -len(self._marker)]:
+                        self._log_output(partial)
+                    with self._output:
+                        self._markers += 1
+                        self._output.notify_all()
+                else:
+                    self._log_output(line)
+        with self._output:
+            self._output_ended = True
+            self._output.notify_all()
+
+    def _log_output(self, line: bytes) -> None:
+        # A record of several lines comes as one line with carriage returns (see worker.py).
+        text = line.decode(errors="replace").removesuffix("\n").removesuffix("\r")
+        self.log.line(text.replace("\r", "\n"))
+
+    def _settle(self, marker_count: int) -> None:
+        """Wait until the output up to the given marker (or all of it) has been logged."""
+        with self._output:
+            self._output.wait_for(
+                lambda: self._markers >= marker_count or self._output_ended,
+                OUTPUT_SETTLE_SECONDS,
+            )
 
     def send(self, frames: list[bytes], timeout: float) -> bool:
         """Send a request's frames; False if the process is gone. Raises TimeoutError."""
@@ -80,9 +130,15 @@ class Worker:
         """The next frame from the worker; None if it exited. Raises TimeoutError."""
         self.channel.settimeout(_positive(timeout))
         try:
-            return read_frame(self.channel)
+            frame = read_frame(self.channel)
         except ConnectionError:
+            frame = None
+        if frame is None:
+            self._settle(math.inf)
             return None
+        self._frames += 1
+        self._settle(self._frames)
+        return frame
 
     def alive(self) -> bool:
         """Whether the process still runs."""
@@ -94,11 +150,13 @@ class Worker:
             self.process.kill()
         self.process.wait()
         self._registry.remove(self.process.pid)
+        self._settle(math.inf)  # what it printed before it died is logged before anything else
 
     def close(self) -> None:
-        """Stop the process and release the socket."""
+        """Stop the process, release the socket and send the rest of its log."""
         self.kill()
         self.channel.close()
+        self.log.close()
 
     def exit_reason(self) -> str:
         """How the process ended, in the words Lambda's runtime uses (Go's ExitError text)."""
