@@ -29,6 +29,7 @@ from localcloud.codepipeline.runner import ActionServices, PipelineRunner, RunRe
 from localcloud.constants import GATEWAY_PORT, REGION
 from localcloud.core.signing import Credentials
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
+from localcloud.lambda_runtime.function import DEFAULT_MEMORY_MB
 from localcloud.processes import ProcessRegistry
 from localcloud.routes import routes_of
 from localcloud.run_reports import save_report
@@ -148,7 +149,9 @@ class LocalCloud:
         )
         self._export_environment()
         self.session = boto3.session.Session(region_name=REGION)
-        self.runtime = LambdaRuntime(self.state_dir, ambient_environment=self.environment)
+        self.runtime = LambdaRuntime(
+            self.state_dir, ambient_environment=self.environment, logs=self.session.client("logs")
+        )
         self._stoppers.append(self.runtime.shutdown)
 
     def _export_environment(self) -> None:
@@ -217,6 +220,8 @@ class LocalCloud:
                     handler=properties["Handler"],
                     environment=properties.get("Environment", {}).get("Variables", {}),
                     timeout=int(properties.get("Timeout", 3)),
+                    memory=int(properties.get("MemorySize", DEFAULT_MEMORY_MB)),
+                    log_group=properties.get("LoggingConfig", {}).get("LogGroup", ""),
                 )
             )
 

@@ -1,7 +1,8 @@
 """Where a function's log lines go: its file, its CloudWatch Logs stream, an invocation's tail.
 
 Lambda writes each execution environment's output, and its own START/END/REPORT lines, to the
-stream `YYYY/MM/DD/[$LATEST]<32 hex>` of the group `/aws/lambda/<name>`; `Invoke` with
+stream `YYYY/MM/DD/[$LATEST]<32 hex>` of the function's group (`/aws/lambda/<name>` unless its
+LoggingConfig names another); `Invoke` with
 `LogType: Tail` answers with the last 4 KB of the invocation's part of it.
 """
 
@@ -19,11 +20,6 @@ from localcloud.cloudwatch_logs import LogStreamWriter
 
 LOG = logging.getLogger("localcloud.lambda")
 TAIL_BYTES = 4096  # what Invoke's LogResult holds: the last 4 KB of the invocation's log
-
-
-def log_group(function_name: str) -> str:
-    """The CloudWatch Logs group Lambda writes a function's logs to."""
-    return f"/aws/lambda/{function_name}"
 
 
 class FunctionLogFile:
@@ -69,13 +65,13 @@ class ExecutionLog:
     `logs` is a CloudWatch Logs client, or None to keep to the file (a runtime without a cloud).
     """
 
-    def __init__(self, file: FunctionLogFile, logs: Any, function_name: str, stream: str) -> None:
+    def __init__(self, file: FunctionLogFile, logs: Any, group: str, stream: str) -> None:
         self.file = file
         self.stream = stream
         self._writer: LogStreamWriter | None = None
         if logs is not None:
             try:
-                self._writer = LogStreamWriter(logs, log_group(function_name), stream)
+                self._writer = LogStreamWriter(logs, group, stream)
             except (BotoCoreError, ClientError) as error:  # as in Lambda: it runs, unlogged
                 LOG.warning("no CloudWatch Logs for %s: %s", stream, error)
         self._tail: _Tail | None = None

@@ -19,7 +19,7 @@ from typing import Any
 from localcloud.constants import ACCOUNT_ID, REGION
 from localcloud.lambda_runtime.exceptions import CallerTimeout, ResourceNotFoundException
 from localcloud.lambda_runtime.function import LambdaFunction, environment_value, unpack
-from localcloud.lambda_runtime.logs import ExecutionLog, FunctionLogFile, log_group
+from localcloud.lambda_runtime.logs import ExecutionLog, FunctionLogFile
 from localcloud.lambda_runtime.pool import Worker, WorkerPool
 from localcloud.paths import inside
 from localcloud.processes import ProcessRegistry, base_path
@@ -120,7 +120,7 @@ class _Deployment:
     def _spawn(self) -> Worker:
         """A new execution environment, with its own log stream as in Lambda."""
         stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
-        log = ExecutionLog(self.log_file, self.logs, self.function.name, stream)
+        log = ExecutionLog(self.log_file, self.logs, self.function.log_group_name, stream)
         log.line(f"INIT_START Runtime Version: python:{PYTHON_VERSION}")
         environment = {**self.environment, "AWS_LAMBDA_LOG_STREAM_NAME": stream}
         try:
@@ -311,8 +311,8 @@ class LambdaRuntime:
     Workers get only `ambient_environment` (endpoints, region, the cloud's credentials), what
     Lambda itself sets, and the function's own; PYTHONPATH is the unpacked code alone. Code is
     unpacked to `<state_dir>/lambda/<name>/<sha256>/`. Output and Lambda's START/END/REPORT lines
-    go to `log_path(name)` and, given a CloudWatch Logs client, to the group
-    `/aws/lambda/<name>`, one stream per worker as in Lambda.
+    go to `log_path(name)` and, given a CloudWatch Logs client, to the function's log group,
+    one stream per worker as in Lambda.
     """
 
     def __init__(
@@ -394,7 +394,7 @@ class LambdaRuntime:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": f"{function.timeout:g}",
-            "AWS_LAMBDA_LOG_GROUP_NAME": log_group(function.name),
+            "AWS_LAMBDA_LOG_GROUP_NAME": function.log_group_name,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             **{key: environment_value(value) for key, value in function.environment.items()},
         }

@@ -201,6 +201,20 @@ def invoke(
     return {}, payload_json
 
 
+def peak_memory_mb() -> int:
+    """This process's peak resident memory (VmHWM; getrusage's would count the parent's too,
+    since Linux keeps ru_maxrss across exec)."""
+    try:
+        with Path("/proc/self/status").open("rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes there, kilobytes here
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // scale
+
+
 class Channel:
     """The socket to the runtime; each frame is preceded by the marker line on the output pipe."""
 
@@ -214,7 +228,7 @@ class Channel:
             if stream is not None:
                 stream.flush()
         os.write(1, self.marker)
-        frame["memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        frame["memory_mb"] = peak_memory_mb()
         body = json.dumps(frame)
         if payload_json is not None:  # spliced in: the payload is serialized once, when sized
             body = f'{body[:-1]}, "payload": {payload_json}}}'

@@ -43,6 +43,7 @@ HANDLER = """
     logger = logging.getLogger()
     logger.setLevel(logging.INFO)
     print("module loaded")
+    kept = []
 
     def handler(event, context):
         print("got", json.dumps(event, sort_keys=True))
@@ -53,6 +54,8 @@ HANDLER = """
                 marker.write(context.aws_request_id)
         if "shout" in event:
             print("x" * event["shout"])
+        if "allocate_mb" in event:
+            kept.append(bytearray(event["allocate_mb"] * 1024 * 1024))
         if event.get("fail"):
             raise ValueError("the model bucket is empty")
         return {"echo": event, "request_id": context.aws_request_id}
@@ -198,6 +201,19 @@ def test_the_log_tail_is_the_last_4_kb(lambda_client: Any) -> None:
     assert len(log) == 4096
     assert log.startswith(b"xxx")
     assert b"\nEND RequestId: " in log and b"\nREPORT RequestId: " in log
+
+
+def test_max_memory_used_is_the_execution_environments_own_peak(lambda_client: Any) -> None:
+    def max_memory_used(event: bytes) -> int:
+        response = lambda_client.invoke(FunctionName="echo", Payload=event, LogType="Tail")
+        log = base64.b64decode(response["LogResult"]).decode()
+        return int(re.findall(r"\tMax Memory Used: (\d+) MB", log)[-1])
+
+    before = max_memory_used(b"{}")
+    after = max_memory_used(b'{"allocate_mb": 64}')
+
+    assert before < 100  # a worker's own, not the test process's it was started from
+    assert after >= before + 60
 
 
 def test_event_runs_later_and_answers_202_at_once(lambda_client: Any, tmp_path: Path) -> None:
@@ -464,3 +480,39 @@ def test_the_aws_cli_invokes_with_a_log_tail(server: HttpServer, tmp_path: Path)
     assert answer["StatusCode"] == 200 and answer["ExecutedVersion"] == "$LATEST"
     assert 'got {"from": "cli"}' in base64.b64decode(answer["LogResult"]).decode()
     assert json.loads(out.read_text())["echo"] == {"from": "cli"}
+
+
+def test_the_projects_predict_proxy_logs_to_its_configured_group(
+    runtime: LambdaRuntime, lambda_client: Any, logs: Any, lambda_zips: Path
+) -> None:
+    """GIVEN the project's PredictProxy zip with the stack's LoggingConfig group and memory
+    WHEN invoked with a body that is not JSON THEN its 400 comes back and its own JSON log line
+    and Lambda's REPORT (256 MB) are in that group."""
+    group = "/aws/lambda/abalone-predict-proxy-logs"
+    runtime.register(
+        LambdaFunction(
+            "abalone-predict-proxy",
+            lambda_zips / "predict_proxy.zip",
+            "app.handler",
+            memory=256,
+            timeout=10,
+            log_group=group,
+        )
+    )
+    event = {"body": "not json", "requestContext": {"requestId": "api-request-1"}}
+
+    response = lambda_client.invoke(
+        FunctionName="abalone-predict-proxy", Payload=json.dumps(event).encode()
+    )
+
+    assert json.loads(response["Payload"].read())["statusCode"] == 400
+    request_id = response["ResponseMetadata"]["RequestId"]
+    events = wait_for(
+        lambda: len(found := logs.filter_log_events(logGroupName=group)["events"]) >= 5 and found
+    )
+    messages = [event["message"] for event in events]
+    done = [json.loads(m) for m in messages if m.startswith("{")]
+    assert done[-1]["message"] == "request done" and done[-1]["status"] == 400
+    assert done[-1]["request_id"] == "api-request-1"
+    assert messages[-1].startswith(f"REPORT RequestId: {request_id}\tDuration: ")
+    assert "\tMemory Size: 256 MB\t" in messages[-1]
