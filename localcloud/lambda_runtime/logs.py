@@ -77,14 +77,15 @@ class ExecutionLog:
         self._tail: _Tail | None = None
         self._lock = threading.Lock()
 
-    def line(self, message: str) -> None:
-        """One log event; a message of several lines stays one event (and lines in the file)."""
+    def write(self, messages: list[str]) -> None:
+        """Log events in order; a message of several lines stays one event (lines in the file)."""
         with self._lock:
-            self.file.write(message + "\n")
-            if self._writer is not None:
-                self._writer.write(message)
-            if self._tail is not None:
-                self._tail.add(message.encode(errors="replace") + b"\n")
+            self.file.write("".join(f"{message}\n" for message in messages))
+            for message in messages:
+                if self._writer is not None:
+                    self._writer.write(message)
+                if self._tail is not None:
+                    self._tail.add(message.encode(errors="replace") + b"\n")
 
     def start_tail(self) -> None:
         """Keep the last 4 KB of what is logged from now on (one invocation at a time)."""

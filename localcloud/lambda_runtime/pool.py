@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import math
+import os
 import secrets
+import select
 import signal
 import socket
 import subprocess
@@ -13,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 from localcloud.lambda_runtime.logs import ExecutionLog
 from localcloud.lambda_runtime.worker import read_frame, write_frames
@@ -22,15 +27,76 @@ WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 # This interpreter's installed packages (its virtualenv's, when it runs in one).
 PACKAGE_FOLDERS = tuple(dict.fromkeys(sysconfig.get_path(key) for key in ("purelib", "platlib")))
 OUTPUT_SETTLE_SECONDS = 1.0  # how long to wait for output written before a frame to be read
-MAX_LINE_BYTES = 256 * 1024  # CloudWatch Logs' event limit: a longer line is read in parts
+MAX_LINE_BYTES = 256 * 1024  # CloudWatch Logs' event limit: a longer line is logged in parts
+READ_BYTES = 64 * 1024
+OUTPUT_POLL_SECONDS = 0.02  # how often a running invocation's output is read
+PIPE_BYTES = 1024 * 1024  # the output pipe's size (Linux's default limit for one pipe)
+
+
+class _Output:
+    """A worker's stdout and stderr (one pipe), read without blocking into its log.
+
+    Before each frame the worker writes its marker line; `markers` counts those read, so the
+    runtime knows when the output written before a frame is all logged. Nothing reads the pipe
+    between invocations, when Lambda freezes an execution environment too.
+    """
+
+    def __init__(self, pipe: BinaryIO, marker: bytes, log: ExecutionLog) -> None:
+        self.pipe = pipe
+        self.fd = pipe.fileno()
+        os.set_blocking(self.fd, False)
+        with contextlib.suppress(AttributeError, OSError):  # Linux only; room between reads
+            fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        self._marker = marker.removesuffix(b"\n")
+        self._log = log
+        self._partial = b""
+        self._lock = threading.Lock()  # the pool may drain a worker it kills on shutdown
+        self.markers = 0
+        self.ended = False
+
+    def drain(self) -> None:
+        """Log every whole line in the pipe now (all of it once the pipe has ended)."""
+        with self._lock:
+            chunks = []
+            while not self.ended:
+                try:
+                    chunk = os.read(self.fd, READ_BYTES)
+                except BlockingIOError:
+                    break
+                except OSError:  # closed
+                    chunk = b""
+                if not chunk:
+                    self.ended = True
+                    break
+                chunks.append(chunk)
+                if len(chunk) < READ_BYTES:
+                    break
+            if not chunks and not self.ended:
+                return
+            *lines, self._partial = (self._partial + b"".join(chunks)).split(b"\n")
+            if self.ended or len(self._partial) > MAX_LINE_BYTES:
+                lines.append(self._partial)
+                self._partial = b""
+            messages = []
+            for line in lines:
+                if line.endswith(self._marker):
+                    line = line[: -len(self._marker)]
+                    self.markers += 1
+                    if not line:
+                        continue
+                # A record of several lines comes as one line with carriage returns.
+                text = line.decode(errors="replace").removesuffix("\r").replace("\r", "\n")
+                messages.append(text)
+            if messages:
+                self._log.write(messages)
 
 
 class Worker:
-    """A worker process, the socket to it and the reader of its output; one invocation at a time.
+    """A worker process, the socket to it and its output pipe; used by one invocation at a time.
 
-    The worker's stdout and stderr are one pipe, read line by line into its `log`. Before each
-    frame the worker writes its marker line, so `receive` returns only once the output written
-    before that frame is logged: the runtime's own lines never overtake the function's.
+    `receive` reads the worker's output while it waits for a frame, and returns once the output
+    written before that frame is logged: the runtime's own lines never overtake the function's,
+    and no other thread is involved on the way.
     """
 
     def __init__(
@@ -43,7 +109,6 @@ class Worker:
     ) -> None:
         self.log = log
         marker = secrets.token_hex(16)
-        self._marker = f"\0{marker}\n".encode()
         self.channel, child = socket.socketpair()
         # -P keeps the worker script's own folder off sys.path, so only the code is importable;
         # -S skips site, whose .pth files would make this project (installed editable) importable
@@ -80,42 +145,37 @@ class Worker:
         self.started = time.monotonic()
         self.initialized = False
         self.memory_mb = 0  # peak resident memory the worker last reported
-        self._frames = self._markers = 0
-        self._output_ended = False
-        self._output = threading.Condition()
-        self._reader = threading.Thread(
-            target=self._read_output, name=f"lambda-output-{self.process.pid}", daemon=True
-        )
-        self._reader.start()
-
-    def _read_output(self) -> None:
         assert self.process.stdout is not None
-        with self.process.stdout as output:
-            while line := output.readline(MAX_LINE_BYTES):
-                if line.endswith(self._marker):
-                    if partial := line[: -len(self._marker)]:
-                        self._log_output(partial)
-                    with self._output:
-                        self._markers += 1
-                        self._output.notify_all()
-                else:
-                    self._log_output(line)
-        with self._output:
-            self._output_ended = True
-            self._output.notify_all()
+        self._output = _Output(self.process.stdout, f"\0{marker}\n".encode(), log)
+        self._frames = 0
+        self._poll = select.poll()
+        self._poll.register(self.channel, select.POLLIN)
 
-    def _log_output(self, line: bytes) -> None:
-        # A record of several lines comes as one line with carriage returns (see worker.py).
-        text = line.decode(errors="replace").removesuffix("\n").removesuffix("\r")
-        self.log.line(text.replace("\r", "\n"))
+    def _wait_for_frame(self, deadline: float) -> None:
+        """Wait until the socket has something to read, logging the output every 20 ms meanwhile.
 
-    def _settle(self, marker_count: int) -> None:
-        """Wait until the output up to the given marker (or all of it) has been logged."""
-        with self._output:
-            self._output.wait_for(
-                lambda: self._markers >= marker_count or self._output_ended,
-                OUTPUT_SETTLE_SECONDS,
-            )
+        Only the socket wakes this thread on the way to a quick answer; a long invocation's
+        output is still logged as it comes, and the pipe never stays full.
+        """
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            if self._poll.poll(min(remaining, OUTPUT_POLL_SECONDS) * 1000):
+                return
+            self._output.drain()
+
+    def _settle(self, markers: float) -> None:
+        """Log output up to the given count of markers (or all of it), waiting up to a second."""
+        deadline = time.monotonic() + OUTPUT_SETTLE_SECONDS
+        output = self._output
+        output.drain()
+        while output.markers < markers and not output.ended:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            select.select([output.fd], [], [], remaining)
+            output.drain()
 
     def send(self, frames: list[bytes], timeout: float) -> bool:
         """Send a request's frames; False if the process is gone. Raises TimeoutError."""
@@ -128,7 +188,9 @@ class Worker:
 
     def receive(self, timeout: float) -> bytes | None:
         """The next frame from the worker; None if it exited. Raises TimeoutError."""
-        self.channel.settimeout(_positive(timeout))
+        deadline = time.monotonic() + _positive(timeout)
+        self._wait_for_frame(deadline)
+        self.channel.settimeout(_positive(deadline - time.monotonic()))
         try:
             frame = read_frame(self.channel)
         except ConnectionError:
@@ -150,12 +212,13 @@ class Worker:
             self.process.kill()
         self.process.wait()
         self._registry.remove(self.process.pid)
-        self._settle(math.inf)  # what it printed before it died is logged before anything else
+        self._output.drain()  # what it printed before it died is logged before anything else
 
     def close(self) -> None:
-        """Stop the process, release the socket and send the rest of its log."""
+        """Stop the process, release the socket and the pipe, and send the rest of its log."""
         self.kill()
         self.channel.close()
+        self._output.pipe.close()
         self.log.close()
 
     def exit_reason(self) -> str:

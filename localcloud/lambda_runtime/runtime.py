@@ -121,7 +121,7 @@ class _Deployment:
         """A new execution environment, with its own log stream as in Lambda."""
         stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
         log = ExecutionLog(self.log_file, self.logs, self.function.log_group_name, stream)
-        log.line(f"INIT_START Runtime Version: python:{PYTHON_VERSION}")
+        log.write([f"INIT_START Runtime Version: python:{PYTHON_VERSION}"])
         environment = {**self.environment, "AWS_LAMBDA_LOG_STREAM_NAME": stream}
         try:
             return Worker(self.function.handler, self.code_dir, environment, log, self.registry)
@@ -167,7 +167,7 @@ class _Deployment:
             deadline = min(started + INIT_LIMIT_SECONDS, caller_deadline)
             outcome = self._initialize(worker, request_id, deadline)
             if isinstance(outcome, LambdaError):
-                worker.log.line(f"START RequestId: {request_id} Version: $LATEST")
+                worker.log.write([f"START RequestId: {request_id} Version: $LATEST"])
                 if outcome.timed_out:
                     worker.kill()
                     if deadline == caller_deadline:
@@ -206,7 +206,7 @@ class _Deployment:
             "arn": self.arn,
             "deadline_ms": int((time.time() + timeout) * 1000),
         }
-        worker.log.line(f"START RequestId: {request_id} Version: $LATEST")
+        worker.log.write([f"START RequestId: {request_id} Version: $LATEST"])
         began = time.monotonic()
         deadline = min(began + timeout, caller_deadline)
         try:
@@ -217,12 +217,12 @@ class _Deployment:
             if deadline == caller_deadline:
                 self._abandon(worker, request_id, began, caller_deadline)
             message = f"Task timed out after {timeout:.2f} seconds"
-            worker.log.line(f"{_timestamp()} {request_id} {message}")
+            worker.log.write([f"{_timestamp()} {request_id} {message}"])
             error = LambdaError(TIMED_OUT, message)
             return self._finished(worker, request_id, began, init_ms, error=error, fatal=True)
         if frame is None:
             error = self._exited(worker, request_id)
-            worker.log.line(f"{error.message}\n{EXIT_ERROR}")
+            worker.log.write([error.message, EXIT_ERROR])
             return self._finished(worker, request_id, began, init_ms, error=error, fatal=True)
         answer = json.loads(frame)
         worker.memory_mb = answer["memory_mb"]
@@ -234,9 +234,11 @@ class _Deployment:
     def _abandon(self, worker: Worker, request_id: str, began: float, deadline: float) -> None:
         """The caller's own limit ran out (its worker is already stopped): log it and raise."""
         waited = deadline - began
-        worker.log.line(
-            f"{_timestamp()} {request_id} The caller stopped waiting after {waited:.2f} seconds; "
-            "the execution environment was stopped"
+        worker.log.write(
+            [
+                f"{_timestamp()} {request_id} The caller stopped waiting after {waited:.2f} "
+                "seconds; the execution environment was stopped"
+            ]
         )
         self._report(worker, request_id, waited * 1000, None, "\tStatus: timeout")
         raise CallerTimeout(f"{self.function.name} did not answer within {waited:.2f} seconds")
@@ -281,11 +283,13 @@ class _Deployment:
         init = f"\tInit Duration: {init_ms:.2f} ms" if init_ms is not None else ""
         # Since August 2025 Lambda bills the init phase of on-demand functions too.
         billed = math.ceil(duration_ms + (init_ms or 0.0))
-        worker.log.line(f"END RequestId: {request_id}")
-        worker.log.line(
-            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Billed Duration: {billed} ms\tMemory Size: {self.function.memory} MB\t"
-            f"Max Memory Used: {worker.memory_mb} MB{init}{status}"
+        worker.log.write(
+            [
+                f"END RequestId: {request_id}",
+                f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+                f"Billed Duration: {billed} ms\tMemory Size: {self.function.memory} MB\t"
+                f"Max Memory Used: {worker.memory_mb} MB{init}{status}",
+            ]
         )
 
 

@@ -201,16 +201,24 @@ def invoke(
     return {}, payload_json
 
 
+def _open_status() -> int | None:
+    try:
+        return os.open("/proc/self/status", os.O_RDONLY)
+    except OSError:
+        return None
+
+
+_STATUS_FD = _open_status()
+
+
 def peak_memory_mb() -> int:
     """This process's peak resident memory (VmHWM; getrusage's would count the parent's too,
     since Linux keeps ru_maxrss across exec)."""
-    try:
-        with Path("/proc/self/status").open("rb") as status:
-            for line in status:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1]) // 1024
-    except OSError:
-        pass
+    if _STATUS_FD is not None:
+        status = os.pread(_STATUS_FD, 8192, 0)
+        start = status.find(b"VmHWM:")
+        if start >= 0:
+            return int(status[start + 6 : status.index(b"kB", start)]) // 1024
     scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes there, kilobytes here
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // scale
 

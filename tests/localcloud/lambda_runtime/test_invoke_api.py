@@ -48,6 +48,8 @@ HANDLER = """
     def handler(event, context):
         print("got", json.dumps(event, sort_keys=True))
         logger.info("through logging")
+        for number in range(event.get("lines", 0)):
+            print(f"{number:03d}", "y" * 100_000)
         time.sleep(event.get("sleep", 0))
         if "write" in event:
             with open(event["write"], "w") as marker:
@@ -409,6 +411,27 @@ def test_output_and_lambdas_lines_reach_cloudwatch_logs(lambda_client: Any, logs
     assert "Init Duration" not in messages[11] and "Memory Size: 128 MB" in messages[11]
     stamps = [event["timestamp"] for event in events]
     assert stamps == sorted(stamps)
+
+
+def test_output_is_in_cloudwatch_logs_while_the_function_runs(
+    lambda_client: Any, logs: Any
+) -> None:
+    """GIVEN a function that prints 3 MB (more than a pipe holds) and then works for 2 s
+    WHEN invoked THEN every line is in CloudWatch Logs before it answers."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        call = pool.submit(
+            lambda_client.invoke, FunctionName="echo", Payload=b'{"lines": 30, "sleep": 2}'
+        )
+        printed = wait_for(
+            lambda: len(found := events_of(logs, "echo", '"029 yyyy"')) == 1 and found
+        )
+        running = not call.done()
+        response = call.result()
+
+    assert running
+    assert response["StatusCode"] == 200 and "FunctionError" not in response
+    assert printed[0]["message"] == "029 " + "y" * 100_000
+    assert len(events_of(logs, "echo", "yyyy")) == 30
 
 
 def test_each_execution_environment_has_its_own_stream(lambda_client: Any, logs: Any) -> None:
