@@ -20,7 +20,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from localcloud.background import HttpServer, free_port
@@ -28,6 +27,7 @@ from localcloud.constants import ACCOUNT_ID, REGION
 from localcloud.core.signing import Credentials
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
 from localcloud.lambda_runtime.server import start_server
+from tests.client_errors import error_of
 from tests.localcloud.lambda_runtime.conftest import build_zip
 
 CREDENTIALS = Credentials.generate()
@@ -111,17 +111,6 @@ def server(runtime: LambdaRuntime) -> Iterator[HttpServer]:
 @pytest.fixture(scope="module")
 def lambda_client(server: HttpServer) -> Any:
     return _client("lambda", server.url)
-
-
-def error_of(call: Callable[..., Any], **parameters: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as raised:
-        call(**parameters)
-    response = raised.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 def events_of(logs: Any, function: str, pattern: str = "") -> list[dict[str, Any]]:
