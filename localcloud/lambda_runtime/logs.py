@@ -67,7 +67,6 @@ class ExecutionLog:
 
     def __init__(self, file: FunctionLogFile, logs: Any, group: str, stream: str) -> None:
         self.file = file
-        self.stream = stream
         self._writer: LogStreamWriter | None = None
         if logs is not None:
             try:

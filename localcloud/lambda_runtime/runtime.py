@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -145,7 +145,7 @@ class _Deployment:
             self.pool.discard(worker)
             raise
         if tail:
-            result = _with_tail(result, worker.log.take_tail())
+            result = replace(result, log_tail=worker.log.take_tail())
         # A handler's own exception leaves its environment warm, as in Lambda; timeouts,
         # crashes and failed inits do not.
         if worker.initialized and worker.alive():
@@ -291,12 +291,6 @@ class _Deployment:
                 f"Max Memory Used: {worker.memory_mb} MB{init}{status}",
             ]
         )
-
-
-def _with_tail(result: InvocationResult, tail: bytes) -> InvocationResult:
-    return InvocationResult(
-        result.request_id, result.payload, result.error, result.duration_ms, result.init_ms, tail
-    )
 
 
 class LambdaRuntime:
