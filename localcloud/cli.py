@@ -141,7 +141,7 @@ def _print_connection(connection: dict[str, Any], state_dir: Path) -> None:
 The local cloud is up (connection details: {connection_file}).
   API:        {url}   (and {connection["api_url"]}/dev/predict)
   API key:    {key}
-  AWS APIs:   {endpoints["default"]}  (SageMaker: {endpoints["sagemaker"]})
+  AWS APIs:   {endpoints["default"]}  (every service, as AWS_ENDPOINT_URL)
 
 Try it:
   curl -s -X POST {url} -H 'x-api-key: {key}' -H 'Content-Type: application/json' \\
@@ -150,7 +150,7 @@ Try it:
   python - <<'EOF'
   import json, boto3
   conn = json.load(open("{connection_file}"))
-  runtime = boto3.client("sagemaker-runtime", endpoint_url=conn["endpoints"]["sagemaker_runtime"],
+  runtime = boto3.client("sagemaker-runtime", endpoint_url=conn["endpoints"]["default"],
       region_name=conn["region"], aws_access_key_id=conn["aws_access_key_id"],
       aws_secret_access_key=conn["aws_secret_access_key"])
   body = json.dumps({{"instances": [{record}]}})

@@ -105,8 +105,11 @@ class SageMakerFrontEnd:
 class RunningServer:
     """A local SageMaker listening on `url`; `stop()` also stops every process it started."""
 
-    def __init__(self, backend: LocalSageMaker, server: HttpServer) -> None:
+    def __init__(
+        self, backend: LocalSageMaker, front_end: SageMakerFrontEnd, server: HttpServer
+    ) -> None:
         self.backend = backend
+        self.handle = front_end.handle  # what the edge mounts for "sagemaker"
         self._server = server
         self.url = server.url
 
@@ -140,4 +143,4 @@ def start_server(
         threads=64,
     )
     server.start()
-    return RunningServer(backend, server)
+    return RunningServer(backend, front_end, server)
