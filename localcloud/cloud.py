@@ -28,6 +28,7 @@ from localcloud.core.signing import Credentials
 from localcloud.edge import Edge
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
 from localcloud.lambda_runtime.function import DEFAULT_MEMORY_MB
+from localcloud.lambda_runtime.server import INVOKE_PATH, LambdaFrontEnd
 from localcloud.processes import ProcessRegistry
 from localcloud.routes import routes_of
 from localcloud.run_reports import save_report
@@ -146,6 +147,8 @@ class LocalCloud:
             self.state_dir, ambient_environment=self.environment, logs=self.session.client("logs")
         )
         self._stoppers.append(self.runtime.shutdown)
+        invoke = LambdaFrontEnd(self.runtime, self.credentials)
+        edge.mount("lambda", invoke.handle, path=INVOKE_PATH.pattern)  # the rest of Lambda: moto
 
     def _export_environment(self) -> None:
         """Point this process's boto3 at the local cloud; `stop` puts the old values back.

@@ -81,7 +81,7 @@ class ExecutionLog:
         with self._lock:
             self.file.write("".join(f"{message}\n" for message in messages))
             for message in messages:
-                if self._writer is not None:
+                if self._writer is not None and message:  # an event holds at least a character
                     self._writer.write(message)
                 if self._tail is not None:
                     self._tail.add(message.encode(errors="replace") + b"\n")

@@ -18,9 +18,6 @@ from localcloud.lambda_runtime.runtime import LambdaRuntime
 LATEST = "$LATEST"  # the only version of a function here: the stack's code, unpublished
 MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024  # Invoke's limits (Lambda quotas, botocore's docs)
 MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024
-SYNC_TOO_LARGE = (
-    f"Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation"
-)
 # Invoke members this runtime serves; the others (client context, tenants, durable executions)
 # are refused rather than ignored.
 SUPPORTED_MEMBERS = frozenset({"FunctionName", "Qualifier", "InvocationType", "LogType", "Payload"})
@@ -90,7 +87,10 @@ class LambdaResponses:
                 f"(limit {MAX_ASYNC_PAYLOAD_BYTES} bytes)"
             )
         if len(body) > MAX_SYNC_PAYLOAD_BYTES:
-            raise RequestEntityTooLargeException(SYNC_TOO_LARGE)
+            raise RequestEntityTooLargeException(
+                f"Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes for the "
+                "InvokeFunction operation"
+            )
         event = parse_payload(body)
         if invocation_type == "DryRun":
             self.runtime.check(name)

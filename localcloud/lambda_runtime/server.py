@@ -12,17 +12,14 @@ import re
 import uuid
 from urllib.parse import unquote
 
-from localcloud.background import HttpRequest, HttpResponse, HttpServer
+from localcloud.background import HttpRequest, HttpResponse
 from localcloud.core.exceptions import AwsError, UnknownOperationException, ValidationException
 from localcloud.core.json_protocol import rest_json_error
 from localcloud.core.rest_json import rest_params
 from localcloud.core.signing import Credentials, SignatureVerifier
 from localcloud.core.validation import InvalidRequest, MalformedRequest, operation_model, validate
-from localcloud.lambda_runtime.exceptions import (
-    RequestEntityTooLargeException,
-    ServiceException,
-)
-from localcloud.lambda_runtime.responses import SYNC_TOO_LARGE, LambdaResponses
+from localcloud.lambda_runtime.exceptions import ServiceException
+from localcloud.lambda_runtime.responses import LambdaResponses
 from localcloud.lambda_runtime.runtime import LambdaRuntime
 
 LOG = logging.getLogger("localcloud.lambda")
@@ -30,9 +27,6 @@ SERVICE = "lambda"
 SIGNING_NAME = "lambda"
 # The edge sends requests signed for `lambda` whose path matches this here; the rest to moto.
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
-# Above Invoke's 6 MB, so a payload just over it is read and refused in Lambda's words; a body
-# over this is refused before it is read.
-MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 class LambdaFrontEnd:
@@ -69,20 +63,3 @@ class LambdaFrontEnd:
         except (InvalidRequest, MalformedRequest) as invalid:
             raise ValidationException(str(invalid)) from None
         return self.responses.invoke(params)
-
-
-def start_server(
-    runtime: LambdaRuntime, credentials: Credentials, host: str = "127.0.0.1", port: int = 0
-) -> HttpServer:
-    """Serve Invoke on host:port (0: a free port) on its own, until the edge serves it."""
-    server = HttpServer(
-        LambdaFrontEnd(runtime, credentials).handle,
-        host=host,
-        port=port,
-        what="the local Lambda",
-        max_body=MAX_BODY_BYTES,
-        too_large=rest_json_error(RequestEntityTooLargeException(SYNC_TOO_LARGE)),
-        threads=32,
-    )
-    server.start()
-    return server

@@ -1,7 +1,7 @@
 """Lambda's Invoke and the functions' CloudWatch Logs, through real boto3 clients (and the CLI).
 
-The local runtime serves Invoke on its own HTTP server, as the edge will; moto server plays
-CloudWatch Logs, where every execution environment writes its stream.
+One edge serves both, as in the local cloud: Invoke from the local runtime, CloudWatch Logs
+(where every execution environment writes its stream) and the rest of Lambda from moto.
 """
 
 from __future__ import annotations
@@ -20,18 +20,17 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
 
-from localcloud.background import HttpServer, free_port
-from localcloud.constants import ACCOUNT_ID, REGION
+from localcloud.constants import ACCOUNT_ID, REGION, REPO_ROOT
 from localcloud.core.signing import Credentials
+from localcloud.edge import Edge
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
-from localcloud.lambda_runtime.server import start_server
+from localcloud.lambda_runtime.server import INVOKE_PATH, LambdaFrontEnd
 from tests.client_errors import error_of
 from tests.localcloud.lambda_runtime.conftest import build_zip
 
 CREDENTIALS = Credentials.generate()
-AWS_CLI = Path("/work/main/.venv-awscli/bin/aws")
+AWS_CLI = REPO_ROOT / ".venv-awscli" / "bin" / "aws"
 ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function"
 STREAM_NAME = re.compile(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}")
 HANDLER = """
@@ -47,6 +46,7 @@ HANDLER = """
 
     def handler(event, context):
         print("got", json.dumps(event, sort_keys=True))
+        print()  # CloudWatch Logs holds no empty event: this one must not cost the others
         logger.info("through logging")
         for number in range(event.get("lines", 0)):
             print(f"{number:03d}", "y" * 100_000)
@@ -64,16 +64,6 @@ HANDLER = """
 """
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    """A moto server for CloudWatch Logs."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 def _client(service: str, url: str, credentials: Credentials = CREDENTIALS) -> Any:
     return boto3.client(
         service,
@@ -86,31 +76,37 @@ def _client(service: str, url: str, credentials: Credentials = CREDENTIALS) -> A
 
 
 @pytest.fixture(scope="module")
-def logs(moto_url: str) -> Any:
-    return _client("logs", moto_url)
+def edge() -> Iterator[Edge]:
+    """The edge, with moto behind it; Invoke is mounted once the runtime exists."""
+    edge = Edge(CREDENTIALS)
+    edge.moto.reset()
+    edge.start()
+    yield edge
+    edge.stop()
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory, logs: Any) -> Iterator[LambdaRuntime]:
-    """A runtime with two functions, logging to moto's CloudWatch Logs."""
+def logs(edge: Edge) -> Any:
+    return _client("logs", edge.url)
+
+
+@pytest.fixture(scope="module")
+def runtime(
+    tmp_path_factory: pytest.TempPathFactory, edge: Edge, logs: Any
+) -> Iterator[LambdaRuntime]:
+    """A runtime with two functions, logging to moto's CloudWatch Logs, serving Invoke."""
     runtime = LambdaRuntime(tmp_path_factory.mktemp("state"), {"AWS_REGION": REGION}, logs=logs)
     code = build_zip({"app.py": HANDLER})
     runtime.register(LambdaFunction("echo", code, "app.handler", memory=256, timeout=10))
     runtime.register(LambdaFunction("talker", code, "app.handler", timeout=10))
+    edge.mount("lambda", LambdaFrontEnd(runtime, CREDENTIALS).handle, path=INVOKE_PATH.pattern)
     yield runtime
     runtime.shutdown()
 
 
 @pytest.fixture(scope="module")
-def server(runtime: LambdaRuntime) -> Iterator[HttpServer]:
-    server = start_server(runtime, CREDENTIALS)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def lambda_client(server: HttpServer) -> Any:
-    return _client("lambda", server.url)
+def lambda_client(edge: Edge, runtime: LambdaRuntime) -> Any:
+    return _client("lambda", edge.url)
 
 
 def events_of(logs: Any, function: str, pattern: str = "") -> list[dict[str, Any]]:
@@ -359,8 +355,8 @@ def test_bad_requests_get_lambdas_codes_and_words(
     assert error_of(lambda_client.invoke, **parameters) == expected
 
 
-def test_only_the_clouds_own_credentials_are_accepted(server: HttpServer) -> None:
-    stranger = _client("lambda", server.url, Credentials.generate())
+def test_only_the_clouds_own_credentials_are_accepted(edge: Edge, runtime: LambdaRuntime) -> None:
+    stranger = _client("lambda", edge.url, Credentials.generate())
 
     code, message, status = error_of(stranger.invoke, FunctionName="echo")
 
@@ -453,14 +449,16 @@ def test_each_execution_environment_has_its_own_stream(lambda_client: Any, logs:
 
 
 @pytest.mark.skipif(not AWS_CLI.exists(), reason="the AWS CLI is installed by the project")
-def test_the_aws_cli_invokes_with_a_log_tail(server: HttpServer, tmp_path: Path) -> None:
+def test_the_aws_cli_invokes_with_a_log_tail(
+    edge: Edge, runtime: LambdaRuntime, tmp_path: Path
+) -> None:
     out = tmp_path / "out.json"
     event = tmp_path / "event.json"
     event.write_text('{"from": "cli"}')
     environment = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
-        "AWS_ENDPOINT_URL": server.url,
+        "AWS_ENDPOINT_URL": edge.url,
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,  # the one CLI v1 reads
         "AWS_MAX_ATTEMPTS": "1",
