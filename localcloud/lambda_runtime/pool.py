@@ -71,10 +71,10 @@ class _Output:
                 chunks.append(chunk)
                 if len(chunk) < READ_BYTES:
                     break
-            if not chunks and not self.ended:
+            if not chunks and not (self.ended and self._partial):
                 return
             *lines, self._partial = (self._partial + b"".join(chunks)).split(b"\n")
-            if self.ended or len(self._partial) > MAX_LINE_BYTES:
+            if self._partial and (self.ended or len(self._partial) > MAX_LINE_BYTES):
                 lines.append(self._partial)
                 self._partial = b""
             messages = []
