@@ -67,8 +67,8 @@ class LambdaError:
     def to_payload(self) -> dict[str, Any]:
         """The body Lambda's Invoke returns for a function error."""
         payload: dict[str, Any] = {"errorMessage": self.message, "errorType": self.type}
-        if self.stack_trace is not None:
-            payload["requestId"] = self.request_id or ""
+        if self.request_id is not None and self.stack_trace is not None:
+            payload["requestId"] = self.request_id
             payload["stackTrace"] = list(self.stack_trace)
         return payload
 

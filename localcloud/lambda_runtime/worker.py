@@ -164,13 +164,15 @@ def _log_error(error_type: str, message: str, error: BaseException | None) -> No
 
 
 def _error_frame(
-    error_type: str, message: str, error: BaseException | None = None, request_id: str = ""
+    error_type: str, message: str, error: BaseException | None = None, request_id: str | None = None
 ) -> dict[str, Any]:
-    """Lambda's error shape; an exception of the function's own adds its request id and stack."""
+    """Lambda's error shape; the function's own failures (request id given, "" in init) add the
+    request id and the stack of the function's exception (none for Runtime.* init errors)."""
     shape: dict[str, Any] = {"errorMessage": message, "errorType": error_type}
-    if error is not None:
+    if request_id is not None:
         shape["requestId"] = request_id
-        shape["stackTrace"] = traceback.format_list(traceback.extract_tb(_user_frames(error)))
+        frames = traceback.extract_tb(_user_frames(error)) if error is not None else []
+        shape["stackTrace"] = traceback.format_list(frames)
     return {"error": shape}
 
 
@@ -252,11 +254,11 @@ def main() -> None:
         handler = load_handler(sys.argv[2])
     except FunctionError as failure:
         _log_error(failure.error_type, failure.message, failure.__cause__)
-        channel.send(_error_frame(failure.error_type, failure.message, failure.__cause__))
+        channel.send(_error_frame(failure.error_type, failure.message, request_id=""))
         return
     except Exception as error:
         _log_error(type(error).__name__, str(error), error)
-        channel.send(_error_frame(type(error).__name__, str(error), error))
+        channel.send(_error_frame(type(error).__name__, str(error), error, request_id=""))
         return
     channel.send({})
     while (meta := read_frame(channel.socket)) is not None and (

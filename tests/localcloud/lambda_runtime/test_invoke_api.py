@@ -526,3 +526,23 @@ def test_the_projects_predict_proxy_logs_to_its_configured_group(
     assert done[-1]["request_id"] == "api-request-1"
     assert messages[-1].startswith(f"REPORT RequestId: {request_id}\tDuration: ")
     assert "\tMemory Size: 256 MB\t" in messages[-1]
+
+
+def test_an_init_error_is_a_function_error_in_lambdas_shape(
+    runtime: LambdaRuntime, lambda_client: Any
+) -> None:
+    broken = build_zip({"app.py": "import nothing_here\n"})
+    runtime.register(LambdaFunction("broken", broken, "app.handler"))
+
+    response = lambda_client.invoke(FunctionName="broken", LogType="Tail")
+
+    assert response["FunctionError"] == "Unhandled"
+    assert json.loads(response["Payload"].read()) == {
+        "errorMessage": "Unable to import module 'app': No module named 'nothing_here'",
+        "errorType": "Runtime.ImportModuleError",
+        "requestId": "",
+        "stackTrace": [],
+    }
+    log = base64.b64decode(response["LogResult"]).decode()
+    assert "[ERROR] Runtime.ImportModuleError: Unable to import module 'app'" in log
+    assert "\tStatus: error\tError Type: Runtime.ImportModuleError" in log
