@@ -143,8 +143,10 @@ class LocalCloud:
         edge.mount("codepipeline", jobs.handle)
         self.jobs = jobs
         self.session = boto3.session.Session(region_name=REGION)
+        # Functions see what Lambda gives them: the endpoint, region and credentials (AWS_*).
+        aws_only = {name: value for name, value in self.environment.items() if name[:4] == "AWS_"}
         self.runtime = LambdaRuntime(
-            self.state_dir, ambient_environment=self.environment, logs=self.session.client("logs")
+            self.state_dir, ambient_environment=aws_only, logs=self.session.client("logs")
         )
         self._stoppers.append(self.runtime.shutdown)
         invoke = LambdaFrontEnd(self.runtime, self.credentials)
