@@ -27,6 +27,8 @@ from localcloud.constants import ACCOUNT_ID, GATEWAY_PORT, REGION
 from localcloud.core.signing import Credentials
 from localcloud.edge import Edge
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
+from localcloud.lambda_runtime.function import DEFAULT_MEMORY_MB
+from localcloud.lambda_runtime.server import INVOKE_PATH, LambdaFrontEnd
 from localcloud.processes import ProcessRegistry
 from localcloud.routes import routes_of
 from localcloud.run_reports import save_report
@@ -143,8 +145,12 @@ class LocalCloud:
         self.session = boto3.session.Session(region_name=REGION)
         # Functions see what Lambda gives them: the endpoint, region and credentials (AWS_*).
         aws_only = {name: value for name, value in self.environment.items() if name[:4] == "AWS_"}
-        self.runtime = LambdaRuntime(self.state_dir, ambient_environment=aws_only)
+        self.runtime = LambdaRuntime(
+            self.state_dir, ambient_environment=aws_only, logs=self.session.client("logs")
+        )
         self._stoppers.append(self.runtime.shutdown)
+        invoke = LambdaFrontEnd(self.runtime, self.credentials)
+        edge.mount("lambda", invoke.handle, path=INVOKE_PATH.pattern)  # the rest of Lambda: moto
 
     def _export_environment(self) -> None:
         """Point this process's boto3 at the local cloud; `stop` puts the old values back.
@@ -212,6 +218,8 @@ class LocalCloud:
                     handler=properties["Handler"],
                     environment=properties.get("Environment", {}).get("Variables", {}),
                     timeout=int(properties.get("Timeout", 3)),
+                    memory=int(properties.get("MemorySize", DEFAULT_MEMORY_MB)),
+                    log_group=properties.get("LoggingConfig", {}).get("LogGroup", ""),
                 )
             )
 
