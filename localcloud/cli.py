@@ -1,4 +1,4 @@
-"""`python -m localcloud demo | up | start | run | approve | status | logs | push | down`."""
+"""`python -m localcloud demo | up | start | run | approve | status | logs | env | push | down`."""
 
 # The commands and their output only: the background process is localcloud.daemon, the
 # connection file's schema localcloud.connection (this docstring is the --help description).
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 import urllib.error
@@ -188,6 +189,14 @@ def _require_connection(args: argparse.Namespace) -> dict[str, Any]:
     if connection is None:
         raise StackError("no local cloud is running: start one with `make up`")
     return connection
+
+
+def env(args: argparse.Namespace) -> int:
+    """Print `export` lines that point the AWS CLI, boto3 and the SDKs at the running cloud."""
+    connection = _require_connection(args)
+    for name, value in sorted(connection["environment"].items()):
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -387,6 +396,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     approve_command.add_argument("--reject", action="store_true", help="reject instead")
     approve_command.add_argument("--comment", default="", help="a note kept with the answer")
     command("down", down, "stop the local cloud (or clean up after one that died)")
+    command("env", env, "print the variables that point AWS clients at the running cloud")
     push_parser = command("push", push_command, "stand in for a CodeCommit push to the branch")
     push_parser.add_argument("--branch", default="", help="the branch (the stack's BranchName)")
     command("status", status, "show whether the cloud is up and the last run")

@@ -29,6 +29,8 @@ from localcloud.core.signing import Credentials
 from localcloud.edge import Edge
 from localcloud.events import LocalEvents, TargetServices
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
+from localcloud.lambda_runtime.function import DEFAULT_MEMORY_MB
+from localcloud.lambda_runtime.server import INVOKE_PATH, LambdaFrontEnd
 from localcloud.processes import ProcessRegistry
 from localcloud.routes import routes_of
 from localcloud.run_reports import save_report
@@ -145,8 +147,14 @@ class LocalCloud:
         edge.mount("codepipeline", jobs.handle)
         self.jobs = jobs
         self.session = boto3.session.Session(region_name=REGION)
-        self.runtime = LambdaRuntime(self.state_dir, ambient_environment=self.environment)
+        # Functions see what Lambda gives them: the endpoint, region and credentials (AWS_*).
+        aws_only = {name: value for name, value in self.environment.items() if name[:4] == "AWS_"}
+        self.runtime = LambdaRuntime(
+            self.state_dir, ambient_environment=aws_only, logs=self.session.client("logs")
+        )
         self._stoppers.append(self.runtime.shutdown)
+        invoke = LambdaFrontEnd(self.runtime, self.credentials)
+        edge.mount("lambda", invoke.handle, path=INVOKE_PATH.pattern)  # the rest of Lambda: moto
 
     def _export_environment(self) -> None:
         """Point this process's boto3 at the local cloud; `stop` puts the old values back.
@@ -214,6 +222,8 @@ class LocalCloud:
                     handler=properties["Handler"],
                     environment=properties.get("Environment", {}).get("Variables", {}),
                     timeout=int(properties.get("Timeout", 3)),
+                    memory=int(properties.get("MemorySize", DEFAULT_MEMORY_MB)),
+                    log_group=properties.get("LoggingConfig", {}).get("LogGroup", ""),
                 )
             )
 

@@ -1,4 +1,7 @@
-"""Run Lambda functions from their deployment zips in warm worker processes, as Lambda does."""
+"""Run Lambda functions from their deployment zips in warm worker processes, as Lambda does.
+
+Their logs go to CloudWatch Logs as Lambda's do (`logs`); `server` serves Lambda's Invoke.
+"""
 
 from localcloud.lambda_runtime.exceptions import (
     CallerTimeout,

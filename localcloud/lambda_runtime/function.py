@@ -51,7 +51,13 @@ class LambdaFunction:
     handler: str
     environment: Mapping[str, object] = field(default_factory=dict)
     timeout: float = 3.0
-    memory: int = DEFAULT_MEMORY_MB  # reported to the function; not enforced
+    memory: int = DEFAULT_MEMORY_MB  # reported to the function and in REPORT; not enforced
+    log_group: str = ""  # LoggingConfig.LogGroup; Lambda's default is /aws/lambda/<name>
+
+    @property
+    def log_group_name(self) -> str:
+        """The CloudWatch Logs group the function's execution environments write to."""
+        return self.log_group or f"/aws/lambda/{self.name}"
 
     def validate(self) -> None:
         """Refuse what Lambda refuses, with its wording, before anything runs."""

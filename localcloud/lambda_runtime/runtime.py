@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from localcloud.constants import ACCOUNT_ID, REGION
 from localcloud.lambda_runtime.exceptions import CallerTimeout, ResourceNotFoundException
 from localcloud.lambda_runtime.function import LambdaFunction, environment_value, unpack
+from localcloud.lambda_runtime.logs import ExecutionLog, FunctionLogFile
 from localcloud.lambda_runtime.pool import Worker, WorkerPool
 from localcloud.paths import inside
 from localcloud.processes import ProcessRegistry, base_path
@@ -26,14 +29,32 @@ INIT_LIMIT_SECONDS = 10.0  # Lambda's limit on the init phase of an on-demand fu
 TIMED_OUT = "Sandbox.Timedout"
 EXIT_ERROR = "Runtime.ExitError"
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+LOG = logging.getLogger("localcloud.lambda")
 
 
 @dataclass(frozen=True)
 class LambdaError:
-    """A failed invocation as Lambda reports it (the stack trace stays in the function's log)."""
+    """A failed invocation as Lambda reports it.
+
+    An exception of the function's own code (or its init) also carries the request id and the
+    stack trace, as Lambda's Python runtime answers them; the runtime's own errors do not.
+    """
 
     type: str
     message: str
+    request_id: str | None = None
+    stack_trace: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_frame(cls, shape: dict[str, Any]) -> LambdaError:
+        """The error shape a worker sent."""
+        trace = shape.get("stackTrace")
+        return cls(
+            shape["errorType"],
+            shape["errorMessage"],
+            shape.get("requestId"),
+            None if trace is None else tuple(trace),
+        )
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}"
@@ -43,9 +64,13 @@ class LambdaError:
         """The function ran out of time (its timeout, or Lambda's init limit)."""
         return self.type == TIMED_OUT
 
-    def to_payload(self) -> dict[str, str]:
+    def to_payload(self) -> dict[str, Any]:
         """The body Lambda's Invoke returns for a function error."""
-        return {"errorMessage": self.message, "errorType": self.type}
+        payload: dict[str, Any] = {"errorMessage": self.message, "errorType": self.type}
+        if self.request_id is not None and self.stack_trace is not None:
+            payload["requestId"] = self.request_id
+            payload["stackTrace"] = list(self.stack_trace)
+        return payload
 
 
 @dataclass(frozen=True)
@@ -57,6 +82,7 @@ class InvocationResult:
     error: LambdaError | None = None
     duration_ms: float = 0.0
     init_ms: float | None = None  # set when this invocation started a new worker
+    log_tail: bytes | None = None  # the last 4 KB of its log, when asked for (LogType Tail)
 
     @property
     def ok(self) -> bool:
@@ -64,30 +90,12 @@ class InvocationResult:
         return self.error is None
 
 
-class _LogSink:
-    """A function's log file, appended to by its workers and by the runtime's own lines."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = path.open("ab", buffering=0)
-        self._lock = threading.Lock()
-
-    def write(self, text: str) -> None:
-        with self._lock:
-            if not self.file.closed:
-                self.file.write(text.encode())
-
-    def close(self) -> None:
-        with self._lock:
-            self.file.close()
-
-
 def _timestamp() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class _Deployment:
-    """One registered version of a function: unpacked code, environment, log and warm pool."""
+    """One registered version of a function: unpacked code, environment, logs and warm pool."""
 
     def __init__(
         self,
@@ -95,7 +103,8 @@ class _Deployment:
         code_dir: Path,
         environment: dict[str, str],
         arn: str,
-        log: _LogSink,
+        log_file: FunctionLogFile,
+        logs: Any,
         max_workers: int,
         registry: ProcessRegistry,
     ) -> None:
@@ -103,29 +112,40 @@ class _Deployment:
         self.code_dir = code_dir
         self.environment = environment
         self.arn = arn
-        self.log = log
+        self.log_file = log_file
+        self.logs = logs
         self.registry = registry
         self.pool = WorkerPool(self._spawn, max_workers)
 
     def _spawn(self) -> Worker:
-        stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
-        self.log.write(f"INIT_START Runtime Version: python:{PYTHON_VERSION}\n")
+        """A new execution environment, with its own log stream as in Lambda."""
+        stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
+        log = ExecutionLog(self.log_file, self.logs, self.function.log_group_name, stream)
+        log.write([f"INIT_START Runtime Version: python:{PYTHON_VERSION}"])
         environment = {**self.environment, "AWS_LAMBDA_LOG_STREAM_NAME": stream}
-        return Worker(
-            self.function.handler, self.code_dir, environment, self.log.file, self.registry
-        )
+        try:
+            return Worker(self.function.handler, self.code_dir, environment, log, self.registry)
+        except BaseException:
+            log.close()
+            raise
 
-    def invoke(self, event: Any, wait_seconds: float | None) -> InvocationResult:
+    def invoke(
+        self, event: Any, wait_seconds: float | None, request_id: str, tail: bool
+    ) -> InvocationResult:
         payload = json.dumps(event).encode()  # before taking a worker: a bad event is the caller's
-        request_id = str(uuid.uuid4())
         started = time.monotonic()
         caller_deadline = math.inf if wait_seconds is None else started + wait_seconds
         worker = self.pool.acquire()
+        if tail:
+            worker.log.start_tail()
         try:
             result = self._run(worker, request_id, payload, started, caller_deadline)
         except BaseException:
+            worker.log.take_tail()
             self.pool.discard(worker)
             raise
+        if tail:
+            result = replace(result, log_tail=worker.log.take_tail())
         # A handler's own exception leaves its environment warm, as in Lambda; timeouts,
         # crashes and failed inits do not.
         if worker.initialized and worker.alive():
@@ -147,12 +167,12 @@ class _Deployment:
             deadline = min(started + INIT_LIMIT_SECONDS, caller_deadline)
             outcome = self._initialize(worker, request_id, deadline)
             if isinstance(outcome, LambdaError):
-                self.log.write(f"START RequestId: {request_id} Version: $LATEST\n")
+                worker.log.write([f"START RequestId: {request_id} Version: $LATEST"])
                 if outcome.timed_out:
                     worker.kill()
                     if deadline == caller_deadline:
-                        self._abandon(request_id, started, caller_deadline)
-                return self._finished(request_id, started, None, error=outcome, fatal=True)
+                        self._abandon(worker, request_id, started, caller_deadline)
+                return self._finished(worker, request_id, started, None, error=outcome, fatal=True)
             init_ms = outcome
         return self._call(worker, request_id, payload, init_ms, caller_deadline)
 
@@ -166,8 +186,9 @@ class _Deployment:
         if frame is None:
             return self._exited(worker, request_id)
         report = json.loads(frame)
+        worker.memory_mb = report["memory_mb"]
         if "error" in report:
-            return LambdaError(report["error"]["errorType"], report["error"]["errorMessage"])
+            return LambdaError.from_frame(report["error"])
         worker.initialized = True
         return (time.monotonic() - worker.started) * 1000
 
@@ -185,7 +206,7 @@ class _Deployment:
             "arn": self.arn,
             "deadline_ms": int((time.time() + timeout) * 1000),
         }
-        self.log.write(f"START RequestId: {request_id} Version: $LATEST\n")
+        worker.log.write([f"START RequestId: {request_id} Version: $LATEST"])
         began = time.monotonic()
         deadline = min(began + timeout, caller_deadline)
         try:
@@ -194,29 +215,32 @@ class _Deployment:
         except TimeoutError:
             worker.kill()
             if deadline == caller_deadline:
-                self._abandon(request_id, began, caller_deadline)
+                self._abandon(worker, request_id, began, caller_deadline)
             message = f"Task timed out after {timeout:.2f} seconds"
-            self.log.write(f"{_timestamp()} {request_id} {message}\n")
+            worker.log.write([f"{_timestamp()} {request_id} {message}"])
             error = LambdaError(TIMED_OUT, message)
-            return self._finished(request_id, began, init_ms, error=error, fatal=True)
+            return self._finished(worker, request_id, began, init_ms, error=error, fatal=True)
         if frame is None:
             error = self._exited(worker, request_id)
-            self.log.write(f"{error.message}\n{EXIT_ERROR}\n")
-            return self._finished(request_id, began, init_ms, error=error, fatal=True)
+            worker.log.write([error.message, EXIT_ERROR])
+            return self._finished(worker, request_id, began, init_ms, error=error, fatal=True)
         answer = json.loads(frame)
+        worker.memory_mb = answer["memory_mb"]
         if "error" in answer:
-            error = LambdaError(answer["error"]["errorType"], answer["error"]["errorMessage"])
-            return self._finished(request_id, began, init_ms, error=error)
-        return self._finished(request_id, began, init_ms, payload=answer["payload"])
+            error = LambdaError.from_frame(answer["error"])
+            return self._finished(worker, request_id, began, init_ms, error=error)
+        return self._finished(worker, request_id, began, init_ms, payload=answer["payload"])
 
-    def _abandon(self, request_id: str, began: float, caller_deadline: float) -> None:
+    def _abandon(self, worker: Worker, request_id: str, began: float, deadline: float) -> None:
         """The caller's own limit ran out (its worker is already stopped): log it and raise."""
-        waited = caller_deadline - began
-        self.log.write(
-            f"{_timestamp()} {request_id} The caller stopped waiting after {waited:.2f} seconds; "
-            "the execution environment was stopped\n"
+        waited = deadline - began
+        worker.log.write(
+            [
+                f"{_timestamp()} {request_id} The caller stopped waiting after {waited:.2f} "
+                "seconds; the execution environment was stopped"
+            ]
         )
-        self._report(request_id, waited * 1000, None, "\tStatus: timeout")
+        self._report(worker, request_id, waited * 1000, None, "\tStatus: timeout")
         raise CallerTimeout(f"{self.function.name} did not answer within {waited:.2f} seconds")
 
     @staticmethod
@@ -228,6 +252,7 @@ class _Deployment:
 
     def _finished(
         self,
+        worker: Worker,
         request_id: str,
         began: float,
         init_ms: float | None,
@@ -244,18 +269,27 @@ class _Deployment:
                 if error.timed_out
                 else f"\tStatus: error\tError Type: {error.type}"
             )
-        self._report(request_id, duration_ms, init_ms, status)
+        self._report(worker, request_id, duration_ms, init_ms, status)
         return InvocationResult(request_id, payload, error, duration_ms, init_ms)
 
     def _report(
-        self, request_id: str, duration_ms: float, init_ms: float | None, status: str
+        self,
+        worker: Worker,
+        request_id: str,
+        duration_ms: float,
+        init_ms: float | None,
+        status: str,
     ) -> None:
         init = f"\tInit Duration: {init_ms:.2f} ms" if init_ms is not None else ""
-        self.log.write(
-            f"END RequestId: {request_id}\n"
-            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Billed Duration: {math.ceil(duration_ms)} ms\t"
-            f"Memory Size: {self.function.memory} MB{init}{status}\n"
+        # Since August 2025 Lambda bills the init phase of on-demand functions too.
+        billed = math.ceil(duration_ms + (init_ms or 0.0))
+        worker.log.write(
+            [
+                f"END RequestId: {request_id}",
+                f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+                f"Billed Duration: {billed} ms\tMemory Size: {self.function.memory} MB\t"
+                f"Max Memory Used: {worker.memory_mb} MB{init}{status}",
+            ]
         )
 
 
@@ -264,15 +298,19 @@ class LambdaRuntime:
 
     Usage::
 
-        runtime = LambdaRuntime(state_dir, ambient_environment={"AWS_ENDPOINT_URL": url, ...})
+        runtime = LambdaRuntime(state_dir, ambient_environment={"AWS_ENDPOINT_URL": url, ...},
+                                logs=session.client("logs"))
         runtime.register(LambdaFunction("echo", zip_bytes, "app.handler", {"LOG_LEVEL": "DEBUG"}))
         result = runtime.invoke("echo", {"hello": "world"})   # thread-safe
         result.payload if result.ok else result.error          # LambdaError(type, message)
+        runtime.invoke_async("echo", {"hello": "later"})       # InvocationType Event
         runtime.shutdown()
 
     Workers get only `ambient_environment` (endpoints, region, the cloud's credentials), what
     Lambda itself sets, and the function's own; PYTHONPATH is the unpacked code alone. Code is
-    unpacked to `<state_dir>/lambda/<name>/<sha256>/`; output goes to `log_path(name)`.
+    unpacked to `<state_dir>/lambda/<name>/<sha256>/`. Output and Lambda's START/END/REPORT lines
+    go to `log_path(name)` and, given a CloudWatch Logs client, to the function's log group,
+    one stream per worker as in Lambda.
     """
 
     def __init__(
@@ -280,6 +318,7 @@ class LambdaRuntime:
         state_dir: Path,
         ambient_environment: Mapping[str, str] | None = None,
         *,
+        logs: Any = None,
         max_workers_per_function: int = DEFAULT_MAX_WORKERS,
         account_id: str = ACCOUNT_ID,
     ) -> None:
@@ -287,15 +326,20 @@ class LambdaRuntime:
         self.ambient = dict(ambient_environment or {})
         self.region = self.ambient.get("AWS_REGION", REGION)
         self.account_id = account_id
+        self.logs = logs
         self.max_workers = max_workers_per_function
         self.registry = ProcessRegistry(self.state_dir)
         self._deployments: dict[str, _Deployment] = {}
-        self._logs: dict[str, _LogSink] = {}
+        self._log_files: dict[str, FunctionLogFile] = {}
         self._lock = threading.Lock()
         self._closed = False
+        # Event invocations wait in this queue for a thread, as in Lambda's internal queue.
+        self._queue = ThreadPoolExecutor(
+            max_workers=max_workers_per_function, thread_name_prefix="lambda-event"
+        )
 
     def log_path(self, function_name: str) -> Path:
-        """Where a function's output and START/END/REPORT lines go."""
+        """Where a function's output and START/END/REPORT lines go on disk."""
         return self.state_dir / "logs" / "lambda" / f"{function_name}.log"
 
     def arn(self, function_name: str) -> str:
@@ -312,15 +356,17 @@ class LambdaRuntime:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the Lambda runtime is shut down")
-            log = self._logs.get(function.name)
-            if log is None:
-                log = self._logs[function.name] = _LogSink(self.log_path(function.name))
+            log_file = self._log_files.get(function.name)
+            if log_file is None:
+                log_file = FunctionLogFile(self.log_path(function.name))
+                self._log_files[function.name] = log_file
             deployment = _Deployment(
                 function,
                 code_dir,
                 self._environment(function, code_dir, home),
                 self.arn(function.name),
-                log,
+                log_file,
+                self.logs,
                 self.max_workers,
                 self.registry,
             )
@@ -346,34 +392,67 @@ class LambdaRuntime:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": f"{function.timeout:g}",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": function.log_group_name,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             **{key: environment_value(value) for key, value in function.environment.items()},
         }
 
-    def invoke(
-        self, function_name: str, event: Any, wait_seconds: float | None = None
-    ) -> InvocationResult:
-        """Run the function on `event` (RequestResponse); thread-safe.
-
-        Function errors, timeouts and crashes come back as `result.error`. `wait_seconds` is
-        the caller's own limit (API Gateway's integration timeout): past it the worker is
-        stopped and CallerTimeout is raised.
-        """
+    def _deployment(self, function_name: str) -> _Deployment:
         if self._closed:
             raise RuntimeError("the Lambda runtime is shut down")
         deployment = self._deployments.get(function_name)
         if deployment is None:
             raise ResourceNotFoundException(f"Function not found: {self.arn(function_name)}")
-        return deployment.invoke(event, wait_seconds)
+        return deployment
+
+    def check(self, function_name: str) -> None:
+        """Raise ResourceNotFoundException unless the function exists (Invoke's DryRun)."""
+        self._deployment(function_name)
+
+    def invoke(
+        self,
+        function_name: str,
+        event: Any,
+        wait_seconds: float | None = None,
+        *,
+        tail: bool = False,
+        request_id: str | None = None,
+    ) -> InvocationResult:
+        """Run the function on `event` (RequestResponse); thread-safe.
+
+        Function errors, timeouts and crashes come back as `result.error`. `wait_seconds` is
+        the caller's own limit (API Gateway's integration timeout): past it the worker is
+        stopped and CallerTimeout is raised. With `tail`, `result.log_tail` holds the last 4 KB
+        of the invocation's log.
+        """
+        deployment = self._deployment(function_name)
+        return deployment.invoke(event, wait_seconds, request_id or str(uuid.uuid4()), tail)
+
+    def invoke_async(self, function_name: str, event: Any) -> str:
+        """Queue an invocation (InvocationType Event) and return its request id at once."""
+        self._deployment(function_name)
+        json.dumps(event)  # refused now, not in the queue
+        request_id = str(uuid.uuid4())
+        self._queue.submit(self._run_queued, function_name, event, request_id)
+        return request_id
+
+    def _run_queued(self, function_name: str, event: Any, request_id: str) -> None:
+        try:
+            result = self.invoke(function_name, event, request_id=request_id)
+        except Exception as error:  # the function's log has its side; this is the runtime's
+            LOG.warning("event invocation %s of %s failed: %s", request_id, function_name, error)
+            return
+        if result.error is not None:
+            LOG.info("event invocation %s of %s: %s", request_id, function_name, result.error)
 
     def shutdown(self) -> None:
         """Stop every worker of every function; safe to call twice."""
         with self._lock:
             self._closed = True
             deployments, self._deployments = list(self._deployments.values()), {}
-            logs, self._logs = list(self._logs.values()), {}
+            log_files, self._log_files = list(self._log_files.values()), {}
+        self._queue.shutdown(wait=False, cancel_futures=True)
         for deployment in deployments:
             deployment.pool.close()
-        for log in logs:
-            log.close()
+        for log_file in log_files:
+            log_file.close()

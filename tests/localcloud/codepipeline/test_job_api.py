@@ -14,11 +14,11 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from botocore.exceptions import ClientError
 
 from localcloud.codepipeline.job_api import JobApi, JobResult
 from localcloud.core.signing import Credentials
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
+from tests.client_errors import error_of
 from tests.signing_support import signed_headers
 
 NOT_FOUND = "The job was specified in an invalid format or cannot be found."
@@ -52,17 +52,6 @@ def codepipeline(jobs: JobApi) -> Any:
         region_name="us-east-1",
         aws_access_key_id=CREDENTIALS.access_key_id,
         aws_secret_access_key=CREDENTIALS.secret_access_key,
-    )
-
-
-def error_of(call: Any, **parameters: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as raised:
-        call(**parameters)
-    response = raised.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
     )
 
 

@@ -296,7 +296,13 @@ def test_a_handler_exception_is_reported_and_the_worker_stays_warm(
     assert failed.error.to_payload() == {
         "errorMessage": "the model bucket is empty",
         "errorType": "ValueError",
+        "requestId": failed.request_id,
+        "stackTrace": [
+            f'  File "{failed.error.stack_trace[0].split(chr(34))[1]}", line 6, in handler\n'
+            '    raise ValueError("the model bucket is empty")\n'
+        ],
     }
+    assert failed.error.stack_trace[0].split('"')[1].endswith("/app.py")
     assert runtime.invoke("raiser", {}).payload == pid
     log = log_of(runtime, "raiser")
     assert "[ERROR] ValueError: the model bucket is empty\nTraceback" in log
