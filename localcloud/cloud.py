@@ -235,7 +235,7 @@ class LocalCloud:
             stacks,
             TargetServices(
                 start_pipeline_execution=self.start_pipeline_execution,
-                invoke_lambda=self.runtime.invoke,
+                invoke_lambda=self.runtime.invoke_async,
                 publish_sns=lambda topic, message: sns.publish(TopicArn=topic, Message=message),
             ),
             self.credentials,

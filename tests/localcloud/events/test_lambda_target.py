@@ -39,7 +39,7 @@ def test_a_matching_event_reaches_the_function_in_the_local_runtime(tmp_path: Pa
     )
     services = TargetServices(
         start_pipeline_execution=lambda name, event: pytest.fail("no pipeline target"),
-        invoke_lambda=runtime.invoke,
+        invoke_lambda=runtime.invoke_async,
         publish_sns=lambda topic, message: pytest.fail("no topic target"),
     )
     bus = EventBus([rule], services, account_id=ACCOUNT_ID, region=REGION)
