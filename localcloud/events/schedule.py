@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 from localcloud.events.exceptions import EventRuleError
 
@@ -26,16 +27,15 @@ def _invalid(expression: str) -> EventRuleError:
     return EventRuleError(f"Parameter ScheduleExpression is not valid: {expression!r}")
 
 
-class Schedule:
+class Schedule(Protocol):
     """When a scheduled rule fires next."""
 
-    def next_after(self, moment: datetime) -> datetime | None:  # pragma: no cover - interface
+    def next_after(self, moment: datetime) -> datetime | None:
         """The first fire time strictly after `moment`, or None if there is none."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
-class RateSchedule(Schedule):
+class RateSchedule:
     """`rate(...)`: every `seconds`, counted from when the rule was created (the bus started)."""
 
     seconds: int
@@ -49,7 +49,7 @@ class RateSchedule(Schedule):
 
 
 @dataclass(frozen=True)
-class CronSchedule(Schedule):
+class CronSchedule:
     """`cron(...)`: the minutes, hours, months and years to fire in, and a test for the day."""
 
     minutes: tuple[int, ...]
