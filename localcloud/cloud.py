@@ -8,13 +8,11 @@ import secrets
 import socket
 import subprocess
 import sys
-import threading
 import urllib.request
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -22,10 +20,11 @@ from moto.server import ThreadedMotoServer
 from localcloud.apigateway import LocalApiGateway
 from localcloud.background import free_port
 from localcloud.cfn import resolve
+from localcloud.codepipeline import CodePipelineService
 from localcloud.codepipeline.build import LocalBuilder, zip_source_tree
 from localcloud.codepipeline.definition import PipelineDefinition, read_pipeline
-from localcloud.codepipeline.job_api import JobApi
-from localcloud.codepipeline.runner import ActionServices, PipelineRunner, RunReport
+from localcloud.codepipeline.models import Approver
+from localcloud.codepipeline.runner import ActionServices, RunReport
 from localcloud.constants import GATEWAY_PORT, REGION
 from localcloud.core.signing import Credentials
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
@@ -73,7 +72,7 @@ def ensure_port_free(port: int, what: str) -> None:
 
 
 class LocalCloud:
-    """moto server, the local SageMaker, Lambda runtime, job API and gateway, with both stacks."""
+    """moto server, the local SageMaker, Lambda runtime, CodePipeline and gateway; both stacks."""
 
     def __init__(self, settings: CloudSettings) -> None:
         self.settings = settings
@@ -86,7 +85,6 @@ class LocalCloud:
         self.api_key = ""
         # Every local service but moto accepts only requests signed with these (connection.json).
         self.credentials = Credentials.generate()
-        self._run_lock = threading.Lock()
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self, progress: Callable[[str], None] = print) -> None:
@@ -135,15 +133,15 @@ class LocalCloud:
         sagemaker = start_sagemaker(self.state_dir, self.credentials, host="127.0.0.1", port=0)
         self._stoppers.append(sagemaker.stop)
         progress(f"local SageMaker    {sagemaker.url}")
-        jobs = JobApi(self.credentials, host="127.0.0.1", port=0)
-        jobs.start()
-        self._stoppers.append(jobs.stop)
-        self.jobs = jobs
+        codepipeline = CodePipelineService(self.credentials, host="127.0.0.1", port=0)
+        codepipeline.start()
+        self._stoppers.append(codepipeline.stop)
+        self.codepipeline = codepipeline
         self.environment.update(
             {
                 "AWS_ENDPOINT_URL_SAGEMAKER": sagemaker.url,
                 "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": sagemaker.url,
-                "AWS_ENDPOINT_URL_CODEPIPELINE": jobs.url,
+                "AWS_ENDPOINT_URL_CODEPIPELINE": codepipeline.url,
             }
         )
         self._export_environment()
@@ -189,6 +187,11 @@ class LocalCloud:
         )
         progress(f"stack created      {self.pipeline_stack.name}")
         self.definition = read_pipeline(self.pipeline_stack.template, self.pipeline_stack.context)
+        self.codepipeline.pipelines.add_pipeline(
+            self.definition,
+            self._action_services,
+            on_change=lambda snapshot: save_report(self.state_dir, snapshot),
+        )
         self._register_functions()
         splits = self.state_dir / "data"
         subprocess.run(
@@ -240,37 +243,38 @@ class LocalCloud:
     # --- pipeline runs -------------------------------------------------------------------
     def run_pipeline(
         self,
-        approve: Callable[[str, str, dict[str, Any]], tuple[bool, str]],
+        approve: Approver,
         observer: Callable[[RunReport], None] = lambda report: None,
         model_code: Path | None = None,
     ) -> RunReport:
-        """One pipeline execution, one at a time; the source is the working copy's model code."""
+        """One pipeline execution to its end, approvals answered in-process by `approve`
+        (through the same rules as PutApprovalResult); the source is the working copy's model
+        code, or `model_code`."""
+        assert self.definition is not None
+        execution = self.codepipeline.pipelines.start_execution(
+            self.definition.name, approver=approve, observer=observer, model_code=model_code
+        )
+        execution.done.wait()
+        return execution.runner.report
+
+    def _action_services(self, model_code: Path | None) -> ActionServices:
+        """What one execution's actions run with: the cloud's S3, jobs, Lambdas and builder."""
+        assert self.pipeline_stack is not None
         source_tree = model_code or self.settings.model_code
-        assert self.definition is not None and self.pipeline_stack is not None
-        with self._run_lock:
-            services = ActionServices(
-                s3=self.session.client("s3"),
-                jobs=self.jobs,
-                invoke_lambda=self.runtime.invoke,
-                source_code=lambda: zip_source_tree(source_tree),
-                build_image=LocalBuilder(
-                    self.state_dir / "images",
-                    self.session.client("ecr"),
-                    self._build_environments(),
-                    ProcessRegistry(self.state_dir),
-                    python=self.settings.python,
-                ),
-                approve=approve,
-                account_id=self.pipeline_stack.context.account_id,
-            )
-
-            def observe(report: RunReport) -> None:
-                save_report(self.state_dir, report.to_json())  # as it goes: a crash keeps it
-                observer(report)
-
-            report = PipelineRunner(self.definition, services, observe).run()
-            save_report(self.state_dir, report.to_json())
-            return report
+        return ActionServices(
+            s3=self.session.client("s3"),
+            jobs=self.codepipeline.jobs,
+            invoke_lambda=self.runtime.invoke,
+            source_code=lambda: zip_source_tree(source_tree),
+            build_image=LocalBuilder(
+                self.state_dir / "images",
+                self.session.client("ecr"),
+                self._build_environments(),
+                ProcessRegistry(self.state_dir),
+                python=self.settings.python,
+            ),
+            account_id=self.pipeline_stack.context.account_id,
+        )
 
     def _build_environments(self) -> dict[str, dict[str, str]]:
         assert self.pipeline_stack is not None
