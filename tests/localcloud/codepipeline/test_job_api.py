@@ -129,7 +129,9 @@ def test_a_failure_is_recorded(jobs: JobStore, codepipeline: Any) -> None:
     )
 
 
-def test_job_details_are_the_data_the_job_was_opened_with(jobs: JobStore, codepipeline: Any) -> None:
+def test_job_details_are_the_data_the_job_was_opened_with(
+    jobs: JobStore, codepipeline: Any
+) -> None:
     job_id = jobs.open_job(DATA)
 
     details = codepipeline.get_job_details(jobId=job_id)["jobDetails"]
