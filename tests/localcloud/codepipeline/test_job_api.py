@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -19,6 +18,7 @@ from botocore.exceptions import ClientError
 from localcloud.codepipeline import CodePipelineService, JobResult, JobStore
 from localcloud.core.signing import Credentials
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
+from tests.localcloud.codepipeline.support import codepipeline_client
 from tests.signing_support import signed_headers
 
 NOT_FOUND = "The job was specified in an invalid format or cannot be found."
@@ -52,13 +52,7 @@ def jobs(service: CodePipelineService) -> JobStore:
 @pytest.fixture(scope="module")
 def codepipeline(service: CodePipelineService) -> Any:
     """A boto3 client pointed at the service, as the Lambdas' is."""
-    return boto3.client(
-        "codepipeline",
-        endpoint_url=service.url,
-        region_name="us-east-1",
-        aws_access_key_id=CREDENTIALS.access_key_id,
-        aws_secret_access_key=CREDENTIALS.secret_access_key,
-    )
+    return codepipeline_client(service.url, CREDENTIALS)
 
 
 def error_of(call: Any, **parameters: Any) -> tuple[str, str, int]:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -22,6 +21,7 @@ from localcloud.codepipeline import CodePipelineService
 from localcloud.codepipeline.definition import Action, PipelineDefinition, Stage
 from localcloud.codepipeline.runner import ActionServices
 from localcloud.core.signing import Credentials
+from tests.localcloud.codepipeline.support import codepipeline_client, wait_for
 
 CREDENTIALS = Credentials.generate()
 PIPELINE = "demo-pipeline"
@@ -86,13 +86,7 @@ def service() -> Iterator[CodePipelineService]:
 
 @pytest.fixture
 def codepipeline(service: CodePipelineService) -> Any:
-    return boto3.client(
-        "codepipeline",
-        endpoint_url=service.url,
-        region_name="us-east-1",
-        aws_access_key_id=CREDENTIALS.access_key_id,
-        aws_secret_access_key=CREDENTIALS.secret_access_key,
-    )
+    return codepipeline_client(service.url, CREDENTIALS)
 
 
 @pytest.fixture
@@ -110,16 +104,6 @@ def functions(service: CodePipelineService, codepipeline: Any) -> Iterator[Funct
     yield stand_ins
     for event in stand_ins.held.values():
         event.set()
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"not within {timeout}s: {check}")
 
 
 def error_of(call: Callable[..., Any], **parameters: Any) -> tuple[str, str]:
@@ -166,6 +150,14 @@ def answer(codepipeline: Any, token: str, status: str = "Approved", summary: str
         result={"summary": summary, "status": status},
         token=token,
     )
+
+
+def start_held(codepipeline: Any, functions: Functions) -> str:
+    """An execution whose first action (Compile) is running and held there."""
+    functions.held["compile"] = threading.Event()
+    execution_id = start(codepipeline)
+    wait_for(lambda: functions.calls == ["compile"])
+    return execution_id
 
 
 def start(codepipeline: Any, **parameters: Any) -> str:
@@ -368,9 +360,7 @@ def test_stop_and_wait_lets_the_action_in_progress_finish(
     codepipeline: Any, functions: Functions
 ) -> None:
     # GIVEN an execution whose first action is still running
-    functions.held["compile"] = threading.Event()
-    execution_id = start(codepipeline)
-    wait_for(lambda: functions.calls == ["compile"])
+    execution_id = start_held(codepipeline, functions)
     # WHEN it is stopped without abandoning
     codepipeline.stop_pipeline_execution(
         pipelineName=PIPELINE, pipelineExecutionId=execution_id, reason="not now"
@@ -653,3 +643,36 @@ def test_start_execution_is_what_an_event_rule_target_calls(
     assert execution["trigger"] == {"triggerType": "CloudWatchEvent", "triggerDetail": rule}
     with pytest.raises(Exception, match="Invalid execution trigger"):
         service.start_execution(PIPELINE, {"triggerType": "Telepathy"})
+
+
+def test_simultaneous_starts_share_each_stage_one_execution_at_a_time(
+    codepipeline: Any, functions: Functions
+) -> None:
+    # GIVEN the first stage busy with an execution whose action is held
+    first = start_held(codepipeline, functions)
+    barrier = threading.Barrier(6)
+    others: list[str] = []
+
+    def start_one() -> None:
+        barrier.wait()
+        others.append(start(codepipeline))
+
+    # WHEN six more start at the same instant
+    threads = [threading.Thread(target=start_one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # THEN each got its own execution, and all but one of them wait at Build, superseded
+    assert len(set(others)) == 6 and first not in others
+    wait_for(
+        lambda: [status_of(codepipeline, e) for e in others].count("Superseded") == 5, timeout=10
+    )
+    assert functions.calls == ["compile"]
+    functions.held["compile"].set()
+    # AND the first and the one left go on, one after the other through each stage
+    (survivor,) = [e for e in others if status_of(codepipeline, e) != "Superseded"]
+    for execution_id in (first, survivor):
+        answer(codepipeline, approval_token(codepipeline))
+        ends_as(codepipeline, execution_id, "Succeeded")
+    assert functions.calls.count("compile") == 2

@@ -7,24 +7,13 @@ approval is the README's recipe (get-pipeline-state for the token, then put-appr
 from __future__ import annotations
 
 import json
-import time
-from typing import Any
 
 import boto3
 
 from localcloud.cloud import LocalCloud
 from localcloud.codepipeline.definition import template_stages
 from tests.cloud_support import predict, prod_config, raw_records
-
-
-def wait_for(check: Any, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"not within {timeout}s")
+from tests.localcloud.codepipeline.support import wait_for
 
 
 def test_a_run_started_followed_and_approved_through_the_api(cloud: LocalCloud) -> None:
@@ -51,7 +40,7 @@ def test_a_run_started_followed_and_approved_through_the_api(cloud: LocalCloud) 
         approve = next(s for s in state["stageStates"] if s["stageName"] == "Approve")
         return approve["actionStates"][0].get("latestExecution", {}).get("token")
 
-    approval_token = wait_for(token, 180)
+    approval_token = wait_for(token, timeout=180, every=0.25)
     # THEN the stages before it succeeded in this execution, and prod was not touched yet
     state = codepipeline.get_pipeline_state(name=name)
     by_stage = {s["stageName"]: s for s in state["stageStates"]}
@@ -80,7 +69,7 @@ def test_a_run_started_followed_and_approved_through_the_api(cloud: LocalCloud) 
         return None if execution["status"] == "InProgress" else execution["status"]
 
     # THEN the run succeeds, prod serves its model, and the history and report agree
-    assert wait_for(finished, 120) == "Succeeded"
+    assert wait_for(finished, timeout=120, every=0.25) == "Succeeded"
     execution = codepipeline.get_pipeline_execution(
         pipelineName=name, pipelineExecutionId=execution_id
     )["pipelineExecution"]
