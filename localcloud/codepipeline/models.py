@@ -250,11 +250,12 @@ class Pipeline:
         model_code: Path | None = None,
     ) -> Execution:
         """A new execution, running; the same one again for a client request token seen."""
+        services = self.services(model_code)  # boto3 clients: made before taking the lock
         with self.condition:
             if client_request_token in self._request_tokens:
                 return self.executions[self._request_tokens[client_request_token]]
             report = RunReport(str(uuid.uuid4()), self.definition.name, trigger=dict(trigger))
-            execution = Execution(self, report, self.services(model_code), approver, observer)
+            execution = Execution(self, report, services, approver, observer)
             self.executions[execution.id] = execution
             if client_request_token:
                 self._request_tokens[client_request_token] = execution.id
@@ -289,6 +290,7 @@ class Pipeline:
             execution.stop = execution.superseded_by = None
             # The runner thread has ended: until the new one starts, this is the only writer.
             execution.runner.report.status = IN_PROGRESS
+            execution.runner.report.stop_reason = None
             execution.snapshot = execution.runner.report.to_json()
         execution.start(index, retry_mode)
 
