@@ -50,6 +50,7 @@ from localcloud.constants import ACCOUNT_ID, REGION
 from localcloud.core.exceptions import ValidationException
 
 STOPPING = "Stopping"
+SHUTDOWN_WAIT_SECONDS = 10.0  # for an execution to record that the cloud's stop abandoned it
 INBOUND, OUTBOUND = "Inbound", "Outbound"
 TRIGGER_TYPES = {
     "CreatePipeline",
@@ -303,13 +304,16 @@ class Pipeline:
             )
             self.condition.notify_all()
 
-    def abandon_all(self, reason: str) -> None:
-        """Stop every execution in progress, abandoning its actions (the cloud is stopping)."""
+    def abandon_all(self, reason: str, wait_seconds: float) -> None:
+        """Stop every execution in progress, abandoning its actions, and give each up to
+        `wait_seconds` to record that (the cloud is stopping)."""
         with self.condition:
-            for execution in self.executions.values():
-                if not execution.done.is_set():
-                    execution.stop = StopRequest(True, reason)
+            running = [e for e in self.executions.values() if not e.done.is_set()]
+            for execution in running:
+                execution.stop = StopRequest(True, reason)
             self.condition.notify_all()
+        for execution in running:
+            execution.done.wait(wait_seconds)
 
     # --- transitions and the stage lock ------------------------------------------------------
     def enter(self, execution: Execution, index: int) -> tuple[str, str] | None:
@@ -442,4 +446,4 @@ class CodePipelineBackend:
     def shutdown(self) -> None:
         """Abandon every execution still in progress: the cloud is stopping."""
         for pipeline in self.pipelines.values():
-            pipeline.abandon_all("Abandoned: the local cloud was stopped")
+            pipeline.abandon_all("Abandoned: the local cloud was stopped", SHUTDOWN_WAIT_SECONDS)

@@ -676,3 +676,19 @@ def test_simultaneous_starts_share_each_stage_one_execution_at_a_time(
         answer(codepipeline, approval_token(codepipeline))
         ends_as(codepipeline, execution_id, "Succeeded")
     assert functions.calls.count("compile") == 2
+
+
+def test_stopping_the_service_abandons_executions_and_records_why(
+    service: CodePipelineService, codepipeline: Any, functions: Functions
+) -> None:
+    execution_id = start(codepipeline)
+    approval_token(codepipeline)
+    service.stop()
+    execution = service.pipelines.pipeline(PIPELINE).execution(execution_id)
+    assert execution.done.is_set()
+    assert (execution.snapshot["status"], execution.snapshot["message"]) == (
+        "Stopped",
+        "Abandoned: the local cloud was stopped",
+    )
+    (approve,) = [s for s in execution.snapshot["stages"] if s["name"] == "Approve"]
+    assert approve["actions"][0]["status"] == "Abandoned"
