@@ -72,7 +72,7 @@ def demo(args: argparse.Namespace) -> int:
         assert cloud.definition is not None
         pipeline = Pipeline(cloud.session.client("codepipeline"), cloud.definition.name)
         execution_id = pipeline.start()
-        status = pipeline.follow(execution_id, lambda waiting: AUTO_APPROVAL)
+        status = pipeline.follow(execution_id, lambda waiting: DEMO_APPROVAL)
         _print_summary(pipeline, args.state_dir, execution_id)
         if status != "Succeeded":
             return 1
@@ -191,7 +191,7 @@ def down(args: argparse.Namespace) -> int:
 
 
 # --- run / approve / status / logs -----------------------------------------------------------
-AUTO_APPROVAL = (True, "approved automatically")
+DEMO_APPROVAL = (True, "approved automatically by the demo")
 FINISHED = {"Succeeded", "Failed", "Stopped", "Superseded", "Cancelled"}
 
 

@@ -152,6 +152,15 @@ def answer(codepipeline: Any, token: str, status: str = "Approved", summary: str
     )
 
 
+def transition(codepipeline: Any, stage: str, kind: str, disabled_for: str | None) -> None:
+    """Disable a transition (with the reason given) or, with None, enable it again."""
+    where = {"pipelineName": PIPELINE, "stageName": stage, "transitionType": kind}
+    if disabled_for is None:
+        codepipeline.enable_stage_transition(**where)
+    else:
+        codepipeline.disable_stage_transition(**where, reason=disabled_for)
+
+
 def start_held(codepipeline: Any, functions: Functions) -> str:
     """An execution whose first action (Compile) is running and held there."""
     functions.held["compile"] = threading.Event()
@@ -450,13 +459,11 @@ def test_a_failed_stage_is_retried_by_failed_actions_and_then_all_actions(
 def test_a_disabled_transition_holds_an_execution_until_enabled(
     codepipeline: Any, functions: Functions
 ) -> None:
-    codepipeline.disable_stage_transition(
-        pipelineName=PIPELINE, stageName="Approve", transitionType="Inbound", reason="Change freeze"
-    )
-    transition = stage_state(codepipeline, "Approve")["inboundTransitionState"]
-    assert transition["enabled"] is False
-    assert transition["disabledReason"] == "Change freeze"
-    assert transition["lastChangedBy"] == f"arn:aws:iam::{ACCOUNT}:root"
+    transition(codepipeline, "Approve", "Inbound", "Change freeze")
+    inbound = stage_state(codepipeline, "Approve")["inboundTransitionState"]
+    assert inbound["enabled"] is False
+    assert inbound["disabledReason"] == "Change freeze"
+    assert inbound["lastChangedBy"] == f"arn:aws:iam::{ACCOUNT}:root"
     # WHEN an execution reaches the disabled transition
     execution_id = start(codepipeline)
     held = wait_for(lambda: stage_state(codepipeline, "Approve").get("inboundExecution"))
@@ -467,9 +474,7 @@ def test_a_disabled_transition_holds_an_execution_until_enabled(
     assert stage_state(codepipeline, "Test")["latestExecution"]["status"] == "Succeeded"
     assert "latestExecution" not in stage_state(codepipeline, "Approve")
     # WHEN the transition is enabled, THEN it enters the stage
-    codepipeline.enable_stage_transition(
-        pipelineName=PIPELINE, stageName="Approve", transitionType="Inbound"
-    )
+    transition(codepipeline, "Approve", "Inbound", None)
     answer(codepipeline, approval_token(codepipeline))
     ends_as(codepipeline, execution_id, "Succeeded")
     approve = stage_state(codepipeline, "Approve")
@@ -488,16 +493,12 @@ def test_a_disabled_transition_holds_an_execution_until_enabled(
 def test_an_outbound_transition_holds_after_the_stage(
     codepipeline: Any, functions: Functions
 ) -> None:
-    codepipeline.disable_stage_transition(
-        pipelineName=PIPELINE, stageName="Build", transitionType="Outbound", reason="hold"
-    )
+    transition(codepipeline, "Build", "Outbound", "hold")
     execution_id = start(codepipeline)
     assert wait_for(lambda: stage_state(codepipeline, "Test").get("inboundExecution"))
     assert stage_state(codepipeline, "Build")["latestExecution"]["status"] == "Succeeded"
     assert functions.calls == ["compile"]
-    codepipeline.enable_stage_transition(
-        pipelineName=PIPELINE, stageName="Build", transitionType="Outbound"
-    )
+    transition(codepipeline, "Build", "Outbound", None)
     approval_token(codepipeline)
     assert status_of(codepipeline, execution_id) == "InProgress"
 
@@ -506,9 +507,7 @@ def test_a_newer_execution_supersedes_one_waiting_at_the_same_stage(
     codepipeline: Any, functions: Functions
 ) -> None:
     # GIVEN an execution waiting at a disabled transition
-    codepipeline.disable_stage_transition(
-        pipelineName=PIPELINE, stageName="Deploy", transitionType="Inbound", reason="Hold"
-    )
+    transition(codepipeline, "Deploy", "Inbound", "Hold")
     first = start(codepipeline)
     answer(codepipeline, approval_token(codepipeline))
     wait_for(lambda: stage_state(codepipeline, "Deploy").get("inboundExecution"))
@@ -530,9 +529,7 @@ def test_a_newer_execution_supersedes_one_waiting_at_the_same_stage(
         pipelineName=PIPELINE, pipelineExecutionId=first
     )["pipelineExecution"]
     assert execution["statusSummary"] == f"Superseded by execution {second}"
-    codepipeline.enable_stage_transition(
-        pipelineName=PIPELINE, stageName="Deploy", transitionType="Inbound"
-    )
+    transition(codepipeline, "Deploy", "Inbound", None)
     ends_as(codepipeline, second, "Succeeded")
     assert functions.calls.count("deploy") == 1
 
