@@ -7,6 +7,10 @@ real service: executions, stage states, approvals, stops, retries, transitions a
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
 import threading
 import time
 import uuid
@@ -20,11 +24,12 @@ from botocore.exceptions import ClientError
 from localcloud.codepipeline import CodePipelineService
 from localcloud.codepipeline.definition import Action, PipelineDefinition, Stage
 from localcloud.codepipeline.runner import ActionServices
+from localcloud.constants import REPO_ROOT
 from localcloud.core.signing import Credentials
 from tests.localcloud.codepipeline.support import codepipeline_client, wait_for
 
 CREDENTIALS = Credentials.generate()
-PIPELINE = "demo-pipeline"
+PIPELINE = "abalone-pipeline"  # the README's commands name it
 ACCOUNT = "123456789012"
 
 
@@ -689,3 +694,40 @@ def test_stopping_the_service_abandons_executions_and_records_why(
     )
     (approve,) = [s for s in execution.snapshot["stages"] if s["name"] == "Approve"]
     assert approve["actions"][0]["status"] == "Abandoned"
+
+
+def readme_approval_recipe() -> str:
+    """The README's two commands: the token from get-pipeline-state, then put-approval-result."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    recipe = re.search(
+        r"^TOKEN=\$\(aws codepipeline get-pipeline-state.*?status=Approved$", readme, re.S | re.M
+    )
+    assert recipe is not None, "the README lost its approval recipe"
+    return recipe.group(0)
+
+
+@pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed")
+def test_the_readme_approval_recipe_works_verbatim_with_the_aws_cli(
+    service: CodePipelineService, codepipeline: Any, functions: Functions
+) -> None:
+    execution_id = start(codepipeline)
+    approval_token(codepipeline)
+    environment = {
+        **os.environ,
+        **CREDENTIALS.environment(),
+        "AWS_ENDPOINT_URL": service.url,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    environment.pop("AWS_ENDPOINT_URL_CODEPIPELINE", None)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_approval_recipe()],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    ends_as(codepipeline, execution_id, "Succeeded")
+    latest = stage_state(codepipeline, "Approve")["actionStates"][0]["latestExecution"]
+    assert latest["summary"] == "Looks good"
