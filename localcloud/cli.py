@@ -12,13 +12,22 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from localcloud import daemon
-from localcloud.client import CONNECTION_FILE, REPO_ROOT, STATE_DIR, ControlClient, read_connection
+from localcloud.client import CONNECTION_FILE, REPO_ROOT, STATE_DIR, aws_client, read_connection
 from localcloud.recovery import RESTART_NOTE, find_crash, forget_crash, last_crash, recover
-from localcloud.run_reports import in_progress_without_cloud, interrupted, latest_report
+from localcloud.run_reports import (
+    in_progress_without_cloud,
+    interrupted,
+    latest_report,
+    read_report,
+)
 from localcloud.samples import sample_records
 from localcloud.stacks import StackError
 
@@ -47,9 +56,11 @@ def post_predict(url: str, api_key: str, records: list[dict[str, Any]]) -> dict[
 
 
 def demo(args: argparse.Namespace) -> int:
-    """Whole flow in this process: cloud up, pipeline, predictions, summary, everything down."""
+    """Whole flow in this process: cloud up, pipeline, predictions, summary, everything down.
+
+    The run is started, followed and approved through CodePipeline's API, as `run` does it.
+    """
     from localcloud.cloud import LocalCloud
-    from localcloud.view import LiveView, summary_lines
 
     if read_connection(args.state_dir) is not None:
         print("A local cloud is already up (`make down` first); the demo starts its own.")
@@ -59,15 +70,12 @@ def demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         cloud.start()
-        view = LiveView()
-        report = cloud.run_pipeline(
-            approve=lambda stage, action, config: (True, "approved automatically by the demo"),
-            observer=lambda r: view(r.to_json()),
-        )
-        document = report.to_json()
-        print()
-        print("\n".join(summary_lines(document)))
-        if report.status != "Succeeded":
+        assert cloud.definition is not None
+        pipeline = Pipeline(cloud.session.client("codepipeline"), cloud.definition.name)
+        execution_id = pipeline.start()
+        status = pipeline.follow(execution_id, lambda waiting: DEMO_APPROVAL)
+        _print_summary(pipeline, args.state_dir, execution_id)
+        if status != "Succeeded":
             return 1
         records, truths = sample_records(args.state_dir / "data", SAMPLE_RECORDS)
         url = f"{cloud.gateway_url}/prod/predict"
@@ -87,7 +95,7 @@ def demo(args: argparse.Namespace) -> int:
 
 # --- up / serve / down -----------------------------------------------------------------------
 def serve(args: argparse.Namespace) -> int:
-    """The background process of `up`: the cloud plus its control API until SIGTERM."""
+    """The background process of `up`: the cloud, until SIGTERM."""
     return daemon.serve(args.state_dir, args.dist, args.port)
 
 
@@ -184,6 +192,10 @@ def down(args: argparse.Namespace) -> int:
 
 
 # --- run / approve / status / logs -----------------------------------------------------------
+DEMO_APPROVAL = (True, "approved automatically by the demo")
+FINISHED = {"Succeeded", "Failed", "Stopped", "Superseded", "Cancelled"}
+
+
 def _require_connection(args: argparse.Namespace) -> dict[str, Any]:
     connection = read_connection(args.state_dir)
     if connection is None:
@@ -199,67 +211,164 @@ def env(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class WaitingApproval:
+    """A manual approval that waits, and the token PutApprovalResult needs."""
+
+    stage: str
+    action: str
+    token: str
+
+    @property
+    def where(self) -> str:
+        """`Stage/Action`."""
+        return f"{self.stage}/{self.action}"
+
+
+class Pipeline:
+    """The cloud's pipeline through CodePipeline's own API, as the AWS CLI reaches it."""
+
+    poll_seconds = 0.5
+
+    def __init__(self, codepipeline: Any, name: str) -> None:
+        self.codepipeline = codepipeline
+        self.name = name
+
+    @classmethod
+    def of(cls, connection: dict[str, Any]) -> Pipeline:
+        """The pipeline of a running cloud (the pipeline stack's PipelineName output)."""
+        name = connection["stacks"]["pipeline"]["PipelineName"]
+        return cls(aws_client(connection, "codepipeline"), name)
+
+    def start(self) -> str:
+        """StartPipelineExecution; the execution id."""
+        return str(
+            self.codepipeline.start_pipeline_execution(name=self.name)["pipelineExecutionId"]
+        )
+
+    def waiting_approval(self, execution_id: str | None = None) -> WaitingApproval | None:
+        """The README's recipe: an action of GetPipelineState whose latest execution has a
+        token (of `execution_id`'s stage, when given)."""
+        state = self.codepipeline.get_pipeline_state(name=self.name)
+        return _waiting_in(state, execution_id)
+
+    def answer(self, waiting: WaitingApproval, approved: bool, summary: str) -> None:
+        """PutApprovalResult with the waiting approval's token."""
+        self.codepipeline.put_approval_result(
+            pipelineName=self.name,
+            stageName=waiting.stage,
+            actionName=waiting.action,
+            token=waiting.token,
+            result={"summary": summary, "status": "Approved" if approved else "Rejected"},
+        )
+
+    def run_state(self, execution_id: str) -> tuple[dict[str, Any], WaitingApproval | None]:
+        """The execution as the view shows it, and the approval it waits for, if any."""
+        from localcloud.view import run_from_api
+
+        execution = self.codepipeline.get_pipeline_execution(
+            pipelineName=self.name, pipelineExecutionId=execution_id
+        )["pipelineExecution"]
+        state = self.codepipeline.get_pipeline_state(name=self.name)
+        details = self.codepipeline.list_action_executions(
+            pipelineName=self.name,
+            filter={
+                "latestInPipelineExecution": {
+                    "pipelineExecutionId": execution_id,
+                    "startTimeRange": "Latest",
+                }
+            },
+        )["actionExecutionDetails"]
+        return run_from_api(execution, state, details), _waiting_in(state, execution_id)
+
+    def follow(
+        self,
+        execution_id: str,
+        decide: Callable[[WaitingApproval], tuple[bool, str] | None],
+    ) -> str | None:
+        """Show the execution until it ends, answering each approval as `decide` says; its
+        final status, or None when `decide` left an approval waiting."""
+        from localcloud.view import LiveView
+
+        view = LiveView()
+        answered: set[str] = set()
+        while True:
+            run_state, waiting = self.run_state(execution_id)
+            view(run_state)
+            view.tick()
+            if waiting is not None and waiting.token not in answered:
+                answered.add(waiting.token)
+                verdict = decide(waiting)
+                if verdict is None:
+                    return None
+                self.answer(waiting, *verdict)
+            if run_state["status"] in FINISHED:
+                return str(run_state["status"])
+            time.sleep(self.poll_seconds)
+
+
+def _waiting_in(state: dict[str, Any], execution_id: str | None) -> WaitingApproval | None:
+    for stage in state["stageStates"]:
+        latest = stage.get("latestExecution", {})
+        if execution_id is not None and latest.get("pipelineExecutionId") != execution_id:
+            continue
+        for action in stage["actionStates"]:
+            token = action.get("latestExecution", {}).get("token")
+            if token:
+                return WaitingApproval(stage["stageName"], action["actionName"], token)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
-    """Start a pipeline run in the running cloud and follow it to its end or its approval.
+    """Start a pipeline execution in the running cloud and follow it to its end or approval.
 
     At a terminal the approval is a y/N question. Without one nobody can answer here, so the run
     is left waiting in the cloud for `approve`, and the command returns.
     """
-    from localcloud.view import LiveView, summary_lines
-
-    control = ControlClient(_require_connection(args))
-    started = control.start_run()
-    if "execution_id" not in started:
-        raise StackError(started.get("error", "the run did not start"))
-    view = LiveView()
-    prompted = False
-    while True:
-        state = control.current()
-        run_state = state["run"]
-        view(run_state)
-        view.tick()
-        waiting = state.get("waiting_for_approval")
-        if waiting and not prompted:
-            prompted = True
-            if not _ask_for_approval(control, waiting, getattr(args, "auto_approve", False)):
-                return 0
-        if run_state["status"] != "InProgress":
-            print()
-            print("\n".join(summary_lines(run_state)))
-            return 0 if run_state["status"] == "Succeeded" else 1
-        if not waiting:
-            prompted = False
-        time.sleep(0.5)
+    auto = getattr(args, "auto_approve", False)
+    pipeline = Pipeline.of(_require_connection(args))
+    execution_id = pipeline.start()
+    status = pipeline.follow(execution_id, lambda waiting: _ask_for_approval(waiting, auto))
+    if status is None:
+        return 0
+    _print_summary(pipeline, args.state_dir, execution_id)
+    return 0 if status == "Succeeded" else 1
 
 
-def _ask_for_approval(control: ControlClient, waiting: dict[str, Any], auto: bool) -> bool:
-    """Answer the approval if we can (auto, or a person at the terminal); False if left waiting."""
-    where = f"{waiting['stage']}/{waiting['action']}"
+def _print_summary(pipeline: Pipeline, state_dir: Path, execution_id: str) -> None:
+    """The end-of-run summary, from the run's saved report (the API's answers if none)."""
+    from localcloud.view import summary_lines
+
+    report = read_report(state_dir, execution_id) or pipeline.run_state(execution_id)[0]
+    print()
+    print("\n".join(summary_lines(report)))
+
+
+def _ask_for_approval(waiting: WaitingApproval, auto: bool) -> tuple[bool, str] | None:
+    """The answer (auto, or a person at the terminal), or None to leave it waiting."""
     if auto:
-        control.answer_approval(True, "approved automatically (--auto-approve)")
-    elif sys.stdin.isatty():
-        answer = input(f"\n{where}: promote this model to prod? [y/N] ").strip().lower()
+        return True, "approved automatically (--auto-approve)"
+    if sys.stdin.isatty():
+        answer = input(f"\n{waiting.where}: promote this model to prod? [y/N] ").strip().lower()
         approved = answer in {"y", "yes"}
-        control.answer_approval(
-            approved, f"{'approved' if approved else 'rejected'} at the terminal"
-        )
-    else:
-        print(
-            f"\n{where} waits for approval, and there is no terminal to ask at. Answer it with\n"
-            "  python -m localcloud approve      (or: approve --reject)\n"
-            "then follow it with `python -m localcloud status`."
-        )
-        return False
-    return True
+        return approved, f"{'approved' if approved else 'rejected'} at the terminal"
+    print(
+        f"\n{waiting.where} waits for approval, and there is no terminal to ask at. "
+        "Answer it with\n  python -m localcloud approve      (or: approve --reject)\n"
+        "then follow it with `python -m localcloud status`."
+    )
+    return None
 
 
 def approve(args: argparse.Namespace) -> int:
-    """Answer the approval the running pipeline waits for."""
-    answer = ControlClient(_require_connection(args)).answer_approval(not args.reject, args.comment)
-    if "error" in answer:
-        print(f"localcloud: {answer['error']}", file=sys.stderr)
+    """Answer the approval the pipeline waits for: get-pipeline-state, put-approval-result."""
+    pipeline = Pipeline.of(_require_connection(args))
+    waiting = pipeline.waiting_approval()
+    if waiting is None:
+        print("localcloud: no approval is waiting", file=sys.stderr)
         return 1
-    print("Approved." if answer["approved"] else "Rejected.")
+    pipeline.answer(waiting, not args.reject, args.comment or "answered with `localcloud approve`")
+    print("Rejected." if args.reject else "Approved.")
     return 0
 
 
@@ -270,11 +379,15 @@ def status(args: argparse.Namespace) -> int:
     connection = read_connection(args.state_dir)
     if connection is not None:
         print(f"Local cloud: up, pid {connection['pid']}")
-        state = ControlClient(connection).current()
-        if state["run"] is not None and state["run"]["status"] == "InProgress":
-            print(f"Pipeline {state['run']['pipeline']} in progress:")
-            print("\n".join(render_stages(state["run"])))
-            if state["waiting_for_approval"]:
+        pipeline = Pipeline.of(connection)
+        latest = pipeline.codepipeline.list_pipeline_executions(
+            pipelineName=pipeline.name, maxResults=1
+        )["pipelineExecutionSummaries"]
+        if latest and latest[0]["status"] not in FINISHED:
+            run_state, waiting = pipeline.run_state(latest[0]["pipelineExecutionId"])
+            print(f"Pipeline {pipeline.name} in progress:")
+            print("\n".join(render_stages(run_state)))
+            if waiting is not None:
                 print("Waiting for approval: python -m localcloud approve (or: approve --reject)")
             return 0
     else:
@@ -416,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return int(args.function(args))
-    except (StackError, urllib.error.URLError, ConnectionError) as error:
+    except (StackError, urllib.error.URLError, ConnectionError, ClientError) as error:
         print(f"localcloud: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,29 +1,24 @@
 """Reach a running local cloud (`make up`) from the CLI, the notebook or a test, without its server.
 
 The background cloud writes `.localcloud/connection.json` (mode 0600): endpoint URLs, the
-credentials every local service checks requests against, the API key, and its control API,
-through which runs are started, watched and approved.
+credentials every local service checks requests against, and the API key. Clients then call
+the services as they would AWS's (pipeline runs: CodePipeline's own API).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+import boto3
 import psutil
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import ReadOnlyCredentials
 
 from localcloud.constants import REPO_ROOT
 
 STATE_DIR = REPO_ROOT / ".localcloud"
 CONNECTION_FILE = "connection.json"
-SIGNING_NAME = "localcloud"  # the service the control API's requests are signed for
 
 
 def process_alive(pid: int) -> bool:
@@ -56,53 +51,18 @@ def write_connection(state_dir: Path, connection: dict[str, Any]) -> Path:
     return path
 
 
-def signed_request(
-    connection: dict[str, Any], method: str, url: str, body: bytes | None
-) -> urllib.request.Request:
-    """A request to a local service signed (SigV4) with the cloud's credentials."""
-    credentials = ReadOnlyCredentials(
-        connection["aws_access_key_id"], connection["aws_secret_access_key"], None
+def aws_client(connection: dict[str, Any], service: str) -> Any:
+    """A boto3 client of the running cloud's `service`, signed with its credentials.
+
+    The endpoint is the one botocore would read from the cloud's environment: the service's
+    `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`.
+    """
+    environment = connection["environment"]
+    specific = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_")
+    return boto3.client(
+        service,
+        endpoint_url=environment.get(specific) or environment["AWS_ENDPOINT_URL"],
+        region_name=connection["region"],
+        aws_access_key_id=connection["aws_access_key_id"],
+        aws_secret_access_key=connection["aws_secret_access_key"],
     )
-    aws_request = AWSRequest(
-        method=method, url=url, data=body or b"", headers={"Content-Type": "application/json"}
-    )
-    SigV4Auth(credentials, SIGNING_NAME, connection["region"]).add_auth(aws_request)
-    return urllib.request.Request(  # noqa: S310 - loopback URL from connection.json
-        url, data=body, method=method, headers=dict(aws_request.headers.items())
-    )
-
-
-class ControlClient:
-    """Start, watch and approve pipeline runs of a running local cloud."""
-
-    def __init__(self, connection: dict[str, Any]) -> None:
-        self.connection = connection
-        self.base = connection["control_url"]
-
-    def call(
-        self, path: str, method: str = "GET", document: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        """One control-API call; an HTTP error comes back as its JSON body plus `status`."""
-        body = json.dumps(document).encode() if document is not None else None
-        request = signed_request(self.connection, method, f"{self.base}{path}", body)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                return json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return {"status": error.code, **json.loads(error.read() or b"{}")}
-
-    def pipeline(self) -> dict[str, Any]:
-        """The pipeline's definition, shaped as CodePipeline's GetPipeline answers."""
-        return self.call("/pipeline")
-
-    def start_run(self) -> dict[str, Any]:
-        """Start a run; the answer has `execution_id`, or `error` if one is already going."""
-        return self.call("/runs", "POST", {})
-
-    def current(self) -> dict[str, Any]:
-        """`{"run": <report of the current or last run>, "waiting_for_approval": ... | None}`."""
-        return self.call("/runs/current")
-
-    def answer_approval(self, approved: bool, comment: str = "") -> dict[str, Any]:
-        """Approve or reject the waiting approval; `error` when none is waiting."""
-        return self.call("/approval", "POST", {"approved": approved, "comment": comment})

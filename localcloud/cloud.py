@@ -8,22 +8,21 @@ import secrets
 import socket
 import subprocess
 import sys
-import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import boto3
 
 from localcloud.alarms import AlarmActions, AlarmEvaluator
 from localcloud.apigateway import LocalApiGateway
 from localcloud.cfn import resolve
+from localcloud.codepipeline import CodePipelineService
 from localcloud.codepipeline.build import LocalBuilder, zip_source_tree
 from localcloud.codepipeline.definition import PipelineDefinition, read_pipeline
-from localcloud.codepipeline.job_api import JobApi
-from localcloud.codepipeline.runner import ActionServices, PipelineRunner, RunReport
+from localcloud.codepipeline.models import Approver
+from localcloud.codepipeline.runner import ActionServices, RunReport
 from localcloud.constants import ACCOUNT_ID, GATEWAY_PORT, REGION
 from localcloud.core.signing import Credentials
 from localcloud.edge import Edge
@@ -77,7 +76,7 @@ def ensure_port_free(port: int, what: str) -> None:
 
 
 class LocalCloud:
-    """moto server, the local SageMaker, Lambda runtime, job API and gateway, with both stacks."""
+    """The edge (moto behind it), local SageMaker, Lambda, CodePipeline, gateway; both stacks."""
 
     def __init__(self, settings: CloudSettings) -> None:
         self.settings = settings
@@ -92,7 +91,6 @@ class LocalCloud:
         self.credentials = Credentials.generate()
         # CodePipeline jobs get temporary credentials for their artifacts, as on AWS.
         self.artifact_credentials = Credentials.generate(temporary=True)
-        self._run_lock = threading.Lock()
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self, progress: Callable[[str], None] = print) -> None:
@@ -141,11 +139,11 @@ class LocalCloud:
         sagemaker = start_sagemaker(self.state_dir, self.credentials, host="127.0.0.1", port=0)
         self._stoppers.append(sagemaker.stop)
         edge.mount("sagemaker", sagemaker.handle)
-        jobs = JobApi(self.credentials, host="127.0.0.1", port=0)
-        jobs.start()
-        self._stoppers.append(jobs.stop)
-        edge.mount("codepipeline", jobs.handle)
-        self.jobs = jobs
+        codepipeline = CodePipelineService(self.credentials, host="127.0.0.1", port=0)
+        codepipeline.start()
+        self._stoppers.append(codepipeline.stop)
+        edge.mount("codepipeline", codepipeline.handle)
+        self.codepipeline = codepipeline
         self.session = boto3.session.Session(region_name=REGION)
         # Functions see what Lambda gives them: the endpoint, region and credentials (AWS_*).
         aws_only = {name: value for name, value in self.environment.items() if name[:4] == "AWS_"}
@@ -194,6 +192,11 @@ class LocalCloud:
         )
         progress(f"stack created      {self.pipeline_stack.name}")
         self.definition = read_pipeline(self.pipeline_stack.template, self.pipeline_stack.context)
+        self.codepipeline.pipelines.add_pipeline(
+            self.definition,
+            self._action_services,
+            on_change=lambda snapshot: save_report(self.state_dir, snapshot),
+        )
         self._register_functions()
         splits = self.state_dir / "data"
         subprocess.run(
@@ -234,7 +237,9 @@ class LocalCloud:
         local_events = LocalEvents(
             stacks,
             TargetServices(
-                start_pipeline_execution=self.start_pipeline_execution,
+                start_pipeline_execution=lambda name, trigger, event: (
+                    self.codepipeline.start_execution(name, trigger)
+                ),
                 invoke_lambda=self.runtime.invoke_async,
                 publish_sns=lambda topic, message: sns.publish(TopicArn=topic, Message=message),
             ),
@@ -261,26 +266,6 @@ class LocalCloud:
             f"{self.settings.alarm_interval_seconds:g} s"
         )
 
-    def start_pipeline_execution(self, pipeline_name: str, event: dict[str, Any]) -> None:
-        """An event rule's pipeline target: start a run in the background.
-
-        Interim adapter until the CodePipeline API's StartPipelineExecution takes its place:
-        nobody can answer the approval of such a run yet, so it is rejected with that reason.
-        """
-        assert self.definition is not None
-        if pipeline_name != self.definition.name:
-            raise StackError(f"PipelineNotFoundException: no pipeline named {pipeline_name}")
-
-        def approve(stage: str, action: str, configuration: dict[str, Any]) -> tuple[bool, str]:
-            return False, (
-                f"run started by event {event['id']}: approvals of event-started runs can be "
-                "answered once the CodePipeline API (PutApprovalResult) lands"
-            )
-
-        threading.Thread(
-            target=self.run_pipeline, args=(approve,), name="pipeline-run-event", daemon=True
-        ).start()
-
     def _start_gateway(self, progress: Callable[[str], None]) -> None:
         assert self.pipeline_stack is not None
         # moto server does not create AWS::ApiGateway::ApiKey, so the local gateway holds the
@@ -301,38 +286,39 @@ class LocalCloud:
     # --- pipeline runs -------------------------------------------------------------------
     def run_pipeline(
         self,
-        approve: Callable[[str, str, dict[str, Any]], tuple[bool, str]],
+        approve: Approver,
         observer: Callable[[RunReport], None] = lambda report: None,
         model_code: Path | None = None,
     ) -> RunReport:
-        """One pipeline execution, one at a time; the source is the working copy's model code."""
+        """One pipeline execution to its end, approvals answered in-process by `approve`
+        (through the same rules as PutApprovalResult); the source is the working copy's model
+        code, or `model_code`."""
+        assert self.definition is not None
+        execution = self.codepipeline.pipelines.start_execution(
+            self.definition.name, approver=approve, observer=observer, model_code=model_code
+        )
+        execution.done.wait()
+        return execution.runner.report
+
+    def _action_services(self, model_code: Path | None) -> ActionServices:
+        """What one execution's actions run with: the cloud's S3, jobs, Lambdas and builder."""
+        assert self.pipeline_stack is not None
         source_tree = model_code or self.settings.model_code
-        assert self.definition is not None and self.pipeline_stack is not None
-        with self._run_lock:
-            services = ActionServices(
-                s3=self.session.client("s3"),
-                jobs=self.jobs,
-                invoke_lambda=self.runtime.invoke,
-                source_code=lambda: zip_source_tree(source_tree),
-                build_image=LocalBuilder(
-                    self.state_dir / "images",
-                    self.session.client("ecr"),
-                    self._build_environments(),
-                    ProcessRegistry(self.state_dir),
-                    python=self.settings.python,
-                ),
-                approve=approve,
-                artifact_credentials=self.artifact_credentials,
-                account_id=self.pipeline_stack.context.account_id,
-            )
-
-            def observe(report: RunReport) -> None:
-                save_report(self.state_dir, report.to_json())  # as it goes: a crash keeps it
-                observer(report)
-
-            report = PipelineRunner(self.definition, services, observe).run()
-            save_report(self.state_dir, report.to_json())
-            return report
+        return ActionServices(
+            s3=self.session.client("s3"),
+            jobs=self.codepipeline.jobs,
+            invoke_lambda=self.runtime.invoke,
+            source_code=lambda: zip_source_tree(source_tree),
+            build_image=LocalBuilder(
+                self.state_dir / "images",
+                self.session.client("ecr"),
+                self._build_environments(),
+                ProcessRegistry(self.state_dir),
+                python=self.settings.python,
+            ),
+            artifact_credentials=self.artifact_credentials,
+            account_id=self.pipeline_stack.context.account_id,
+        )
 
     def _build_environments(self) -> dict[str, dict[str, str]]:
         assert self.pipeline_stack is not None

@@ -29,10 +29,9 @@ STOP_TIMEOUT_SECONDS = 30
 
 
 def serve(state_dir: Path, dist: Path, port: int) -> int:
-    """The background process itself: the cloud plus its control API until SIGTERM."""
+    """The background process itself: the cloud, until SIGTERM."""
     from localcloud.cloud import CloudSettings, LocalCloud
     from localcloud.connection import connection_document
-    from localcloud.control import ControlState, start_control_server
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -40,12 +39,10 @@ def serve(state_dir: Path, dist: Path, port: int) -> int:
     heartbeat = Heartbeat(state_dir)
     try:
         cloud.start()
-        control = start_control_server(ControlState(cloud), cloud.credentials)
         heartbeat.start()
-        write_connection(state_dir, connection_document(cloud, control.url))
+        write_connection(state_dir, connection_document(cloud))
         print("local cloud ready", flush=True)
         stop.wait()
-        control.stop()
         return 0
     finally:
         (state_dir / CONNECTION_FILE).unlink(missing_ok=True)

@@ -1,8 +1,8 @@
 """Pipeline run reports on disk: written as the run goes, so a crash leaves its stages behind.
 
 `<state>/runs/<execution id>.json` and `runs/latest.json` hold the report of each run (the
-runner's `RunReport` as JSON). A run whose cloud died while it was in progress is marked
-Interrupted, with its stages up to that point.
+runner's `RunReport` as JSON), written at every step of every execution. A run whose cloud died
+while it was in progress is marked Interrupted, with its stages up to that point.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,15 @@ def save_report(state_dir: Path, report: dict[str, Any]) -> None:
 
 def latest_report(state_dir: Path) -> dict[str, Any] | None:
     """The latest run's report, or None before the first run."""
-    path = state_dir / RUNS_DIR / LATEST
+    return _read(state_dir / RUNS_DIR / LATEST)
+
+
+def read_report(state_dir: Path, execution_id: str) -> dict[str, Any] | None:
+    """The report of one execution (a pipeline execution id), or None if none was saved."""
+    return _read(state_dir / RUNS_DIR / f"{uuid.UUID(execution_id)}.json")
+
+
+def _read(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 

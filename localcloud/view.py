@@ -1,10 +1,15 @@
-"""Show a pipeline run as it happens, and summarise it afterwards."""
+"""Show a pipeline run as it happens, and summarise it afterwards.
+
+A run is shown from a `RunReport` as JSON (the saved report), or from CodePipeline's answers
+about an execution (`run_from_api`), which this module turns into the same shape.
+"""
 
 from __future__ import annotations
 
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 MARKS = {"Succeeded": "ok", "Failed": "FAILED", "InProgress": ".."}
@@ -14,6 +19,55 @@ def _elapsed(record: dict[str, Any]) -> float:
     if record["status"] == "InProgress" and "started" in record:
         return time.time() - record["started"]
     return float(record.get("seconds", 0.0))
+
+
+def run_from_api(
+    execution: Mapping[str, Any], state: Mapping[str, Any], details: list[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A run in the report's shape from GetPipelineExecution, GetPipelineState and the
+    execution's latest ListActionExecutions details: the stages it entered, in order."""
+    execution_id = execution["pipelineExecutionId"]
+    stages = []
+    for stage in state["stageStates"]:
+        latest = stage.get("latestExecution", {})
+        if latest.get("pipelineExecutionId") != execution_id:
+            continue
+        rows = sorted(
+            (d for d in details if d["stageName"] == stage["stageName"]),
+            key=lambda d: d["startTime"],
+        )
+        actions = [_action_row(detail) for detail in rows]
+        stages.append(
+            {
+                "name": stage["stageName"],
+                "status": latest["status"],
+                "seconds": sum(a["seconds"] for a in actions),
+                "actions": actions,
+            }
+        )
+    return {
+        "execution_id": execution_id,
+        "pipeline": execution["pipelineName"],
+        "status": execution["status"],
+        "message": execution.get("statusSummary", ""),
+        "seconds": sum(stage["seconds"] for stage in stages),
+        "stages": stages,
+    }
+
+
+def _action_row(detail: Mapping[str, Any]) -> dict[str, Any]:
+    result = detail.get("output", {}).get("executionResult", {})
+    message = result.get("externalExecutionSummary") or result.get("errorDetails", {}).get(
+        "message", ""
+    )
+    started = detail["startTime"].timestamp()
+    return {
+        "action": detail["actionName"],
+        "status": detail["status"],
+        "message": message,
+        "started": started,
+        "seconds": round(detail["lastUpdateTime"].timestamp() - started, 3),
+    }
 
 
 def render_stages(report: dict[str, Any]) -> list[str]:

@@ -21,6 +21,8 @@ class Action:
     input_artifacts: tuple[str, ...]
     output_artifacts: tuple[str, ...]
     run_order: int
+    owner: str = "AWS"
+    version: str = "1"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,13 @@ class PipelineDefinition:
     name: str
     artifact_bucket: str
     stages: tuple[Stage, ...]
+    role_arn: str = ""
+    pipeline_type: str = "V1"
+    execution_mode: str = "SUPERSEDED"
+
+    def stage_index(self, name: str) -> int | None:
+        """The position of the stage called `name`, or None."""
+        return next((i for i, stage in enumerate(self.stages) if stage.name == name), None)
 
 
 def _action(raw: dict[str, Any]) -> Action:
@@ -50,6 +59,8 @@ def _action(raw: dict[str, Any]) -> Action:
         input_artifacts=tuple(a["Name"] for a in raw.get("InputArtifacts", [])),
         output_artifacts=tuple(a["Name"] for a in raw.get("OutputArtifacts", [])),
         run_order=int(raw.get("RunOrder", 1)),
+        owner=type_id.get("Owner", "AWS"),
+        version=str(type_id.get("Version", "1")),
     )
 
 
@@ -90,6 +101,16 @@ def read_pipeline(template: dict[str, Any], context: StackContext) -> PipelineDe
     if store.get("Type") != "S3":
         raise TemplateError(f"{logical_id}: the artifact store must be an S3 bucket")
     name = properties.get("Name") or context.physical_ids.get(logical_id, logical_id)
+    mode = properties.get("ExecutionMode", "SUPERSEDED")
+    if mode != "SUPERSEDED":
+        raise TemplateError(
+            f"{logical_id}: ExecutionMode {mode}: the local runner has SUPERSEDED only"
+        )
     return PipelineDefinition(
-        name=name, artifact_bucket=store["Location"], stages=_stages(properties)
+        name=name,
+        artifact_bucket=store["Location"],
+        stages=_stages(properties),
+        role_arn=str(properties.get("RoleArn", "")),
+        pipeline_type=properties.get("PipelineType", "V1"),
+        execution_mode=mode,
     )

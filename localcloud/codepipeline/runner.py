@@ -1,8 +1,11 @@
-"""Run a pipeline definition stage by stage, the way CodePipeline drives its actions.
+"""Run a pipeline execution stage by stage, the way CodePipeline drives its actions.
 
 Lambda actions get a CodePipeline job event and must report through the job API; a
 continuation token re-invokes the function after a short pause. Artifacts are zips in the
-pipeline's S3 artifact bucket, as in AWS.
+pipeline's S3 artifact bucket, as in AWS. What CodePipeline decides around the actions (when
+the execution may enter a stage, a stop, the answer to an approval) the runner asks its
+`ExecutionControl` (`localcloud.codepipeline.models`). The runner's thread is the only writer of
+its `RunReport`, and hands the control every whole step.
 """
 
 from __future__ import annotations
@@ -20,15 +23,22 @@ from localcloud.codepipeline.definition import Action, PipelineDefinition
 from localcloud.core.signing import Credentials
 
 SUCCEEDED, FAILED, IN_PROGRESS = "Succeeded", "Failed", "InProgress"
+STOPPED, SUPERSEDED, ABANDONED = "Stopped", "Superseded", "Abandoned"
+FAILED_ACTIONS, ALL_ACTIONS = "FAILED_ACTIONS", "ALL_ACTIONS"
+JOB_FAILED = "JobFailed"  # errorDetails.code of an action whose job reported failure
 
 
 class ActionFailed(Exception):
     """An action ended in failure; the message is what CodePipeline would show."""
 
 
+class Abandoned(Exception):
+    """A stop-and-abandon ended the action in progress."""
+
+
 @dataclass
 class ActionRecord:
-    """How one action went, for the live view and the run report."""
+    """How one action execution went, for the API, the live view and the run report."""
 
     stage: str
     action: str
@@ -37,21 +47,32 @@ class ActionRecord:
     seconds: float = 0.0
     message: str = ""
     invocations: int = 0
+    action_execution_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    last_change: float = field(default_factory=time.time)
+    token: str | None = None  # a manual approval's, while it waits for an answer
+    error_code: str | None = None
+    external_execution_id: str | None = None
+    updated_by: str | None = None
+    revision: str | None = None  # a source action's
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    output_variables: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class StageRecord:
-    """How one stage went."""
+    """How one stage went: the latest execution of each of its actions."""
 
     name: str
     status: str = IN_PROGRESS
     seconds: float = 0.0
     actions: list[ActionRecord] = field(default_factory=list)
+    manual_retries: int = 0
 
 
 @dataclass
 class RunReport:
-    """The JSON report of one run: timings, outcome, and the JSON each artifact carried."""
+    """One pipeline execution: timings, outcome, and the JSON each artifact carried."""
 
     execution_id: str
     pipeline: str
@@ -61,10 +82,55 @@ class RunReport:
     message: str = ""
     stages: list[StageRecord] = field(default_factory=list)
     artifacts: dict[str, Any] = field(default_factory=dict)
+    trigger: dict[str, str] = field(
+        default_factory=lambda: {"triggerType": "StartPipelineExecution", "triggerDetail": ""}
+    )
+    revisions: list[dict[str, Any]] = field(default_factory=list)
+    retried: list[ActionRecord] = field(default_factory=list)  # replaced by a stage retry
+    stop_reason: str | None = None
+    last_change: float = field(default_factory=time.time)
+
+    def stage(self, name: str) -> StageRecord | None:
+        """The record of the stage called `name`, once the execution entered it."""
+        return next((stage for stage in self.stages if stage.name == name), None)
 
     def to_json(self) -> dict[str, Any]:
         """A plain dictionary for `json.dump`."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class StopRequest:
+    """StopPipelineExecution's ask: abandon the actions in progress, or let them finish."""
+
+    abandon: bool
+    reason: str = ""
+
+
+class ExecutionControl(Protocol):
+    """What CodePipeline decides around the actions of one execution."""
+
+    def enter_stage(self, index: int) -> tuple[str, str] | None:
+        """Wait until the execution may enter stage `index` (`len(stages)`: may finish);
+        None, or the (status, summary) the execution ends with instead."""
+
+    def leave_stage(self, index: int) -> None:
+        """The execution is done with stage `index`."""
+
+    def stop_request(self) -> StopRequest | None:
+        """The stop asked for this execution, if any."""
+
+    def pause(self, seconds: float) -> None:
+        """Sleep between continuations; raises Abandoned when a stop abandons the action."""
+
+    def await_approval(
+        self, record: ActionRecord, configuration: dict[str, Any]
+    ) -> tuple[bool, str, str]:
+        """Wait for the answer to the approval `record.token` names: (approved, summary,
+        who answered); raises Abandoned."""
+
+    def changed(self, report: RunReport) -> None:
+        """The report moved one whole step."""
 
 
 class JobResults(Protocol):
@@ -84,7 +150,6 @@ class ActionServices:
     invoke_lambda: Callable[[str, dict[str, Any]], Any]
     source_code: Callable[[], tuple[bytes, str]]
     build_image: Callable[[bytes, dict[str, Any], str], bytes]
-    approve: Callable[[str, str, dict[str, Any]], tuple[bool, str]]
     # What jobs get as artifactCredentials: temporary ones the cloud's edge accepts, as on AWS.
     artifact_credentials: Credentials
     account_id: str = "123456789012"
@@ -113,50 +178,100 @@ def read_json_artifact(data: bytes) -> dict[str, Any] | None:
 
 
 class PipelineRunner:
-    """Execute one run of a pipeline definition."""
+    """Execute one pipeline execution: from its first stage, or again from a retried one."""
 
     def __init__(
         self,
         definition: PipelineDefinition,
         services: ActionServices,
-        observer: Callable[[RunReport], None] = lambda report: None,
+        control: ExecutionControl,
+        report: RunReport,
     ) -> None:
         self.definition = definition
         self.services = services
-        self.observer = observer
-        self.report = RunReport(execution_id=str(uuid.uuid4()), pipeline=definition.name)
+        self.control = control
+        self.report = report
         self._artifacts: dict[str, dict[str, str]] = {}
         self._revision = ""
 
-    def run(self) -> RunReport:
-        """Run every stage in order; the first failed action stops the run."""
+    def run(self, first_stage: int = 0, retry_mode: str | None = None) -> RunReport:
+        """Run the stages in order until one does not succeed, the execution is stopped or
+        superseded, or all succeeded; a retry reruns `first_stage` by `retry_mode`."""
+        report = self.report
+        report.status, report.message = IN_PROGRESS, ""
         try:
-            for stage in self.definition.stages:
-                record = StageRecord(stage.name)
-                self.report.stages.append(record)
-                started = time.monotonic()
+            for index in range(first_stage, len(self.definition.stages) + 1):
+                ending = self.control.enter_stage(index)
+                if ending is not None:
+                    report.status, report.message = ending
+                    break
+                if index == len(self.definition.stages):
+                    report.status = SUCCEEDED
+                    break
                 try:
-                    for action in stage.actions:
-                        self._run_action(record, action)
-                    record.status = SUCCEEDED
+                    outcome = self._run_stage(index, retry_mode if index == first_stage else None)
                 finally:
-                    record.seconds = round(time.monotonic() - started, 3)
-                    if record.status == IN_PROGRESS:
-                        record.status = FAILED
-                    self.observer(self.report)
-            self.report.status = SUCCEEDED
-        except ActionFailed as failure:
-            self.report.status = FAILED
-            self.report.message = str(failure)
+                    self.control.leave_stage(index)
+                if outcome != SUCCEEDED:
+                    report.status = outcome
+                    break
         finally:
-            self.report.seconds = round(time.time() - self.report.started, 3)
-            self.observer(self.report)
-        return self.report
+            stop = self.control.stop_request()
+            if report.status == STOPPED and stop is not None:
+                report.stop_reason = stop.reason
+                report.message = report.message or stop.reason
+            report.seconds = round(time.time() - report.started, 3)
+            report.last_change = time.time()
+            self._changed()
+        return report
+
+    def _changed(self) -> None:
+        self.control.changed(self.report)
+
+    def _run_stage(self, index: int, retry_mode: str | None) -> str:
+        """Run one stage's actions in run order; the stage's status."""
+        stage = self.definition.stages[index]
+        record = self.report.stage(stage.name)
+        if record is None:
+            record = StageRecord(stage.name)
+            self.report.stages.append(record)
+        keep: set[str] = set()
+        if retry_mode is not None:
+            record.manual_retries += 1
+            if retry_mode == FAILED_ACTIONS:
+                keep = {a.action for a in record.actions if a.status == SUCCEEDED}
+            self.report.retried += [a for a in record.actions if a.action not in keep]
+            record.actions = [a for a in record.actions if a.action in keep]
+        record.status = IN_PROGRESS
+        started = time.monotonic()
+        order = [action.name for action in stage.actions]
+        try:
+            for action in stage.actions:
+                if action.name in keep:
+                    continue
+                if self.control.stop_request() is not None:
+                    record.status = STOPPED
+                    return STOPPED
+                self._run_action(record, action)
+            record.status = SUCCEEDED
+        except ActionFailed as failure:
+            record.status = FAILED
+            self.report.message = str(failure)
+            return STOPPED if self.control.stop_request() is not None else FAILED
+        except Abandoned:
+            record.status = STOPPED
+            return STOPPED
+        finally:
+            record.actions.sort(key=lambda a: order.index(a.action))
+            record.seconds = round(time.monotonic() - started, 3)
+            self._changed()
+        return SUCCEEDED
 
     def _run_action(self, stage: StageRecord, action: Action) -> None:
         record = ActionRecord(stage.name, action.name)
+        record.inputs = [self._detail(name) for name in action.input_artifacts]
         stage.actions.append(record)
-        self.observer(self.report)
+        self._changed()
         started = time.monotonic()
         try:
             handler = {
@@ -168,13 +283,24 @@ class PipelineRunner:
             if handler is None:
                 raise ActionFailed(f"{action.name}: action category {action.category} unsupported")
             record.message = handler(action, record) or ""
+            record.outputs = [self._detail(name) for name in action.output_artifacts]
             record.status = SUCCEEDED
         except ActionFailed as failure:
             record.status, record.message = FAILED, str(failure)
+            record.error_code = record.error_code or JOB_FAILED
             raise ActionFailed(f"{stage.name}/{action.name}: {failure}") from None
+        except Abandoned:
+            record.status = ABANDONED
+            raise
         finally:
             record.seconds = round(time.monotonic() - started, 3)
-            self.observer(self.report)
+            record.last_change = time.time()
+            self._changed()
+
+    def _abandon_if_asked(self) -> None:
+        stop = self.control.stop_request()
+        if stop is not None and stop.abandon:
+            raise Abandoned
 
     # --- artifacts -----------------------------------------------------------------------
     def _key(self, name: str) -> str:
@@ -195,6 +321,23 @@ class PipelineRunner:
         document = read_json_artifact(data)
         if document is not None:
             self.report.artifacts[name] = document
+
+    def _detail(self, name: str) -> dict[str, Any]:
+        """An artifact as ListActionExecutions shows it: its name and S3 location."""
+        location = self._artifacts.get(name, {})
+        return {
+            "name": name,
+            "s3location": {
+                "bucket": location.get("bucketName", self.definition.artifact_bucket),
+                "key": location.get("objectKey", self._key(name)),
+            },
+        }
+
+    def _add_revision(self, record: ActionRecord, artifact: str, revision: str) -> None:
+        record.revision = revision
+        entry = {"name": artifact, "revisionId": revision, "created": time.time()}
+        self.report.revisions = [r for r in self.report.revisions if r["name"] != artifact]
+        self.report.revisions.append(entry)
 
     def _fetch(self, name: str) -> bytes:
         if name not in self._artifacts:
@@ -223,20 +366,26 @@ class PipelineRunner:
 
     # --- action kinds --------------------------------------------------------------------
     def _source(self, action: Action, record: ActionRecord) -> str:
+        output = action.output_artifacts[0]
         if action.provider == "S3":
             bucket = action.configuration["S3Bucket"]
             key = action.configuration["S3ObjectKey"]
             try:
-                data = self.services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                response = self.services.s3.get_object(Bucket=bucket, Key=key)
             except self.services.s3.exceptions.NoSuchKey:
                 raise ActionFailed(
                     f"the source object s3://{bucket}/{key} does not exist"
                 ) from None
-            self._store(action.output_artifacts[0], data)
+            self._store(output, response["Body"].read())
+            # An S3 source's revision is the object's version (its ETag when unversioned).
+            self._add_revision(
+                record, output, response.get("VersionId") or response["ETag"].strip('"')
+            )
             return f"s3://{bucket}/{key}"
         data, revision = self.services.source_code()
         self._revision = revision
-        self._store(action.output_artifacts[0], data)
+        self._store(output, data)
+        self._add_revision(record, output, revision)
         return f"revision {revision}"
 
     def _build(self, action: Action, record: ActionRecord) -> str:
@@ -250,10 +399,19 @@ class PipelineRunner:
         return str(detail.get("ImageURI", ""))
 
     def _approval(self, action: Action, record: ActionRecord) -> str:
-        approved, comment = self.services.approve(record.stage, action.name, action.configuration)
+        # The token is also the action's externalExecutionId, as in CodePipeline.
+        record.token = record.external_execution_id = str(uuid.uuid4())
+        self._changed()
+        try:
+            approved, summary, answered_by = self.control.await_approval(
+                record, action.configuration
+            )
+        finally:
+            record.token = None
+        record.updated_by = answered_by
         if not approved:
-            raise ActionFailed(f"rejected: {comment}")
-        return comment
+            raise ActionFailed(f"Rejected: {summary}" if summary else "Rejected")
+        return summary
 
     def _invoke(self, action: Action, record: ActionRecord) -> str:
         function = action.configuration["FunctionName"]
@@ -282,6 +440,7 @@ class PipelineRunner:
             }
             record.invocations += 1
             outcome = self.services.invoke_lambda(function, event)
+            self._abandon_if_asked()
             error = getattr(outcome, "error", None)
             result = self.services.jobs.wait_result(
                 job_id, 0.0 if error else self.services.lambda_result_timeout
@@ -289,12 +448,14 @@ class PipelineRunner:
             if result is None:
                 reason = f"the function failed: {error}" if error else "no job result reported"
                 raise ActionFailed(f"{reason} (function {function})")
+            record.external_execution_id = result.external_execution_id
             if not result.succeeded:
                 raise ActionFailed(result.message or "the function reported failure")
             if not result.continuation_token:
                 break
             continuation = result.continuation_token
-            time.sleep(self.services.poll_seconds)
+            self.control.pause(self.services.poll_seconds)
+        record.output_variables = dict(result.output_variables)
         for name in action.output_artifacts:
             try:
                 self._register(name, self._fetch_written(name))

@@ -18,7 +18,8 @@ _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
 class TargetServices:
     """How the bus reaches each kind of target; the cloud passes in its own."""
 
-    start_pipeline_execution: Callable[[str, dict[str, Any]], Any]  # (pipeline name, event)
+    # (pipeline name, ExecutionTrigger, event): the trigger names the rule, as on AWS
+    start_pipeline_execution: Callable[[str, dict[str, str], dict[str, Any]], Any]
     invoke_lambda: Callable[[str, Any], Any]  # (function name, payload): InvocationType Event
     publish_sns: Callable[[str, str], Any]  # (topic ARN, message)
 
@@ -76,7 +77,8 @@ def deliver(services: TargetServices, rule: Rule, target: Target, event: dict[st
     """Hand one matched event to one target; errors propagate to the bus, which logs them."""
     text = target_input(rule, target, event)
     if target.service == "codepipeline":
-        services.start_pipeline_execution(target.resource_name, event)
+        trigger = {"triggerType": "CloudWatchEvent", "triggerDetail": rule.arn}
+        services.start_pipeline_execution(target.resource_name, trigger, event)
     elif target.service == "lambda":
         services.invoke_lambda(target.resource_name, json.loads(text))
     else:

@@ -2,44 +2,27 @@
 
 AWS: the pipeline stack named by `STACK_NAME`, or by the `.project.env` the prep stack's notebook
 instance writes at every start. Locally: `walkthrough.local`, which reads `connection.json`.
+Only the connection differs: the cells then make the same AWS calls on both targets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import boto3
 import pandas as pd
 
-from .progress import Approval, Progress, StageInfo
+if TYPE_CHECKING:
+    from .aws import CodePipelineControl
 
 # The clone of the CodeCommit repository (notebooks/ and data/ in it) or of this project.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_ENV = ".project.env"
-
-
-class Control(Protocol):
-    """How a target runs the pipeline: CodePipeline's API on AWS, the control API locally."""
-
-    poll_seconds: float
-
-    def stages(self) -> list[StageInfo]:
-        """The pipeline's stages and actions, in order."""
-
-    def start(self) -> str:
-        """Start one execution; its id."""
-
-    def progress(self, execution_id: str, stages: list[StageInfo]) -> Progress:
-        """The execution's state now."""
-
-    def approve(self, approval: Approval, comment: str) -> None:
-        """Approve the waiting manual approval."""
-
-    def clean_up(self, confirm_destroy: bool) -> None:
-        """What the last cell does on this target."""
+AWS_POLL_SECONDS = 10.0  # an AWS run takes tens of minutes
 
 
 @dataclass
@@ -56,7 +39,10 @@ class Config:
     prod_predict_url: str
     api_key: str
     work_dir: Path
-    control: Control
+    control: CodePipelineControl
+    # The last cell: on AWS the stacks' tear-down (if confirmed), locally stopping the cloud
+    # this notebook started. How a target is shut down is the one thing AWS has no API for.
+    clean_up: Callable[[bool], None]
 
     @property
     def region(self) -> str:
@@ -97,9 +83,13 @@ def config_from_stacks(
     predict_urls: tuple[str, str],
     api_key: str,
     work_dir: Path,
-    control: Control,
+    poll_seconds: float,
+    clean_up: Callable[[bool], None],
 ) -> Config:
-    """A `Config` from the prep and pipeline stacks' outputs, the API's URLs and key."""
+    """A `Config` from the prep and pipeline stacks' outputs, the API's URLs and key; the
+    pipeline is followed through CodePipeline's API every `poll_seconds`."""
+    from .aws import CodePipelineControl
+
     prep, pipeline = stacks
     return Config(
         target=target,
@@ -112,7 +102,8 @@ def config_from_stacks(
         prod_predict_url=predict_urls[1],
         api_key=api_key,
         work_dir=work_dir,
-        control=control,
+        control=CodePipelineControl(session, pipeline["PipelineName"], poll_seconds),
+        clean_up=clean_up,
     )
 
 
@@ -147,14 +138,13 @@ def stack_outputs(session: boto3.Session, name: str) -> tuple[dict[str, str], di
 
 def connect_aws(session: boto3.Session, stack_name: str) -> Config:
     """Read the pipeline stack's outputs (and the prep stack's, and the API key's value)."""
-    from .aws import CodePipelineControl
+    from .aws import destroy_stacks
 
     outputs, parameters = stack_outputs(session, stack_name)
     prep, _ = stack_outputs(session, parameters["PrepStackName"])
     api_key = session.client("apigateway").get_api_key(
         apiKey=outputs["ApiKeyId"], includeValue=True
     )["value"]
-    control = CodePipelineControl(session, outputs["PipelineName"], prep["ProjectName"])
     return config_from_stacks(
         "aws",
         session,
@@ -162,7 +152,8 @@ def connect_aws(session: boto3.Session, stack_name: str) -> Config:
         (outputs["DevPredictUrl"], outputs["ProdPredictUrl"]),
         api_key,
         REPO_ROOT / "build" / "notebook",
-        control,
+        AWS_POLL_SECONDS,
+        partial(destroy_stacks, prep["ProjectName"]),
     )
 
 

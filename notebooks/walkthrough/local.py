@@ -1,7 +1,8 @@
-"""The local cloud as the notebook's target: start one if none runs, follow its runner, stop it.
+"""The local cloud as the notebook's target: start one if none runs, connect to it, stop it.
 
 The only helper that imports `localcloud`. Once connected, boto3 and the SageMaker SDK reach the
-local services through the `AWS_ENDPOINT_URL*` variables: the cells make AWS's calls unchanged.
+local services through the `AWS_ENDPOINT_URL*` variables: the cells make AWS's calls unchanged,
+the pipeline's included (the local cloud serves CodePipeline's API).
 """
 
 from __future__ import annotations
@@ -9,22 +10,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from localcloud.client import STATE_DIR, ControlClient, read_connection
+from localcloud.client import STATE_DIR, read_connection
 from localcloud.constants import GATEWAY_PORT
 from localcloud.stacks import lambda_functions
 
 from .connect import REPO_ROOT, Config, config_from_stacks
-from .progress import ActionProgress, Approval, Progress, StageInfo, stages_of
 
 DEFAULT_DIST = REPO_ROOT / "dist" / "lambdas"
+LOCAL_POLL_SECONDS = 0.5  # a local run takes about a minute
 
 # Local clouds this kernel started, by pid: running the connect cell again must not forget them.
 _STARTED_HERE: set[int] = set()
@@ -71,72 +70,18 @@ def ensure_lambda_zips(dist: Path) -> None:
     )
 
 
-def progress_from_local(
-    report: Mapping[str, Any], waiting: Mapping[str, Any] | None, stages: list[StageInfo]
-) -> Progress:
-    """The local runner's report; actions it has not reached yet are Pending."""
-    seen = {(a["stage"], a["action"]): a for s in report.get("stages", []) for a in s["actions"]}
-    rows = []
-    for stage in stages:
-        for action, _ in stage.actions:
-            record = seen.get((stage.name, action))
-            if record is None:
-                rows.append(ActionProgress(stage.name, action, "Pending"))
-                continue
-            seconds = record["seconds"]
-            if record["status"] == "InProgress":
-                seconds = time.time() - record["started"]
-            rows.append(
-                ActionProgress(stage.name, action, record["status"], record["message"], seconds)
-            )
-    approval = Approval(waiting["stage"], waiting["action"]) if waiting else None
-    return Progress(
-        report["pipeline"], report["execution_id"], report["status"], tuple(rows), approval
-    )
-
-
 @dataclass
-class LocalControl:
-    """The local runner through the cloud's control API; `down` if this kernel started it."""
+class LocalCloudOwner:
+    """The last cell locally: `down` if this kernel started the cloud, else leave it up."""
 
     connection: dict[str, Any]
     state_dir: Path
     dist: Path
-    poll_seconds: float = 0.5
-
-    @property
-    def client(self) -> ControlClient:
-        """The control API's client (signed with the cloud's credentials)."""
-        return ControlClient(self.connection)
 
     @property
     def started_here(self) -> bool:
         """Whether this kernel started the cloud (then the last cell stops it)."""
         return self.connection["pid"] in _STARTED_HERE
-
-    def stages(self) -> list[StageInfo]:
-        """The stages the runner executes, in GetPipeline's shape."""
-        return stages_of(self.client.pipeline())
-
-    def start(self) -> str:
-        """Start one run of the local runner."""
-        started = self.client.start_run()
-        if "execution_id" not in started:
-            raise RuntimeError(started.get("error", "the run did not start"))
-        return str(started["execution_id"])
-
-    def progress(self, execution_id: str, stages: list[StageInfo]) -> Progress:
-        """The current run's report, which must be this execution's."""
-        current = self.client.current()
-        if current["run"] is None or current["run"]["execution_id"] != execution_id:
-            raise RuntimeError(f"execution {execution_id} is not the local cloud's current run")
-        return progress_from_local(current["run"], current["waiting_for_approval"], stages)
-
-    def approve(self, approval: Approval, comment: str) -> None:
-        """Answer the approval the runner waits for."""
-        answer = self.client.answer_approval(True, comment)
-        if "error" in answer:
-            raise RuntimeError(answer["error"])
 
     def clean_up(self, confirm_destroy: bool) -> None:
         """Stop the cloud if this kernel started it; leave one started elsewhere running."""
@@ -179,5 +124,6 @@ def connect_local() -> Config:
         (f"{connection['api_url']}/dev/predict", f"{connection['api_url']}/prod/predict"),
         connection["api_key"],
         state_dir / "notebook",
-        LocalControl(connection, state_dir, dist),
+        LOCAL_POLL_SECONDS,
+        LocalCloudOwner(connection, state_dir, dist).clean_up,
     )

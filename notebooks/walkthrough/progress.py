@@ -1,7 +1,7 @@
 """Follow a pipeline run: its stages, a progress table that refreshes, and the approval.
 
-The same for both targets: `Config.control` (CodePipeline on AWS, the local cloud's control API
-here) starts runs, reports their state as a `Progress` and answers approvals.
+The same for both targets: `Config.control` (CodePipeline's API, which the local cloud serves
+too) starts runs, reports their state as a `Progress` and answers approvals.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def runner_of(provider: str, configuration: Mapping[str, Any]) -> str:
 
 
 def stages_of(pipeline: Mapping[str, Any]) -> list[StageInfo]:
-    """The stages of a GetPipeline answer (CodePipeline's, or the local cloud's same shape)."""
+    """The stages of a GetPipeline answer."""
     return [
         StageInfo(
             stage["name"],
@@ -91,16 +91,16 @@ class ActionProgress:
 
 @dataclass(frozen=True)
 class Approval:
-    """A manual approval that waits (the token is AWS's; the local cloud needs none)."""
+    """A manual approval that waits, with the token PutApprovalResult needs."""
 
     stage: str
     action: str
-    token: str = ""
+    token: str
 
 
 @dataclass(frozen=True)
 class Progress:
-    """An execution's state, the same shape for the local runner and CodePipeline."""
+    """An execution's state, as GetPipelineState and GetPipelineExecution tell it."""
 
     pipeline: str
     execution_id: str

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import sys
+import time
+from pathlib import Path
 
 from tests.clients.conftest import UserShell
 
@@ -46,3 +51,30 @@ def test_the_readme_eval_line_works_in_a_shell(shell: UserShell) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "123456789012"
+
+
+def test_lambda_invoke_runs_the_function_locally_and_its_log_reaches_cloudwatch(
+    shell: UserShell, tmp_path: Path
+) -> None:
+    answer_file = tmp_path / "answer.json"
+    invoked = shell.aws(
+        "lambda", "invoke", "--function-name", "abalone-predict-proxy", "--log-type", "Tail",
+        "--payload", '{"body": "not json"}',
+        str(answer_file),
+    )  # fmt: skip
+    assert invoked["StatusCode"] == 200
+    tail = base64.b64decode(invoked["LogResult"]).decode()
+    assert re.search(r"^START RequestId: \S+ Version: \$LATEST", tail, re.MULTILINE)
+    assert re.search(r"^REPORT RequestId: .*Duration: [\d.]+ ms", tail, re.MULTILINE)
+    answer = json.loads(answer_file.read_text())
+    assert answer["statusCode"] == 400  # the proxy's own answer to a body that is not JSON
+    deadline = time.monotonic() + 15
+    messages: list[str] = []
+    while time.monotonic() < deadline and not any(m.startswith("REPORT") for m in messages):
+        events = shell.aws(
+            "logs", "filter-log-events", "--log-group-name", "/aws/lambda/abalone-predict-proxy"
+        )["events"]
+        messages = [event["message"] for event in events]
+        time.sleep(0.5)
+    assert any(m.startswith("START RequestId:") for m in messages)
+    assert any(m.startswith("REPORT RequestId:") for m in messages)

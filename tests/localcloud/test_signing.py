@@ -1,6 +1,6 @@
 """Every local service but moto accepts only requests signed with the cloud's own credentials.
 
-The SageMaker control plane and runtime, the CodePipeline job API and the control API each get
+The SageMaker control plane and runtime and the CodePipeline service each get
 the same attacks: no signature, someone else's key, a wrong secret, a body changed after
 signing, an old signature, a signature for another service. Each is refused with the error code
 AWS answers with; boto3 signed with the right credentials passes.
@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import boto3
 import pytest
@@ -21,10 +20,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from localcloud.background import HttpServer
-from localcloud.client import SIGNING_NAME as CONTROL_SIGNING_NAME
-from localcloud.codepipeline.job_api import JobApi
-from localcloud.control import ControlApi, ControlState
+from localcloud.codepipeline import CodePipelineService
 from localcloud.core.signing import Credentials
 from localcloud.sagemaker import start_server
 from tests.signing_support import signed_headers
@@ -68,15 +64,10 @@ class Service:
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Service]]:
-    """The SageMaker server, the job API and the control API, all for CREDENTIALS."""
+    """The SageMaker server and the CodePipeline service, both for CREDENTIALS."""
     sagemaker = start_server(tmp_path_factory.mktemp("sagemaker"), CREDENTIALS)
-    jobs = JobApi(CREDENTIALS)
+    jobs = CodePipelineService(CREDENTIALS)
     jobs.start()
-    control = HttpServer(
-        ControlApi(ControlState(cloud=None), CREDENTIALS).handle,  # type: ignore[arg-type]
-        what="the control API",
-    )
-    control.start()
     json_headers = {"Content-Type": "application/x-amz-json-1.1"}
     try:
         yield {
@@ -104,22 +95,13 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
                 {**json_headers, "X-Amz-Target": "CodePipeline_20150709.GetJobDetails"},
                 json.dumps({"jobId": "0f0e0d0c-0b0a-4909-8807-060504030201"}).encode(),
             ),
-            "control": Service(
-                "control",
-                CONTROL_SIGNING_NAME,
-                control.url,
-                "/approval",
-                {"Content-Type": "application/json"},
-                json.dumps({"approved": True}).encode(),
-            ),
         }
     finally:
-        control.stop()
         jobs.stop()
         sagemaker.stop()
 
 
-SERVICES = ["sagemaker", "sagemaker-runtime", "codepipeline", "control"]
+SERVICES = ["sagemaker", "sagemaker-runtime", "codepipeline"]
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -180,7 +162,6 @@ def test_an_old_signature_or_one_for_another_service_is_refused(
         ("sagemaker", 200, None),
         ("sagemaker-runtime", 400, "ValidationError"),  # no such endpoint
         ("codepipeline", 400, "JobNotFoundException"),
-        ("control", 409, None),  # no approval is waiting
     ],
 )
 def test_a_request_signed_with_the_clouds_credentials_is_answered_on_its_merits(
@@ -220,17 +201,3 @@ def test_boto3_with_the_clouds_credentials_works_and_without_them_does_not(
         "Code": "MissingAuthenticationTokenException",
         "Message": "Missing Authentication Token",
     }
-
-
-def test_the_control_client_signs_its_calls(services: dict[str, Service], tmp_path: Path) -> None:
-    from localcloud.client import ControlClient
-
-    connection = {
-        "control_url": services["control"].url,
-        "aws_access_key_id": CREDENTIALS.access_key_id,
-        "aws_secret_access_key": CREDENTIALS.secret_access_key,
-        "region": "us-east-1",
-    }
-    assert ControlClient(connection).current() == {"run": None, "waiting_for_approval": None}
-    stranger = {**connection, "aws_secret_access_key": "wrong"}
-    assert ControlClient(stranger).current()["code"] == "InvalidSignatureException"

@@ -9,6 +9,8 @@ import os
 import subprocess
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import boto3
@@ -17,11 +19,12 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
+from localcloud.codepipeline import CodePipelineService
 from localcloud.codepipeline.definition import Action, PipelineDefinition, Stage
-from localcloud.control import ControlState
+from localcloud.core.signing import Credentials
 from localcloud.stacks import upload_training_data
 from notebooks.draw_architecture import draw, stages_metadata, template_stages
-from notebooks.walkthrough import aws, connect, data, local, progress
+from notebooks.walkthrough import aws, connect, data, progress
 from notebooks.walkthrough.progress import STAGE_NOTES, Approval, StageInfo
 
 REGION = "eu-west-1"
@@ -74,7 +77,8 @@ def aws_config(session: boto3.Session, tmp_path: Path) -> connect.Config:
         prod_predict_url="https://api.example/prod/predict",
         api_key="key",
         work_dir=tmp_path,
-        control=aws.CodePipelineControl(session, "demo-pipeline", "demo"),
+        control=aws.CodePipelineControl(session, "demo-pipeline"),
+        clean_up=partial(aws.destroy_stacks, "demo"),
     )
 
 
@@ -172,46 +176,36 @@ def test_aws_progress_marks_stages_of_older_runs_pending_and_finds_the_approval(
         ],
     }
     execution = {"pipelineExecutionId": "new", "status": "InProgress"}
-    progress = aws.progress_from_aws(state, execution, STAGES)
+    seconds = {("Source", "ModelCode"): 2.5, ("DeployProd", "DeployProdModel"): 9.0}
+    progress = aws.progress_from_aws(state, execution, STAGES, seconds)
     assert [a.status for a in progress.actions] == ["Succeeded", "InProgress", "Pending"]
+    assert [a.seconds for a in progress.actions] == [2.5, None, None]
     assert progress.actions[0].note == "commit abc"
     assert progress.approval == Approval("Approve", "ApproveProd", "t-1")
     assert "waiting for approval" in progress._repr_html_()
 
 
-def test_local_progress_lists_unreached_actions_as_pending() -> None:
-    report = {
-        "pipeline": "demo-pipeline",
-        "execution_id": "e-1",
-        "status": "InProgress",
-        "stages": [
-            {
-                "name": "Source",
-                "actions": [
-                    {
-                        "stage": "Source",
-                        "action": "ModelCode",
-                        "status": "Succeeded",
-                        "started": 0.0,
-                        "seconds": 0.5,
-                        "message": "revision abc",
-                    }
-                ],
-            }
-        ],
-    }
-    progress = local.progress_from_local(report, None, STAGES)
-    assert [(a.action, a.status) for a in progress.actions] == [
-        ("ModelCode", "Succeeded"),
-        ("ApproveProd", "Pending"),
-        ("DeployProdModel", "Pending"),
+def test_action_times_are_read_from_list_action_executions() -> None:
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    details = [
+        {
+            "stageName": "Source",
+            "actionName": "ModelCode",
+            "status": "Succeeded",
+            "startTime": started,
+            "lastUpdateTime": started + timedelta(seconds=2.5),
+        },
+        {
+            "stageName": "Approve",
+            "actionName": "ApproveProd",
+            "status": "InProgress",
+            "startTime": datetime.now(UTC) - timedelta(seconds=30),
+            "lastUpdateTime": started,
+        },
     ]
-    assert progress.approval is None
-    assert progress.state == "InProgress"
-    waiting = local.progress_from_local(
-        report, {"stage": "Approve", "action": "ApproveProd"}, STAGES
-    )
-    assert waiting.state == "waiting for approval"
+    seconds = aws.action_seconds(details)
+    assert seconds[("Source", "ModelCode")] == 2.5
+    assert 30 <= seconds[("Approve", "ApproveProd")] < 40
 
 
 def test_aws_clean_up_deletes_nothing_without_confirmation(
@@ -224,7 +218,7 @@ def test_aws_clean_up_deletes_nothing_without_confirmation(
         raise AssertionError("clean_up ran a command without confirmation")
 
     monkeypatch.setattr(subprocess, "run", refuse)
-    aws_config(session, tmp_path).control.clean_up(confirm_destroy=False)
+    aws_config(session, tmp_path).clean_up(False)
     out = capsys.readouterr().out
     assert "Nothing deleted" in out
     assert "-m scripts.aws_stacks destroy --project demo" in out
@@ -245,47 +239,53 @@ def test_the_committed_architecture_picture_is_drawn_from_the_template(tmp_path:
     assert redrawn.tobytes() == committed.tobytes(), stale
 
 
-class StartedCloud:
-    """What ControlState reads of a started LocalCloud: the pipeline definition it runs."""
-
-    definition = PipelineDefinition(
-        name="demo-pipeline",
-        artifact_bucket="demo-artifacts",
-        stages=(
-            Stage(
-                "Train",
-                (
-                    Action(
-                        "StartTraining",
-                        "Invoke",
-                        "Lambda",
-                        {"FunctionName": "demo-train"},
-                        (),
-                        (),
-                        1,
-                    ),
-                    Action(
-                        "WaitForTraining",
-                        "Invoke",
-                        "Lambda",
-                        {"FunctionName": "demo-status"},
-                        (),
-                        (),
-                        2,
-                    ),
+DEFINITION = PipelineDefinition(
+    name="demo-pipeline",
+    artifact_bucket="demo-artifacts",
+    stages=(
+        Stage(
+            "Train",
+            (
+                Action(
+                    "StartTraining", "Invoke", "Lambda", {"FunctionName": "demo-train"}, (), (), 1
+                ),
+                Action(
+                    "WaitForTraining",
+                    "Invoke",
+                    "Lambda",
+                    {"FunctionName": "demo-status"},
+                    (),
+                    (),
+                    2,
                 ),
             ),
-            Stage("Approve", (Action("ApproveProd", "Approval", "Manual", {}, (), (), 1),)),
         ),
-    )
+        Stage("Approve", (Action("ApproveProd", "Approval", "Manual", {}, (), (), 1),)),
+    ),
+)
 
 
-def test_the_local_control_api_describes_the_pipeline_as_get_pipeline_does() -> None:
-    # GIVEN the control API's answer for a cloud running a two-stage pipeline
-    answer = ControlState(StartedCloud()).pipeline()  # type: ignore[arg-type]
-    # THEN it is JSON in GetPipeline's shape, and the notebook reads the same stages from it
-    assert json.loads(json.dumps(answer)) == answer
-    assert progress.stages_of(answer) == [
+def test_the_notebook_reads_the_local_pipeline_from_get_pipeline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the local CodePipeline serving a two-stage pipeline
+    credentials = Credentials.generate()
+    service = CodePipelineService(credentials)
+    service.pipelines.add_pipeline(DEFINITION, services=lambda model_code: pytest.fail("ran"))
+    service.start()
+    try:
+        session = boto3.Session(
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            region_name="us-east-1",
+        )
+        monkeypatch.setenv("AWS_ENDPOINT_URL_CODEPIPELINE", service.url)  # as connect_local does
+        # WHEN the notebook's CodePipeline control asks for the stages
+        stages = aws.CodePipelineControl(session, "demo-pipeline").stages()
+    finally:
+        service.stop()
+    # THEN it reads them from GetPipeline's answer, in run order
+    assert stages == [
         StageInfo(
             "Train", (("StartTraining", "λ demo-train"), ("WaitForTraining", "λ demo-status"))
         ),
@@ -319,4 +319,4 @@ def test_aws_clean_up_confirmed_without_the_project_scripts_deletes_nothing(
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("ran a command"))
     # WHEN destroying is confirmed, THEN it says where to run it instead
     with pytest.raises(RuntimeError, match="run `make destroy PROJECT=demo` from a clone"):
-        aws_config(session, tmp_path).control.clean_up(confirm_destroy=True)
+        aws_config(session, tmp_path).clean_up(True)

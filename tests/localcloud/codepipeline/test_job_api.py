@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
-from localcloud.codepipeline.job_api import JobApi, JobResult
+from localcloud.codepipeline import CodePipelineService, JobResult, JobStore
 from localcloud.core.signing import Credentials
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
 from tests.client_errors import error_of
+from tests.localcloud.codepipeline.support import codepipeline_client
 from tests.signing_support import signed_headers
 
 NOT_FOUND = "The job was specified in an invalid format or cannot be found."
@@ -35,27 +35,27 @@ CREDENTIALS = Credentials.generate()
 
 
 @pytest.fixture(scope="module")
-def jobs() -> Iterator[JobApi]:
-    """The job API on a free loopback port, for clients signed with CREDENTIALS."""
-    api = JobApi(CREDENTIALS, port=0)
-    api.start()
-    yield api
-    api.stop()
+def service() -> Iterator[CodePipelineService]:
+    """The local CodePipeline on a free loopback port, for clients signed with CREDENTIALS."""
+    served = CodePipelineService(CREDENTIALS, port=0)
+    served.start()
+    yield served
+    served.stop()
 
 
 @pytest.fixture(scope="module")
-def codepipeline(jobs: JobApi) -> Any:
-    """A boto3 client pointed at the job API, as the Lambdas' is."""
-    return boto3.client(
-        "codepipeline",
-        endpoint_url=jobs.url,
-        region_name="us-east-1",
-        aws_access_key_id=CREDENTIALS.access_key_id,
-        aws_secret_access_key=CREDENTIALS.secret_access_key,
-    )
+def jobs(service: CodePipelineService) -> JobStore:
+    """Its job store, where the runner opens jobs and waits for their results."""
+    return service.jobs
 
 
-def test_a_success_with_its_details_is_recorded(jobs: JobApi, codepipeline: Any) -> None:
+@pytest.fixture(scope="module")
+def codepipeline(service: CodePipelineService) -> Any:
+    """A boto3 client pointed at the service, as the Lambdas' is."""
+    return codepipeline_client(service.url, CREDENTIALS)
+
+
+def test_a_success_with_its_details_is_recorded(jobs: JobStore, codepipeline: Any) -> None:
     job_id = jobs.open_job(DATA)
 
     codepipeline.put_job_success_result(
@@ -77,7 +77,7 @@ def test_a_success_with_its_details_is_recorded(jobs: JobApi, codepipeline: Any)
     )
 
 
-def test_a_continuation_token_is_recorded(jobs: JobApi, codepipeline: Any) -> None:
+def test_a_continuation_token_is_recorded(jobs: JobStore, codepipeline: Any) -> None:
     job_id = jobs.open_job(DATA)
 
     codepipeline.put_job_success_result(
@@ -92,7 +92,7 @@ def test_a_continuation_token_is_recorded(jobs: JobApi, codepipeline: Any) -> No
     assert result.message == "InProgress"
 
 
-def test_a_failure_is_recorded(jobs: JobApi, codepipeline: Any) -> None:
+def test_a_failure_is_recorded(jobs: JobStore, codepipeline: Any) -> None:
     job_id = jobs.open_job(DATA)
 
     codepipeline.put_job_failure_result(
@@ -112,7 +112,9 @@ def test_a_failure_is_recorded(jobs: JobApi, codepipeline: Any) -> None:
     )
 
 
-def test_job_details_are_the_data_the_job_was_opened_with(jobs: JobApi, codepipeline: Any) -> None:
+def test_job_details_are_the_data_the_job_was_opened_with(
+    jobs: JobStore, codepipeline: Any
+) -> None:
     job_id = jobs.open_job(DATA)
 
     details = codepipeline.get_job_details(jobId=job_id)["jobDetails"]
@@ -134,7 +136,7 @@ def test_an_unknown_job_is_job_not_found(codepipeline: Any) -> None:
     assert error_of(codepipeline.get_job_details, jobId=UNKNOWN_JOB)[0] == "JobNotFoundException"
 
 
-def test_a_second_result_is_an_invalid_job_state(jobs: JobApi, codepipeline: Any) -> None:
+def test_a_second_result_is_an_invalid_job_state(jobs: JobStore, codepipeline: Any) -> None:
     """GIVEN a job that reported success WHEN it reports again (either way) THEN
     InvalidJobStateException, and the first result stands."""
     job_id = jobs.open_job(DATA)
@@ -198,7 +200,7 @@ def test_bad_input_is_a_validation_exception(
 
 
 def test_output_variables_and_a_continuation_token_do_not_mix(
-    jobs: JobApi, codepipeline: Any
+    jobs: JobStore, codepipeline: Any
 ) -> None:
     job_id = jobs.open_job(DATA)
 
@@ -214,11 +216,11 @@ def test_output_variables_and_a_continuation_token_do_not_mix(
     assert jobs.wait_result(job_id, 0) is None
 
 
-def test_an_action_the_job_api_does_not_serve_is_an_unknown_operation(codepipeline: Any) -> None:
-    code, message, status = error_of(codepipeline.list_pipelines)
+def test_an_action_the_service_does_not_serve_is_an_unknown_operation(codepipeline: Any) -> None:
+    code, message, status = error_of(codepipeline.list_webhooks)
 
     assert (code, status) == ("UnknownOperationException", 400)
-    assert "ListPipelines" in message
+    assert "ListWebhooks" in message
 
 
 @pytest.mark.parametrize(
@@ -230,16 +232,16 @@ def test_an_action_the_job_api_does_not_serve_is_an_unknown_operation(codepipeli
     ],
 )
 def test_a_body_that_is_not_the_right_json_is_a_serialization_exception(
-    jobs: JobApi, body: bytes, code: str
+    service: CodePipelineService, body: bytes, code: str
 ) -> None:
     headers = {
         "X-Amz-Target": "CodePipeline_20150709.PutJobSuccessResult",
         "Content-Type": "application/x-amz-json-1.1",
     }
     response = requests.post(
-        jobs.url,
+        service.url,
         data=body,
-        headers=signed_headers(CREDENTIALS, "codepipeline", jobs.url, body, headers),
+        headers=signed_headers(CREDENTIALS, "codepipeline", service.url, body, headers),
         timeout=5,
     )
 
@@ -247,7 +249,7 @@ def test_a_body_that_is_not_the_right_json_is_a_serialization_exception(
     assert response.json()["__type"] == code
 
 
-def test_wait_result_returns_none_when_nothing_is_reported(jobs: JobApi) -> None:
+def test_wait_result_returns_none_when_nothing_is_reported(jobs: JobStore) -> None:
     job_id = jobs.open_job(DATA)
     started = time.monotonic()
 
@@ -255,7 +257,7 @@ def test_wait_result_returns_none_when_nothing_is_reported(jobs: JobApi) -> None
     assert time.monotonic() - started >= 0.2
 
 
-def test_wait_result_wakes_up_when_the_result_arrives(jobs: JobApi, codepipeline: Any) -> None:
+def test_wait_result_wakes_up_when_the_result_arrives(jobs: JobStore, codepipeline: Any) -> None:
     job_id = jobs.open_job(DATA)
     reporter = threading.Timer(0.1, lambda: codepipeline.put_job_success_result(jobId=job_id))
     reporter.start()
@@ -268,7 +270,7 @@ def test_wait_result_wakes_up_when_the_result_arrives(jobs: JobApi, codepipeline
     reporter.join()
 
 
-def test_many_jobs_in_parallel_each_get_their_own_result(jobs: JobApi, codepipeline: Any) -> None:
+def test_many_jobs_in_parallel_each_get_their_own_result(jobs: JobStore, codepipeline: Any) -> None:
     job_ids = [jobs.open_job({"n": n}) for n in range(20)]
 
     def report(n: int) -> None:
@@ -286,7 +288,9 @@ def test_many_jobs_in_parallel_each_get_their_own_result(jobs: JobApi, codepipel
     assert [r.message if r else None for r in results] == [f"job {n}" for n in range(20)]
 
 
-def test_a_lambda_reports_through_the_job_api(jobs: JobApi, tmp_path: Path) -> None:
+def test_a_lambda_reports_through_the_job_api(
+    service: CodePipelineService, jobs: JobStore, tmp_path: Path
+) -> None:
     """GIVEN the runtime's ambient environment names the job API WHEN a pipeline Lambda runs
     THEN its boto3 client reaches the job API and the runner sees its result."""
     source = textwrap.dedent(
@@ -308,7 +312,7 @@ def test_a_lambda_reports_through_the_job_api(jobs: JobApi, tmp_path: Path) -> N
     runtime = LambdaRuntime(
         tmp_path,
         {
-            "AWS_ENDPOINT_URL_CODEPIPELINE": jobs.url,
+            "AWS_ENDPOINT_URL_CODEPIPELINE": service.url,
             **CREDENTIALS.environment(),
             "AWS_REGION": "us-east-1",
         },
@@ -326,6 +330,6 @@ def test_a_lambda_reports_through_the_job_api(jobs: JobApi, tmp_path: Path) -> N
     assert result is not None and result.succeeded and result.message == "done by reporter"
 
 
-def test_a_taken_port_is_named(jobs: JobApi) -> None:
-    with pytest.raises(OSError, match=f"port {jobs.port} on 127.0.0.1 is already in use"):
-        JobApi(CREDENTIALS, port=jobs.port).start()
+def test_a_taken_port_is_named(service: CodePipelineService) -> None:
+    with pytest.raises(OSError, match=f"port {service.port} on 127.0.0.1 is already in use"):
+        CodePipelineService(CREDENTIALS, port=service.port).start()

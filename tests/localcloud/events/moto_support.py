@@ -67,7 +67,7 @@ def recording_bus(session: boto3.session.Session, detail_type: str, topic: Topic
     )
     sns = topic.sns
     services = TargetServices(
-        start_pipeline_execution=lambda name, event: None,
+        start_pipeline_execution=lambda name, trigger, event: None,
         invoke_lambda=lambda name, payload: None,
         publish_sns=lambda arn, message: sns.publish(TopicArn=arn, Message=message),
     )

@@ -30,11 +30,13 @@ class PipelineStarts:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.triggers: list[dict[str, str]] = []
         self._arrived = threading.Condition()
 
-    def __call__(self, pipeline_name: str, event: dict[str, Any]) -> None:
+    def __call__(self, pipeline_name: str, trigger: dict[str, str], event: dict[str, Any]) -> None:
         with self._arrived:
             self.calls.append((pipeline_name, event))
+            self.triggers.append(trigger)
             self._arrived.notify_all()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[str, dict[str, Any]]]:
@@ -84,6 +86,38 @@ def test_new_training_data_starts_the_pipeline_and_other_keys_do_not(
     # version-id exactly when the write made a version (moto skips the bucket's versioning)
     assert detail["object"].get("version-id") == written.get("VersionId")
     assert detail["requester"] == event["account"]
+    [trigger] = starts.triggers
+    assert trigger["triggerType"] == "CloudWatchEvent"
+    assert trigger["triggerDetail"].startswith(f"arn:aws:events:{event['region']}:")
+    assert "TrainingDataRule" in trigger["triggerDetail"]
+
+
+def test_new_training_data_starts_an_execution_of_the_local_pipeline(data_bucket: str) -> None:
+    # GIVEN the local CodePipeline behind the rule's target (nothing stands in for it here)
+    codepipeline = boto3.client("codepipeline")
+    pipeline = "abalone-pipeline"
+    before = codepipeline.list_pipeline_executions(pipelineName=pipeline)
+    known = {e["pipelineExecutionId"] for e in before["pipelineExecutionSummaries"]}
+    # WHEN new training data lands
+    boto3.client("s3").put_object(Bucket=data_bucket, Key="pipeline/data.zip", Body=b"v2")
+    # THEN an execution starts, triggered by the rule, as ListPipelineExecutions shows it
+    deadline, started = time.monotonic() + 10, []
+    while not started and time.monotonic() < deadline:
+        summaries = codepipeline.list_pipeline_executions(pipelineName=pipeline)
+        started = [
+            e for e in summaries["pipelineExecutionSummaries"]
+            if e["pipelineExecutionId"] not in known
+        ]  # fmt: skip
+        time.sleep(0.1)
+    [execution] = started
+    codepipeline.stop_pipeline_execution(
+        pipelineName=pipeline,
+        pipelineExecutionId=execution["pipelineExecutionId"],
+        abandon=True,
+        reason="the test needed only its start",
+    )
+    assert execution["trigger"]["triggerType"] == "CloudWatchEvent"
+    assert "TrainingDataRule" in execution["trigger"]["triggerDetail"]
 
 
 def test_a_copy_onto_the_trigger_key_starts_the_pipeline(
@@ -167,7 +201,7 @@ def test_the_push_command_starts_the_pipeline(
     cloud: LocalCloud, starts: PipelineStarts, tmp_path: Path
 ) -> None:
     # GIVEN the connection file a background cloud writes
-    write_connection(tmp_path, connection_document(cloud, control_url="http://127.0.0.1:9"))
+    write_connection(tmp_path, connection_document(cloud))
     # WHEN the user runs `python -m localcloud push`
     assert cli.main(["push", "--state-dir", str(tmp_path)]) == 0
     # THEN the source rule starts the pipeline with CodeCommit's event for the branch

@@ -38,7 +38,7 @@ def test_a_matching_event_reaches_the_function_in_the_local_runtime(tmp_path: Pa
         pattern={"source": ["aws.sagemaker"], "detail": {"EndpointStatus": ["InService"]}},
     )
     services = TargetServices(
-        start_pipeline_execution=lambda name, event: pytest.fail("no pipeline target"),
+        start_pipeline_execution=lambda name, trigger, event: pytest.fail("no pipeline target"),
         invoke_lambda=runtime.invoke_async,
         publish_sns=lambda topic, message: pytest.fail("no topic target"),
     )

@@ -64,7 +64,7 @@ def test_a_scheduled_rule_fires_a_scheduled_event_to_its_target(
         schedule=parse_schedule("rate(5 minutes)", ORIGIN),
     )
     services = TargetServices(
-        start_pipeline_execution=lambda name, event: None,
+        start_pipeline_execution=lambda name, trigger, event: None,
         invoke_lambda=lambda name, payload: None,
         publish_sns=lambda target, message: topic.sns.publish(TopicArn=target, Message=message),
     )

@@ -1,4 +1,4 @@
-"""Jobs and their results: state and rules (one result per job), no HTTP."""
+"""The job API's state: jobs the runner opens and the one result each accepts; no HTTP."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from localcloud.codepipeline.job_api.exceptions import (
+from localcloud.codepipeline.exceptions import (
     InvalidJobStateException,
     JobNotFoundException,
 )
