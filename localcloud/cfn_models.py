@@ -1,0 +1,465 @@
+"""CloudFormation models for the resource types moto's CloudFormation skips or leaves unnamed.
+
+moto 5.2.5 creates a stack's resources through its `CloudFormationModel` subclasses (the table
+`moto.cloudformation.parsing.get_model_map` builds from them). A type with no model is skipped:
+the stack lists it with no logical id or type, `describe-stack-resource` fails with a 500, and
+outputs that `Ref` it (`ApiKeyId`) are left out. This module is the one place the local cloud
+extends that table (`install`, called before the first stack is created): each model creates
+its resource in moto's own backend, as moto's models do, so `aws apigateway get-api-key`,
+`get-usage-plans`, `get-stages`, `aws codebuild batch-get-projects`, ... see what the template
+declares, and every stack resource has its logical id, type and the physical id AWS gives it.
+
+Two types are listed without a copy in moto: the CodePipeline pipeline (the local CodePipeline
+service serves it from the template) and S3 bucket policies (moto would enforce their Deny
+statements with the `aws:SecureTransport` condition ignored, refusing every plain-HTTP call).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from typing import Any
+
+from moto.apigateway.models import apigateway_backends
+from moto.cloudformation import models as cloudformation_models
+from moto.cloudformation import parsing
+from moto.cloudformation.utils import random_suffix
+from moto.codebuild.models import codebuild_backends
+from moto.codecommit.models import codecommit_backends
+from moto.core.common_models import CloudFormationModel
+from moto.sns.models import sns_backends
+
+API_KEY_ALPHABET = string.ascii_letters + string.digits
+API_KEY_LENGTH = 40  # what API Gateway generates
+
+
+def generated_api_key_value() -> str:
+    """A key value as API Gateway makes one: 40 random letters and digits."""
+    return "".join(secrets.choice(API_KEY_ALPHABET) for _ in range(API_KEY_LENGTH))
+
+
+def _generated_id(kwargs: dict[str, Any]) -> str:
+    """CloudFormation's id for a resource with no name of its own: `abalo-Predi-1A2B3C4D5E6F`."""
+    stack_name = kwargs["StackId"].split("/")[1]
+    return f"{stack_name[:5]}-{kwargs['LogicalId'][:5]}-{random_suffix()}"
+
+
+def _tags(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in tags or []}
+
+
+def _lower_keys(value: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """A template's `{RateLimit: 25}` as the API's `{rateLimit: 25}`, for the names given."""
+    unknown = set(value) - set(names)
+    if unknown:
+        raise ValueError(f"the local cloud does not model {sorted(unknown)}")
+    return {names[key]: item for key, item in value.items()}
+
+
+class _Listed:
+    """A resource the stack lists with its physical id; each model says what it is in moto.
+
+    moto finds models as direct subclasses of `CloudFormationModel`, so each model names it
+    as a base next to this mixin.
+    """
+
+    type_name = ""
+    name_property = ""
+
+    def __init__(self, physical_id: str, delete: Any = None) -> None:
+        self.physical_resource_id = physical_id
+        self._delete = delete
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.type_name
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.name_property
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """moto's stack deletion calls this; the resource goes from its backend too."""
+        if self._delete is not None:
+            self._delete()
+
+
+class ApiKey(_Listed, CloudFormationModel):
+    type_name, name_property = "AWS::ApiGateway::ApiKey", "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> ApiKey:
+        properties = cloudformation_json["Properties"]
+        backend = apigateway_backends[account_id][region_name]
+        key = backend.create_api_key(
+            {
+                "name": properties.get("Name", resource_name),
+                "description": properties.get("Description"),
+                "enabled": str(properties.get("Enabled", False)).lower() == "true",
+                "value": properties.get("Value") or generated_api_key_value(),
+                "customerId": properties.get("CustomerId"),
+                "stageKeys": [
+                    _lower_keys(stage, {"RestApiId": "restApiId", "StageName": "stageName"})
+                    for stage in properties.get("StageKeys", [])
+                ],
+                "tags": _tags(properties.get("Tags")),
+            }
+        )
+        return cls(key.id, lambda: backend.delete_api_key(key.id))
+
+
+THROTTLE = {"RateLimit": "rateLimit", "BurstLimit": "burstLimit"}
+QUOTA = {"Limit": "limit", "Period": "period", "Offset": "offset"}
+
+
+class UsagePlan(_Listed, CloudFormationModel):
+    type_name, name_property = "AWS::ApiGateway::UsagePlan", "UsagePlanName"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> UsagePlan:
+        properties = cloudformation_json["Properties"]
+        backend = apigateway_backends[account_id][region_name]
+        payload: dict[str, Any] = {
+            "name": properties.get("UsagePlanName", resource_name),
+            "description": properties.get("Description"),
+            "apiStages": [
+                _lower_keys(stage, {"ApiId": "apiId", "Stage": "stage"})
+                for stage in properties.get("ApiStages", [])
+            ],
+            "tags": _tags(properties.get("Tags")),
+        }
+        if "Throttle" in properties:
+            payload["throttle"] = _numbers(_lower_keys(properties["Throttle"], THROTTLE))
+        if "Quota" in properties:
+            payload["quota"] = _numbers(_lower_keys(properties["Quota"], QUOTA))
+        plan = backend.create_usage_plan(payload)
+        return cls(plan.id, lambda: backend.delete_usage_plan(plan.id))
+
+
+def _numbers(value: dict[str, Any]) -> dict[str, Any]:
+    """Numbers as the API answers them (rateLimit a double, the rest integers), not strings."""
+    converted: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "period":
+            converted[key] = item
+        elif key == "rateLimit":
+            converted[key] = float(item)
+        else:
+            converted[key] = int(item)
+    return converted
+
+
+class UsagePlanKey(_Listed, CloudFormationModel):
+    type_name = "AWS::ApiGateway::UsagePlanKey"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> UsagePlanKey:
+        properties = cloudformation_json["Properties"]
+        backend = apigateway_backends[account_id][region_name]
+        plan_id, key_id = properties["UsagePlanId"], properties["KeyId"]
+        backend.create_usage_plan_key(plan_id, {"keyId": key_id, "keyType": properties["KeyType"]})
+        return cls(key_id, lambda: backend.delete_usage_plan_key(plan_id, key_id))
+
+
+def _method_setting_operations(setting: dict[str, Any]) -> list[dict[str, str]]:
+    """UpdateStage patch operations for one `MethodSettings` entry (`/*/*/throttling/...`)."""
+    resource = setting.get("ResourcePath", "/*").lstrip("/").replace("/", "~1") or "~1"
+    prefix = f"/{resource}/{setting.get('HttpMethod', '*')}"
+    paths = {
+        "MetricsEnabled": "metrics/enabled",
+        "LoggingLevel": "logging/loglevel",
+        "DataTraceEnabled": "logging/dataTrace",
+        "ThrottlingBurstLimit": "throttling/burstLimit",
+        "ThrottlingRateLimit": "throttling/rateLimit",
+        "CachingEnabled": "caching/enabled",
+        "CacheTtlInSeconds": "caching/ttlInSeconds",
+        "CacheDataEncrypted": "caching/dataEncrypted",
+    }
+    unknown = set(setting) - set(paths) - {"ResourcePath", "HttpMethod"}
+    if unknown:
+        raise ValueError(f"the local cloud does not model MethodSettings {sorted(unknown)}")
+    return [
+        {"op": "replace", "path": f"{prefix}/{paths[name]}", "value": str(value).lower()}
+        for name, value in setting.items()
+        if name in paths
+    ]
+
+
+class Stage(_Listed, CloudFormationModel):
+    type_name, name_property = "AWS::ApiGateway::Stage", "StageName"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> Stage:
+        properties = cloudformation_json["Properties"]
+        backend = apigateway_backends[account_id][region_name]
+        api_id, name = properties["RestApiId"], properties["StageName"]
+        stage = backend.create_stage(
+            api_id,
+            name,
+            properties["DeploymentId"],
+            variables=properties.get("Variables", {}),
+            description=properties.get("Description", ""),
+            tags=_tags(properties.get("Tags")),
+            tracing_enabled=str(properties.get("TracingEnabled", False)).lower() == "true",
+        )
+        operations = [
+            operation
+            for setting in properties.get("MethodSettings", [])
+            for operation in _method_setting_operations(setting)
+        ]
+        access_log = properties.get("AccessLogSetting")
+        if access_log:
+            operations += [
+                {"op": "replace", "path": f"/accessLogSettings/{key}", "value": access_log[name]}
+                for name, key in (("DestinationArn", "destinationArn"), ("Format", "format"))
+                if name in access_log
+            ]
+        stage.apply_operations(operations)
+        return cls(name, lambda: backend.delete_stage(api_id, name))
+
+
+class ApiGatewayAccount(_Listed, CloudFormationModel):
+    type_name = "AWS::ApiGateway::Account"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> ApiGatewayAccount:
+        role = cloudformation_json["Properties"].get("CloudWatchRoleArn")
+        backend = apigateway_backends[account_id][region_name]
+        backend.update_account([{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
+        # The setting outlives the stack on AWS too: deleting the resource leaves it.
+        return cls(_generated_id(kwargs))
+
+
+class CodeBuildProject(_Listed, CloudFormationModel):
+    type_name, name_property = "AWS::CodeBuild::Project", "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> CodeBuildProject:
+        properties = cloudformation_json["Properties"]
+        backend = codebuild_backends[account_id][region_name]
+        name = properties.get("Name", resource_name)
+        environment = properties["Environment"]
+        backend.create_project(
+            name,
+            properties.get("Description"),
+            _camel(properties["Source"]),
+            _camel(properties["Artifacts"]),
+            {
+                **_camel({k: v for k, v in environment.items() if k != "EnvironmentVariables"}),
+                "environmentVariables": [
+                    _camel(variable) for variable in environment.get("EnvironmentVariables", [])
+                ],
+            },
+            properties["ServiceRole"],
+            [{"key": k, "value": v} for k, v in _tags(properties.get("Tags")).items()],
+            _camel(properties["Cache"]) if "Cache" in properties else None,
+            int(properties.get("TimeoutInMinutes", 60)),
+            int(properties.get("QueuedTimeoutInMinutes", 480)),
+            properties.get("SourceVersion"),
+            _camel(properties["LogsConfig"]) if "LogsConfig" in properties else None,
+            _camel(properties["VpcConfig"]) if "VpcConfig" in properties else None,
+        )
+        return cls(name, lambda: backend.delete_project(name))
+
+
+def _camel(value: Any) -> Any:
+    """CloudFormation's PascalCase properties as the CodeBuild API's camelCase members."""
+    if isinstance(value, dict):
+        return {key[:1].lower() + key[1:]: _camel(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_camel(item) for item in value]
+    return value
+
+
+class CodeCommitRepository(_Listed, CloudFormationModel):
+    type_name, name_property = "AWS::CodeCommit::Repository", "RepositoryName"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> CodeCommitRepository:
+        properties = cloudformation_json["Properties"]
+        unmodelled = set(properties) - {"RepositoryName", "RepositoryDescription", "Tags"}
+        if unmodelled:
+            raise ValueError(f"the local cloud does not model {sorted(unmodelled)}")
+        backend = codecommit_backends[account_id][region_name]
+        name = properties["RepositoryName"]
+        metadata = backend.create_repository(name, properties.get("RepositoryDescription", ""))
+        # Ref is the repository id on AWS (a UUID), not its name.
+        return cls(metadata["repositoryId"], lambda: backend.delete_repository(name))
+
+
+class SnsSubscription(_Listed, CloudFormationModel):
+    type_name = "AWS::SNS::Subscription"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> SnsSubscription:
+        properties = cloudformation_json["Properties"]
+        backend = sns_backends[account_id][region_name]
+        subscription = backend.subscribe(
+            properties["TopicArn"], properties["Endpoint"], properties["Protocol"]
+        )
+        return cls(subscription.arn, lambda: backend.unsubscribe(subscription.arn))
+
+
+class CodePipelinePipeline(_Listed, CloudFormationModel):
+    """Listed by name only: the local CodePipeline service serves the pipeline itself."""
+
+    type_name, name_property = "AWS::CodePipeline::Pipeline", "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> CodePipelinePipeline:
+        return cls(cloudformation_json["Properties"].get("Name", resource_name))
+
+
+class S3BucketPolicy(_Listed, CloudFormationModel):
+    """Listed by its bucket only: moto would enforce it with its conditions ignored."""
+
+    type_name = "AWS::S3::BucketPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> S3BucketPolicy:
+        return cls(cloudformation_json["Properties"]["Bucket"])
+
+
+# moto's own models of these types create the resource but give it no physical id (or, for
+# the REST API, drop its resource policy): wrapped, they get what AWS gives them.
+_MOTO_MODELS = {
+    model.cloudformation_type(): model
+    for model in parsing.get_model_list()
+    if model.cloudformation_type()
+    in {
+        "AWS::ApiGateway::RestApi",
+        "AWS::ApiGateway::Deployment",
+        "AWS::ApiGateway::Method",
+        "AWS::Lambda::Permission",
+    }
+}
+
+
+class _Completed:
+    """moto's model of a type, its resource given the physical id (and policy) AWS gives it."""
+
+    type_name = ""
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.type_name
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return _MOTO_MODELS[cls.type_name].cloudformation_name_type()
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return _MOTO_MODELS[cls.type_name].has_cfn_attr(attr)
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> Any:
+        resource = _MOTO_MODELS[cls.type_name].create_from_cloudformation_json(
+            resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        cls.complete(resource, cloudformation_json["Properties"], kwargs)
+        return resource
+
+    @classmethod
+    def complete(cls, resource: Any, properties: dict[str, Any], kwargs: dict[str, Any]) -> None:
+        resource.physical_resource_id = _generated_id(kwargs)
+
+
+class RestApi(_Completed, CloudFormationModel):
+    type_name = "AWS::ApiGateway::RestApi"
+
+    @classmethod
+    def complete(cls, resource: Any, properties: dict[str, Any], kwargs: dict[str, Any]) -> None:
+        policy = properties.get("Policy")
+        if policy:
+            # The API holds the policy as JSON text, whichever form the template gives it in.
+            text = policy if isinstance(policy, str) else json.dumps(policy)
+            resource.apply_patch_operations([{"op": "replace", "path": "/policy", "value": text}])
+
+
+class Deployment(_Completed, CloudFormationModel):
+    type_name = "AWS::ApiGateway::Deployment"
+
+    @classmethod
+    def complete(cls, resource: Any, properties: dict[str, Any], kwargs: dict[str, Any]) -> None:
+        resource.physical_resource_id = resource.id  # Ref: the deployment id
+
+
+class Method(_Completed, CloudFormationModel):
+    type_name = "AWS::ApiGateway::Method"
+
+
+class LambdaPermission(_Completed, CloudFormationModel):
+    type_name = "AWS::Lambda::Permission"
+
+
+MODELS: tuple[type[CloudFormationModel], ...] = (
+    ApiKey,
+    UsagePlan,
+    UsagePlanKey,
+    Stage,
+    ApiGatewayAccount,
+    CodeBuildProject,
+    CodeCommitRepository,
+    SnsSubscription,
+    CodePipelinePipeline,
+    S3BucketPolicy,
+    RestApi,
+    Deployment,
+    Method,
+    LambdaPermission,
+)
+
+
+def _listed_resources(stack: Any) -> list[Any]:
+    # A resource whose Condition is false is not part of the stack (moto lists it as a blank).
+    return [resource for resource in stack.resource_map.values() if resource is not None]
+
+
+def install() -> None:
+    """Make moto's CloudFormation use these models (idempotent); check that it does."""
+    for table in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        table.cache_clear()
+    cloudformation_models.Stack.stack_resources = property(_listed_resources)  # type: ignore[assignment]
+    table = parsing.get_model_map()
+    wrong = [model.type_name for model in MODELS if table.get(model.type_name) is not model]  # type: ignore[attr-defined]
+    if wrong:
+        raise RuntimeError(f"moto's CloudFormation does not use the local models of {wrong}")
