@@ -94,8 +94,12 @@ class ApiKey(_Listed, CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-        region_name: str, **kwargs: Any,
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
     ) -> ApiKey:
         properties = cloudformation_json["Properties"]
         backend = apigateway_backends[account_id][region_name]
@@ -125,8 +129,12 @@ class UsagePlan(_Listed, CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-        region_name: str, **kwargs: Any,
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
     ) -> UsagePlan:
         properties = cloudformation_json["Properties"]
         backend = apigateway_backends[account_id][region_name]
@@ -165,8 +173,12 @@ class UsagePlanKey(_Listed, CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-        region_name: str, **kwargs: Any,
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
     ) -> UsagePlanKey:
         properties = cloudformation_json["Properties"]
         backend = apigateway_backends[account_id][region_name]
@@ -204,8 +216,12 @@ class Stage(_Listed, CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-        region_name: str, **kwargs: Any,
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
     ) -> Stage:
         properties = cloudformation_json["Properties"]
         backend = apigateway_backends[account_id][region_name]
@@ -240,8 +256,12 @@ class ApiGatewayAccount(_Listed, CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-        region_name: str, **kwargs: Any,
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
     ) -> ApiGatewayAccount:
         role = cloudformation_json["Properties"].get("CloudWatchRoleArn")
         backend = apigateway_backends[account_id][region_name]
@@ -255,8 +275,12 @@ class CodeBuildProject(_Listed, CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-        region_name: str, **kwargs: Any,
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
     ) -> CodeBuildProject:
         properties = cloudformation_json["Properties"]
         backend = codebuild_backends[account_id][region_name]
@@ -299,8 +323,12 @@ class CodeCommitRepository(_Listed, CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-        region_name: str, **kwargs: Any,
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
     ) -> CodeCommitRepository:
         properties = cloudformation_json["Properties"]
         unmodelled = set(properties) - {"RepositoryName", "RepositoryDescription", "Tags"}
@@ -318,8 +346,12 @@ class SnsSubscription(_Listed, CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-        region_name: str, **kwargs: Any,
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
     ) -> SnsSubscription:
         properties = cloudformation_json["Properties"]
         backend = sns_backends[account_id][region_name]
@@ -336,8 +368,12 @@ class CodePipelinePipeline(_Listed, CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-        region_name: str, **kwargs: Any,
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
     ) -> CodePipelinePipeline:
         return cls(cloudformation_json["Properties"].get("Name", resource_name))
 
@@ -349,8 +385,12 @@ class S3BucketPolicy(_Listed, CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-        region_name: str, **kwargs: Any,
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
     ) -> S3BucketPolicy:
         return cls(cloudformation_json["Properties"]["Bucket"])
 
@@ -389,8 +429,12 @@ class _Completed:
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-        region_name: str, **kwargs: Any,
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
     ) -> Any:
         resource = _MOTO_MODELS[cls.type_name].create_from_cloudformation_json(
             resource_name, cloudformation_json, account_id, region_name, **kwargs

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from localcloud.constants import GATEWAY_PORT, REGION
 from localcloud.core.signing import Credentials
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
 from localcloud.processes import ProcessRegistry
-from localcloud.routes import routes_of
+from localcloud.routes import local_urls, read_api
 from localcloud.run_reports import save_report
 from localcloud.sagemaker import start_server as start_sagemaker
 from localcloud.stacks import (
@@ -221,21 +220,27 @@ class LocalCloud:
             )
 
     def _start_gateway(self, progress: Callable[[str], None]) -> None:
+        """Serve the stack's REST API as moto holds it (stages, key, usage plan, policy)."""
         assert self.pipeline_stack is not None
-        # moto server does not create AWS::ApiGateway::ApiKey, so the local gateway holds the
-        # key's value itself: 40 characters, like the keys API Gateway generates.
-        self.api_key = secrets.token_hex(20)
+        outputs = self.pipeline_stack.outputs
+        apigateway = self.session.client("apigateway")
+        account_id = self.pipeline_stack.context.account_id
+        self.api_key = apigateway.get_api_key(apiKey=outputs["ApiKeyId"], includeValue=True)[
+            "value"
+        ]
         gateway = LocalApiGateway(
             self.runtime,
-            routes=routes_of(self.pipeline_stack),
-            api_keys={self.api_key},
+            lambda: read_api(apigateway, outputs["ApiId"], account_id),
             host="127.0.0.1",
             port=self.settings.gateway_port,
         )
         gateway.start()
         self._stoppers.append(gateway.stop)
+        self.gateway = gateway
         self.gateway_url = gateway.url
         progress(f"API gateway        {gateway.url}")
+        for url, local in local_urls(outputs, gateway.url).items():
+            progress(f"  {url}  ->  {local}")
 
     # --- pipeline runs -------------------------------------------------------------------
     def run_pipeline(

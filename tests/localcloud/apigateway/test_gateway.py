@@ -17,7 +17,16 @@ from typing import Any
 import pytest
 import requests
 
-from localcloud.apigateway import LocalApiGateway, PortInUse, Route
+from localcloud.apigateway import (
+    ApiDefinition,
+    ApiKey,
+    LocalApiGateway,
+    PortInUse,
+    Quota,
+    Route,
+    Throttle,
+    UsagePlan,
+)
 from localcloud.constants import REGION
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
 
@@ -89,17 +98,19 @@ ROUTES = [
     Route("prod", "POST", "/wait", "patient"),
     Route("prod", "POST", "/missing-function", "never-registered"),
 ]
+# The key is in a usage plan of both stages with no limits: what API Gateway needs to accept it.
+DEFINITION = ApiDefinition(
+    routes=tuple(ROUTES),
+    api_keys=(ApiKey(API_KEY_ID, API_KEY),),
+    usage_plans=(UsagePlan("plan", frozenset({"prod", "dev"}), frozenset({API_KEY_ID})),),
+)
 
 
 @pytest.fixture(scope="module")
 def gateway(runtime: LambdaRuntime) -> Iterator[LocalApiGateway]:
     """The gateway on a free port, with a short integration timeout so 504s come fast."""
     gateway = LocalApiGateway(
-        runtime,
-        ROUTES,
-        {API_KEY: API_KEY_ID},
-        port=0,
-        integration_timeout=INTEGRATION_TIMEOUT,
+        runtime, DEFINITION, port=0, integration_timeout=INTEGRATION_TIMEOUT
     )
     gateway.start()
     yield gateway
@@ -359,15 +370,15 @@ def test_connections_are_kept_alive(gateway: LocalApiGateway) -> None:
 
 
 def test_a_taken_port_is_named_and_stop_frees_it(runtime: LambdaRuntime) -> None:
-    first = LocalApiGateway(runtime, [], port=0)
+    first = LocalApiGateway(runtime, ApiDefinition(()), port=0)
     first.start()
     port = first.port
 
     with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is already in use"):
-        LocalApiGateway(runtime, [], port=port).start()
+        LocalApiGateway(runtime, ApiDefinition(()), port=port).start()
     first.stop()
     first.stop()
-    second = LocalApiGateway(runtime, [Route("prod", "GET", "/x", "echo")], port=port)
+    second = LocalApiGateway(runtime, ApiDefinition((Route("prod", "GET", "/x", "echo"),)), port=port)
     second.start()
     try:
         assert requests.get(f"{second.url}/prod/x", timeout=10).status_code == 200
@@ -376,7 +387,7 @@ def test_a_taken_port_is_named_and_stop_frees_it(runtime: LambdaRuntime) -> None
 
 
 def test_stop_ends_idle_keep_alive_connections(runtime: LambdaRuntime) -> None:
-    gateway = LocalApiGateway(runtime, [Route("prod", "GET", "/x", "echo")], port=0)
+    gateway = LocalApiGateway(runtime, ApiDefinition((Route("prod", "GET", "/x", "echo"),)), port=0)
     gateway.start()
     connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
     connection.request("GET", "/prod/x")
