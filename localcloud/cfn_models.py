@@ -452,11 +452,32 @@ class RestApi(_Completed, CloudFormationModel):
 
     @classmethod
     def complete(cls, resource: Any, properties: dict[str, Any], kwargs: dict[str, Any]) -> None:
+        # The API holds the policy as JSON text, whichever form the template gives it in.
         policy = properties.get("Policy")
-        if policy:
-            # The API holds the policy as JSON text, whichever form the template gives it in.
-            text = policy if isinstance(policy, str) else json.dumps(policy)
-            resource.apply_patch_operations([{"op": "replace", "path": "/policy", "value": text}])
+        text = json.dumps(policy) if isinstance(policy, dict) else policy or None
+        resource.apply_patch_operations(
+            [
+                {"op": "replace", "path": "/policy", "value": text},
+                {"op": "replace", "path": "/description", "value": properties.get("Description")},
+            ]
+        )
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        """A stack update changes the API in place (moto's model has no update: it drops it)."""
+        properties = cloudformation_json["Properties"]
+        original_resource.apply_patch_operations(
+            [{"op": "replace", "path": "/name", "value": properties["Name"]}]
+        )
+        cls.complete(original_resource, properties, {})
+        return original_resource
 
 
 class Deployment(_Completed, CloudFormationModel):

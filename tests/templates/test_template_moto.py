@@ -221,8 +221,9 @@ def test_moto_models_every_other_type_of_the_template(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["prep", "pipeline"])
 def test_the_local_cloud_models_exactly_the_types_moto_skips(name: str) -> None:
-    from localcloud import cfn_models
     from moto.cloudformation.parsing import get_model_map
+
+    from localcloud import cfn_models
 
     cfn_models.install()
     types = {r["Type"] for r in load_template(name)["Resources"].values()}
