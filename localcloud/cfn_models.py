@@ -30,6 +30,23 @@ from moto.codecommit.models import codecommit_backends
 from moto.core.common_models import CloudFormationModel
 from moto.sns.models import sns_backends
 
+# moto's own models of these types create the resource but give it no physical id (or, for
+# the REST API, drop its resource policy): wrapped, they get what AWS gives them. Read before
+# the models below exist, which also fills moto's cached table without them: importing this
+# module changes nothing until `install`.
+_MOTO_MODELS = {
+    model.cloudformation_type(): model
+    for model in parsing.get_model_list()
+    if model.cloudformation_type()
+    in {
+        "AWS::ApiGateway::RestApi",
+        "AWS::ApiGateway::Deployment",
+        "AWS::ApiGateway::Method",
+        "AWS::Lambda::Permission",
+    }
+}
+
+
 API_KEY_ALPHABET = string.ascii_letters + string.digits
 API_KEY_LENGTH = 40  # what API Gateway generates
 
@@ -393,21 +410,6 @@ class S3BucketPolicy(_Listed, CloudFormationModel):
         **kwargs: Any,
     ) -> S3BucketPolicy:
         return cls(cloudformation_json["Properties"]["Bucket"])
-
-
-# moto's own models of these types create the resource but give it no physical id (or, for
-# the REST API, drop its resource policy): wrapped, they get what AWS gives them.
-_MOTO_MODELS = {
-    model.cloudformation_type(): model
-    for model in parsing.get_model_list()
-    if model.cloudformation_type()
-    in {
-        "AWS::ApiGateway::RestApi",
-        "AWS::ApiGateway::Deployment",
-        "AWS::ApiGateway::Method",
-        "AWS::Lambda::Permission",
-    }
-}
 
 
 class _Completed:

@@ -7,16 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import boto3
-import pytest
 
-from localcloud import cfn_models
 from tests.deploy.conftest import PIPELINE_STACK, Aws, Result
-
-
-@pytest.fixture(autouse=True)
-def local_models() -> None:
-    """The stages exist only with the local cloud's models of what moto skips."""
-    cfn_models.install()
 
 
 def _deployments(api_id: str) -> dict[str, str]:
