@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
+from dataclasses import dataclass
 from typing import Any
 
 from moto.apigateway.models import apigateway_backends
@@ -74,6 +75,17 @@ def _lower_keys(value: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     return {names[key]: item for key, item in value.items()}
 
 
+@dataclass(frozen=True)
+class _Request:
+    """One resource for a model to create: its properties, where, and moto's name for it."""
+
+    properties: dict[str, Any]
+    account_id: str
+    region_name: str
+    name: str  # the name property's value, or the name moto generated
+    ids: dict[str, Any]  # LogicalId and StackId
+
+
 class _Listed:
     """A resource the stack lists with its physical id; each model says what it is in moto.
 
@@ -83,6 +95,8 @@ class _Listed:
 
     type_name = ""
     name_property = ""
+    modelled: frozenset[str] = frozenset()  # the properties it creates in moto
+    copied = True  # False: listed only, nothing of it in moto
 
     def __init__(self, physical_id: str, delete: Any = None) -> None:
         self.physical_resource_id = physical_id
@@ -100,15 +114,6 @@ class _Listed:
     def has_cfn_attr(cls, attr: str) -> bool:
         return False
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        """moto's stack deletion calls this; the resource goes from its backend too."""
-        if self._delete is not None:
-            self._delete()
-
-
-class ApiKey(_Listed, CloudFormationModel):
-    type_name, name_property = "AWS::ApiGateway::ApiKey", "Name"
-
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
         cls,
@@ -117,12 +122,48 @@ class ApiKey(_Listed, CloudFormationModel):
         account_id: str,
         region_name: str,
         **kwargs: Any,
-    ) -> ApiKey:
-        properties = cloudformation_json["Properties"]
-        backend = apigateway_backends[account_id][region_name]
+    ) -> _Listed:
+        """What moto calls: a property the model would drop is an error naming it."""
+        properties: dict[str, Any] = cloudformation_json["Properties"]
+        dropped = set(properties) - cls.modelled
+        if cls.copied and dropped:
+            raise ValueError(f"the local cloud does not model {cls.type_name} {sorted(dropped)}")
+        return cls.create(_Request(properties, account_id, region_name, resource_name, kwargs))
+
+    @classmethod
+    def create(cls, request: _Request) -> _Listed:
+        """Create the resource in moto; its physical id and how to delete it."""
+        raise NotImplementedError
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """moto's stack deletion calls this; the resource goes from its backend too."""
+        if self._delete is not None:
+            self._delete()
+
+
+class ApiKey(_Listed, CloudFormationModel):
+    type_name, name_property = "AWS::ApiGateway::ApiKey", "Name"
+    modelled = frozenset(
+        {
+            "Name",
+            "Description",
+            "Enabled",
+            "Value",
+            "CustomerId",
+            "StageKeys",
+            "Tags",
+            # deprecated: no effect on AWS either
+            "GenerateDistinctId",
+        }
+    )
+
+    @classmethod
+    def create(cls, request: _Request) -> ApiKey:
+        properties = request.properties
+        backend = apigateway_backends[request.account_id][request.region_name]
         key = backend.create_api_key(
             {
-                "name": properties.get("Name", resource_name),
+                "name": properties.get("Name", request.name),
                 "description": properties.get("Description"),
                 "enabled": str(properties.get("Enabled", False)).lower() == "true",
                 "value": properties.get("Value") or generated_api_key_value(),
@@ -143,20 +184,14 @@ QUOTA = {"Limit": "limit", "Period": "period", "Offset": "offset"}
 
 class UsagePlan(_Listed, CloudFormationModel):
     type_name, name_property = "AWS::ApiGateway::UsagePlan", "UsagePlanName"
+    modelled = frozenset({"UsagePlanName", "Description", "ApiStages", "Throttle", "Quota", "Tags"})
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> UsagePlan:
-        properties = cloudformation_json["Properties"]
-        backend = apigateway_backends[account_id][region_name]
+    def create(cls, request: _Request) -> UsagePlan:
+        properties = request.properties
+        backend = apigateway_backends[request.account_id][request.region_name]
         payload: dict[str, Any] = {
-            "name": properties.get("UsagePlanName", resource_name),
+            "name": properties.get("UsagePlanName", request.name),
             "description": properties.get("Description"),
             "apiStages": [
                 _lower_keys(stage, {"ApiId": "apiId", "Stage": "stage"})
@@ -187,18 +222,12 @@ def _numbers(value: dict[str, Any]) -> dict[str, Any]:
 
 class UsagePlanKey(_Listed, CloudFormationModel):
     type_name = "AWS::ApiGateway::UsagePlanKey"
+    modelled = frozenset({"KeyId", "KeyType", "UsagePlanId"})
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> UsagePlanKey:
-        properties = cloudformation_json["Properties"]
-        backend = apigateway_backends[account_id][region_name]
+    def create(cls, request: _Request) -> UsagePlanKey:
+        properties = request.properties
+        backend = apigateway_backends[request.account_id][request.region_name]
         plan_id, key_id = properties["UsagePlanId"], properties["KeyId"]
         backend.create_usage_plan_key(plan_id, {"keyId": key_id, "keyType": properties["KeyType"]})
         return cls(key_id, lambda: backend.delete_usage_plan_key(plan_id, key_id))
@@ -230,18 +259,24 @@ def _method_setting_operations(setting: dict[str, Any]) -> list[dict[str, str]]:
 
 class Stage(_Listed, CloudFormationModel):
     type_name, name_property = "AWS::ApiGateway::Stage", "StageName"
+    modelled = frozenset(
+        {
+            "RestApiId",
+            "StageName",
+            "DeploymentId",
+            "Variables",
+            "Description",
+            "Tags",
+            "TracingEnabled",
+            "MethodSettings",
+            "AccessLogSetting",
+        }
+    )
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Stage:
-        properties = cloudformation_json["Properties"]
-        backend = apigateway_backends[account_id][region_name]
+    def create(cls, request: _Request) -> Stage:
+        properties = request.properties
+        backend = apigateway_backends[request.account_id][request.region_name]
         api_id, name = properties["RestApiId"], properties["StageName"]
         stage = backend.create_stage(
             api_id,
@@ -270,38 +305,42 @@ class Stage(_Listed, CloudFormationModel):
 
 class ApiGatewayAccount(_Listed, CloudFormationModel):
     type_name = "AWS::ApiGateway::Account"
+    modelled = frozenset({"CloudWatchRoleArn"})
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> ApiGatewayAccount:
-        role = cloudformation_json["Properties"].get("CloudWatchRoleArn")
-        backend = apigateway_backends[account_id][region_name]
+    def create(cls, request: _Request) -> ApiGatewayAccount:
+        role = request.properties.get("CloudWatchRoleArn")
+        backend = apigateway_backends[request.account_id][request.region_name]
         backend.update_account([{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
         # The setting outlives the stack on AWS too: deleting the resource leaves it.
-        return cls(_generated_id(kwargs))
+        return cls(_generated_id(request.ids))
 
 
 class CodeBuildProject(_Listed, CloudFormationModel):
     type_name, name_property = "AWS::CodeBuild::Project", "Name"
+    modelled = frozenset(
+        {
+            "Name",
+            "Description",
+            "Source",
+            "Artifacts",
+            "Environment",
+            "ServiceRole",
+            "Tags",
+            "Cache",
+            "TimeoutInMinutes",
+            "QueuedTimeoutInMinutes",
+            "SourceVersion",
+            "LogsConfig",
+            "VpcConfig",
+        }
+    )
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CodeBuildProject:
-        properties = cloudformation_json["Properties"]
-        backend = codebuild_backends[account_id][region_name]
-        name = properties.get("Name", resource_name)
+    def create(cls, request: _Request) -> CodeBuildProject:
+        properties = request.properties
+        backend = codebuild_backends[request.account_id][request.region_name]
+        name = properties.get("Name", request.name)
         environment = properties["Environment"]
         backend.create_project(
             name,
@@ -337,21 +376,12 @@ def _camel(value: Any) -> Any:
 
 class CodeCommitRepository(_Listed, CloudFormationModel):
     type_name, name_property = "AWS::CodeCommit::Repository", "RepositoryName"
+    modelled = frozenset({"RepositoryName", "RepositoryDescription"})
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CodeCommitRepository:
-        properties = cloudformation_json["Properties"]
-        unmodelled = set(properties) - {"RepositoryName", "RepositoryDescription", "Tags"}
-        if unmodelled:
-            raise ValueError(f"the local cloud does not model {sorted(unmodelled)}")
-        backend = codecommit_backends[account_id][region_name]
+    def create(cls, request: _Request) -> CodeCommitRepository:
+        properties = request.properties
+        backend = codecommit_backends[request.account_id][request.region_name]
         name = properties["RepositoryName"]
         metadata = backend.create_repository(name, properties.get("RepositoryDescription", ""))
         # Ref is the repository id on AWS (a UUID), not its name.
@@ -360,18 +390,12 @@ class CodeCommitRepository(_Listed, CloudFormationModel):
 
 class SnsSubscription(_Listed, CloudFormationModel):
     type_name = "AWS::SNS::Subscription"
+    modelled = frozenset({"TopicArn", "Protocol", "Endpoint"})
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> SnsSubscription:
-        properties = cloudformation_json["Properties"]
-        backend = sns_backends[account_id][region_name]
+    def create(cls, request: _Request) -> SnsSubscription:
+        properties = request.properties
+        backend = sns_backends[request.account_id][request.region_name]
         subscription = backend.subscribe(
             properties["TopicArn"], properties["Endpoint"], properties["Protocol"]
         )
@@ -382,34 +406,22 @@ class CodePipelinePipeline(_Listed, CloudFormationModel):
     """Listed by name only: the local CodePipeline service serves the pipeline itself."""
 
     type_name, name_property = "AWS::CodePipeline::Pipeline", "Name"
+    copied = False
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CodePipelinePipeline:
-        return cls(cloudformation_json["Properties"].get("Name", resource_name))
+    def create(cls, request: _Request) -> CodePipelinePipeline:
+        return cls(request.properties.get("Name", request.name))
 
 
 class S3BucketPolicy(_Listed, CloudFormationModel):
     """Listed by its bucket only: moto would enforce it with its conditions ignored."""
 
     type_name = "AWS::S3::BucketPolicy"
+    copied = False
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> S3BucketPolicy:
-        return cls(cloudformation_json["Properties"]["Bucket"])
+    def create(cls, request: _Request) -> S3BucketPolicy:
+        return cls(request.properties["Bucket"])
 
 
 class _Completed:
