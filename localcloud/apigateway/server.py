@@ -8,7 +8,6 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import unquote
 
@@ -188,7 +187,7 @@ class LocalApiGateway:
         self._server.stop()
 
     def serve(self, http: HttpRequest) -> HttpResponse:
-        """One HTTP request in, API Gateway's answer out, with its request id and date."""
+        """One HTTP request in, API Gateway's answer out, with its request id."""
         request_id = str(uuid.uuid4())
         target = _stage_and_path(http.raw_path)
         if target is None:
@@ -209,11 +208,8 @@ class LocalApiGateway:
             response = self.handle(request, request_id)
         return HttpResponse(
             response.status,
-            [
-                ("Date", formatdate(usegmt=True)),
-                *response.headers,
-                ("x-amzn-RequestId", request_id),
-            ],
+            # uvicorn adds the Date header (one, as API Gateway sends).
+            [*response.headers, ("x-amzn-RequestId", request_id)],
             response.body,
         )
 

@@ -674,3 +674,15 @@ def test_a_definition_read_again_takes_effect(runtime: LambdaRuntime) -> None:
         assert post(gateway, "/prod/predict", {}, **{"x-api-key": API_KEY}).status_code == 403
     finally:
         gateway.stop()
+
+
+def test_an_answer_has_one_date_and_a_request_id(gateway: LocalApiGateway) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
+    try:
+        connection.request("POST", "/prod/predict", body=b"{}", headers={"x-api-key": API_KEY})
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    assert len(response.headers.get_all("Date") or []) == 1
+    assert len(response.headers.get_all("x-amzn-RequestId") or []) == 1
