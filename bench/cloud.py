@@ -22,8 +22,8 @@ import boto3
 import requests
 from botocore.config import Config
 
+from localcloud.background import free_port
 from localcloud.client import read_connection
-from localcloud.cloud import free_port
 from localcloud.samples import sample_records
 from localcloud.stacks import REPO_ROOT
 
@@ -50,12 +50,10 @@ class Cloud:
         return str(self.connection["api_key"])
 
     def client(self, service: str) -> Any:
-        """A boto3 client of the local SageMaker (or another service), retries off."""
-        endpoints = self.connection["endpoints"]
-        url = endpoints["sagemaker_runtime" if service == "sagemaker-runtime" else "sagemaker"]
+        """A boto3 client of one of the local cloud's services (through its edge), retries off."""
         return boto3.client(
             service,
-            endpoint_url=url,
+            endpoint_url=self.connection["endpoints"]["default"],
             region_name=self.connection["region"],
             aws_access_key_id=self.connection["aws_access_key_id"],
             aws_secret_access_key=self.connection["aws_secret_access_key"],

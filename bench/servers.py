@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from localcloud.cloud import free_port
+from localcloud.background import free_port
 from tests.container.conftest import MODEL_CODE, SERVE, program_env
 
 BENCH_DIR = Path(__file__).resolve().parent

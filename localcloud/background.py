@@ -164,7 +164,9 @@ class _App:
     @staticmethod
     async def _send(send: Any, response: HttpResponse, *, close: bool) -> None:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        headers.append((b"content-length", str(len(response.body)).encode()))
+        if not any(name.lower() == b"content-length" for name, _ in headers):
+            # A handler sets it only for HEAD, where it is the size of what GET would send.
+            headers.append((b"content-length", str(len(response.body)).encode()))
         if close:
             headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})

@@ -1,4 +1,4 @@
-"""`python -m localcloud demo | up | start | run | approve | status | logs | down`."""
+"""`python -m localcloud demo | up | start | run | approve | status | logs | env | down`."""
 
 # The commands and their output only: the background process is localcloud.daemon, the
 # connection file's schema localcloud.connection (this docstring is the --help description).
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 import urllib.error
@@ -141,7 +142,7 @@ def _print_connection(connection: dict[str, Any], state_dir: Path) -> None:
 The local cloud is up (connection details: {connection_file}).
   API:        {url}   (and {connection["api_url"]}/dev/predict)
   API key:    {key}
-  AWS APIs:   {endpoints["default"]}  (SageMaker: {endpoints["sagemaker"]})
+  AWS APIs:   {endpoints["default"]}  (every service, as AWS_ENDPOINT_URL)
 
 Try it:
   curl -s -X POST {url} -H 'x-api-key: {key}' -H 'Content-Type: application/json' \\
@@ -150,7 +151,7 @@ Try it:
   python - <<'EOF'
   import json, boto3
   conn = json.load(open("{connection_file}"))
-  runtime = boto3.client("sagemaker-runtime", endpoint_url=conn["endpoints"]["sagemaker_runtime"],
+  runtime = boto3.client("sagemaker-runtime", endpoint_url=conn["endpoints"]["default"],
       region_name=conn["region"], aws_access_key_id=conn["aws_access_key_id"],
       aws_secret_access_key=conn["aws_secret_access_key"])
   body = json.dumps({{"instances": [{record}]}})
@@ -188,6 +189,14 @@ def _require_connection(args: argparse.Namespace) -> dict[str, Any]:
     if connection is None:
         raise StackError("no local cloud is running: start one with `make up`")
     return connection
+
+
+def env(args: argparse.Namespace) -> int:
+    """Print `export` lines that point the AWS CLI, boto3 and the SDKs at the running cloud."""
+    connection = _require_connection(args)
+    for name, value in sorted(connection["environment"].items()):
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -364,6 +373,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     approve_command.add_argument("--reject", action="store_true", help="reject instead")
     approve_command.add_argument("--comment", default="", help="a note kept with the answer")
     command("down", down, "stop the local cloud (or clean up after one that died)")
+    command("env", env, "print the variables that point AWS clients at the running cloud")
     command("status", status, "show whether the cloud is up and the last run")
     logs_command = command("logs", logs, "show logs (jobs, endpoints, Lambdas)")
     logs_command.add_argument("name", nargs="?", default="", help="only logs whose path has this")

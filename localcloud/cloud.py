@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import threading
-import urllib.request
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,22 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from localcloud.apigateway import LocalApiGateway
-from localcloud.background import free_port
 from localcloud.cfn import resolve
 from localcloud.codepipeline.build import LocalBuilder, zip_source_tree
 from localcloud.codepipeline.definition import PipelineDefinition, read_pipeline
 from localcloud.codepipeline.job_api import JobApi
 from localcloud.codepipeline.runner import ActionServices, PipelineRunner, RunReport
-from localcloud.constants import GATEWAY_PORT, REGION
+from localcloud.constants import ACCOUNT_ID, GATEWAY_PORT, REGION
 from localcloud.core.signing import Credentials
+from localcloud.edge import Edge
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
 from localcloud.processes import ProcessRegistry
 from localcloud.routes import local_urls, read_api
 from localcloud.run_reports import save_report
 from localcloud.sagemaker import start_server as start_sagemaker
+from localcloud.sagemaker_sdk import write_sdk_config
 from localcloud.stacks import (
     PIPELINE_TEMPLATE,
     PREP_TEMPLATE,
@@ -85,6 +84,8 @@ class LocalCloud:
         self.api_key = ""
         # Every local service but moto accepts only requests signed with these (connection.json).
         self.credentials = Credentials.generate()
+        # CodePipeline jobs get temporary credentials for their artifacts, as on AWS.
+        self.artifact_credentials = Credentials.generate(temporary=True)
         self._run_lock = threading.Lock()
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -110,44 +111,38 @@ class LocalCloud:
                 print(f"localcloud: while stopping: {error}", file=sys.stderr)
 
     def _start_services(self, progress: Callable[[str], None]) -> None:
-        # moto's HTTP server logs every request through werkzeug, and warns about each resource
-        # type it skips (tests/templates pins that list; the local runner and gateway cover them).
+        # moto logs every request through werkzeug, and warns about each resource type its
+        # CloudFormation skips (tests/templates pins that list; the local parts cover them).
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         logging.getLogger("moto").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
-        moto_port = free_port()
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-        moto.start()
-        self._stoppers.append(moto.stop)
-        moto_url = f"http://127.0.0.1:{moto_port}"
+        edge = Edge(self.credentials, temporary=(self.artifact_credentials,))
         # moto keeps its state per process: a cloud started after another must see a new account.
-        reset = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")  # noqa: S310
-        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - loopback moto server
-        progress(f"moto server        {moto_url}")
+        edge.moto.reset()
+        edge.start()
+        self._stoppers.append(edge.stop)
+        self.edge = edge
+        progress(f"AWS endpoint       {edge.url}")
         self.environment = {
             **self.credentials.environment(),
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
-            "AWS_ENDPOINT_URL": moto_url,
+            "AWS_ENDPOINT_URL": edge.url,
+            **write_sdk_config(self.state_dir, REGION, ACCOUNT_ID),
         }
         self._export_environment()
         sagemaker = start_sagemaker(self.state_dir, self.credentials, host="127.0.0.1", port=0)
         self._stoppers.append(sagemaker.stop)
-        progress(f"local SageMaker    {sagemaker.url}")
+        edge.mount("sagemaker", sagemaker.handle)
         jobs = JobApi(self.credentials, host="127.0.0.1", port=0)
         jobs.start()
         self._stoppers.append(jobs.stop)
+        edge.mount("codepipeline", jobs.handle)
         self.jobs = jobs
-        self.environment.update(
-            {
-                "AWS_ENDPOINT_URL_SAGEMAKER": sagemaker.url,
-                "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": sagemaker.url,
-                "AWS_ENDPOINT_URL_CODEPIPELINE": jobs.url,
-            }
-        )
-        self._export_environment()
         self.session = boto3.session.Session(region_name=REGION)
-        self.runtime = LambdaRuntime(self.state_dir, ambient_environment=self.environment)
+        # Functions see what Lambda gives them: the endpoint, region and credentials (AWS_*).
+        aws_only = {name: value for name, value in self.environment.items() if name[:4] == "AWS_"}
+        self.runtime = LambdaRuntime(self.state_dir, ambient_environment=aws_only)
         self._stoppers.append(self.runtime.shutdown)
 
     def _export_environment(self) -> None:
@@ -266,6 +261,7 @@ class LocalCloud:
                     python=self.settings.python,
                 ),
                 approve=approve,
+                artifact_credentials=self.artifact_credentials,
                 account_id=self.pipeline_stack.context.account_id,
             )
 

@@ -25,12 +25,8 @@ def connection_document(cloud: LocalCloud, control_url: str) -> dict[str, Any]:
         "region": cloud.environment["AWS_DEFAULT_REGION"],
         "aws_access_key_id": cloud.credentials.access_key_id,
         "aws_secret_access_key": cloud.credentials.secret_access_key,
-        "endpoints": {
-            "default": cloud.environment["AWS_ENDPOINT_URL"],
-            "sagemaker": cloud.environment["AWS_ENDPOINT_URL_SAGEMAKER"],
-            "sagemaker_runtime": cloud.environment["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"],
-            "codepipeline": cloud.environment["AWS_ENDPOINT_URL_CODEPIPELINE"],
-        },
+        # One edge endpoint serves every service; clients need nothing but "default".
+        "endpoints": {"default": cloud.environment["AWS_ENDPOINT_URL"]},
         "environment": cloud.environment,
         "stacks": {
             "prep": cloud.prep_stack.outputs,

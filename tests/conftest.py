@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from localcloud.cloud import CloudSettings, LocalCloud, free_port
+from localcloud.background import free_port
+from localcloud.cloud import CloudSettings, LocalCloud
 from localcloud.codepipeline.runner import RunReport
 from localcloud.constants import REPO_ROOT
 from tests.cloud_support import approve_all

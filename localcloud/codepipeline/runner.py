@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from localcloud.codepipeline.definition import Action, PipelineDefinition
+from localcloud.core.signing import Credentials
 
 SUCCEEDED, FAILED, IN_PROGRESS = "Succeeded", "Failed", "InProgress"
 
@@ -84,6 +85,8 @@ class ActionServices:
     source_code: Callable[[], tuple[bytes, str]]
     build_image: Callable[[bytes, dict[str, Any], str], bytes]
     approve: Callable[[str, str, dict[str, Any]], tuple[bool, str]]
+    # What jobs get as artifactCredentials: temporary ones the cloud's edge accepts, as on AWS.
+    artifact_credentials: Credentials
     account_id: str = "123456789012"
     poll_seconds: float = 0.2
     lambda_result_timeout: float = 30.0
@@ -261,9 +264,9 @@ class PipelineRunner:
                 "inputArtifacts": self._artifact_list(action.input_artifacts),
                 "outputArtifacts": self._artifact_list(action.output_artifacts),
                 "artifactCredentials": {
-                    "accessKeyId": "AKIALOCALCLOUDEXAMPLE",
-                    "secretAccessKey": "local-cloud-artifact-secret",
-                    "sessionToken": "local-cloud-session-token",
+                    "accessKeyId": self.services.artifact_credentials.access_key_id,
+                    "secretAccessKey": self.services.artifact_credentials.secret_access_key,
+                    "sessionToken": self.services.artifact_credentials.session_token,
                     "expirationTime": int(time.time() * 1000) + 3_600_000,
                 },
             }

@@ -16,7 +16,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
+from botocore.auth import SIGV4_TIMESTAMP, S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
@@ -29,29 +29,48 @@ from localcloud.core.exceptions import (
 )
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+# What a client may sign instead of the body's hash: S3 over plain HTTP with an unsigned body, or
+# S3's aws-chunked uploads (each chunk then carries its own signature or checksum).
+UNHASHED_PAYLOADS = frozenset(
+    {
+        "UNSIGNED-PAYLOAD",
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+    }
+)
 MAX_CLOCK_SKEW = timedelta(minutes=15)  # what AWS allows between the signature and its clock
 _KEY_ALPHABET = string.ascii_uppercase + "234567"
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """An access key id and its secret."""
+    """An access key id and its secret (and, for temporary credentials, a session token)."""
 
     access_key_id: str
     secret_access_key: str
+    session_token: str | None = None
 
     @classmethod
-    def generate(cls) -> Credentials:
-        """New credentials shaped like AWS's (AKIA + 16 characters; a 40-character secret)."""
-        key_id = "AKIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
-        return cls(key_id, secrets.token_urlsafe(30))
+    def generate(cls, *, temporary: bool = False) -> Credentials:
+        """New credentials shaped like AWS's (AKIA/ASIA + 16 characters; a 40-character secret).
+
+        Temporary ones, as STS issues, carry a session token every request must present.
+        """
+        prefix = "ASIA" if temporary else "AKIA"
+        key_id = prefix + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
+        token = secrets.token_urlsafe(96) if temporary else None
+        return cls(key_id, secrets.token_urlsafe(30), token)
 
     def environment(self) -> dict[str, str]:
         """The variables boto3 reads these from."""
-        return {
+        variables = {
             "AWS_ACCESS_KEY_ID": self.access_key_id,
             "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
         }
+        if self.session_token is not None:
+            variables["AWS_SESSION_TOKEN"] = self.session_token
+        return variables
 
 
 @dataclass(frozen=True)
@@ -95,15 +114,33 @@ def _parse_authorization(header: str) -> _Authorization:
     )
 
 
-class SignatureVerifier:
-    """Check that requests are signed with this cloud's credentials, for the given services."""
+def signed_service(request: HttpRequest) -> str | None:
+    """The service a request's Authorization header is scoped to, or None when it has none."""
+    header = request.header("authorization")
+    if header is None:
+        return None
+    try:
+        return _parse_authorization(header).service
+    except IncompleteSignatureException:
+        return None
 
-    def __init__(self, credentials: Credentials, signing_names: Collection[str]) -> None:
+
+class SignatureVerifier:
+    """Check that requests are signed with this cloud's credentials, for the given services.
+
+    `signing_names=None` accepts a signature for any service (the edge, in front of moto).
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        signing_names: Collection[str] | None,
+        *,
+        temporary: Collection[Credentials] = (),
+    ) -> None:
         self.credentials = credentials
-        self.signing_names = frozenset(signing_names)
-        self._signer_credentials = ReadOnlyCredentials(
-            credentials.access_key_id, credentials.secret_access_key, None
-        )
+        self.signing_names = None if signing_names is None else frozenset(signing_names)
+        self._known = {known.access_key_id: known for known in (credentials, *temporary)}
 
     def verify(self, request: HttpRequest) -> None:
         """Raise the error AWS answers with unless the request carries a valid signature."""
@@ -111,9 +148,15 @@ class SignatureVerifier:
         if header is None:
             raise MissingAuthenticationTokenException
         authorization = _parse_authorization(header)
-        if not hmac.compare_digest(authorization.access_key_id, self.credentials.access_key_id):
+        known = self._known.get(authorization.access_key_id)
+        if known is None or (
+            known.session_token is not None
+            and not hmac.compare_digest(
+                request.header("x-amz-security-token") or "", known.session_token
+            )
+        ):
             raise UnrecognizedClientException
-        if authorization.service not in self.signing_names:
+        if self.signing_names is not None and authorization.service not in self.signing_names:
             expected = sorted(self.signing_names)[0]
             raise InvalidSignatureException(
                 f"Credential should be scoped to correct service: '{expected}'. "
@@ -124,7 +167,7 @@ class SignatureVerifier:
                 "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
             )
         self._check_payload_hash(request)
-        expected_signature = self._signature(request, authorization, timestamp)
+        expected_signature = self._signature(request, authorization, timestamp, known)
         if not hmac.compare_digest(expected_signature, authorization.signature):
             raise InvalidSignatureException(InvalidSignatureException.MISMATCH)
 
@@ -164,17 +207,28 @@ class SignatureVerifier:
     def _check_payload_hash(request: HttpRequest) -> None:
         # The signer trusts X-Amz-Content-SHA256 as the body's hash: it must be the body's.
         declared = request.header("x-amz-content-sha256")
-        if declared is not None and declared != hashlib.sha256(request.body).hexdigest():
+        if declared is None or declared in UNHASHED_PAYLOADS:
+            return
+        if declared != hashlib.sha256(request.body).hexdigest():
             raise InvalidSignatureException(
                 "The provided 'x-amz-content-sha256' header does not match what was computed."
             )
 
-    def _signature(self, request: HttpRequest, authorization: _Authorization, stamp: str) -> str:
+    @staticmethod
+    def _signature(
+        request: HttpRequest, authorization: _Authorization, stamp: str, known: Credentials
+    ) -> str:
         host = request.header("host") or ""
         url = f"http://{host}{request.raw_path}" + (f"?{request.query}" if request.query else "")
         signed = {name: request.header(name) or "" for name in authorization.signed_headers}
         aws_request = AWSRequest(method=request.method, url=url, headers=signed, data=request.body)
         aws_request.context["timestamp"] = stamp
-        signer = SigV4Auth(self._signer_credentials, authorization.service, authorization.region)
+        # S3 signs its path as sent; every other service signs it percent-encoded once more.
+        signer_class = S3SigV4Auth if authorization.service == "s3" else SigV4Auth
+        signer = signer_class(
+            ReadOnlyCredentials(known.access_key_id, known.secret_access_key, None),
+            authorization.service,
+            authorization.region,
+        )
         canonical = signer.canonical_request(aws_request)
         return signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)

@@ -3,6 +3,8 @@
 Start it in-process with `start_server(state_dir)` (`.url`, `.stop()`), or as its own process with
 `python -m localcloud.sagemaker --state-dir DIR --port P`; point botocore at it with
 `AWS_ENDPOINT_URL_SAGEMAKER` and `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` (both the same URL).
+Container output goes to CloudWatch Logs and endpoint metrics to CloudWatch, through the
+`session` given to `start_server` (default: the ambient configuration, AWS_ENDPOINT_URL).
 """
 
 from __future__ import annotations

@@ -6,7 +6,10 @@ import sys
 import threading
 from pathlib import Path
 
+import boto3
+
 from localcloud.processes import ProcessRegistry
+from localcloud.sagemaker.clients import AwsClients
 from localcloud.sagemaker.common import Settings
 from localcloud.sagemaker.endpoints import Endpoints
 from localcloud.sagemaker.hosting import Hosting
@@ -21,24 +24,38 @@ class LocalSageMaker:
     """Every resource of one local SageMaker, kept under one state directory.
 
     `python` runs the images' `bin/train` and `bin/serve`; `settings` holds the timeouts and the
-    default number of serve workers.
+    default number of serve workers; `session` (the cloud's boto3 session, or the ambient
+    configuration) reaches S3, CloudWatch Logs and CloudWatch.
     """
 
     def __init__(
-        self, state_dir: Path, python: str = sys.executable, settings: Settings | None = None
+        self,
+        state_dir: Path,
+        python: str = sys.executable,
+        settings: Settings | None = None,
+        session: boto3.session.Session | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.settings = settings or Settings()
         self.layout = StateLayout(self.state_dir)
         lock = threading.RLock()
-        storage = S3Storage()
+        clients = AwsClients(session)
+        storage = S3Storage(clients)
         registry = ProcessRegistry(self.state_dir)
         self.tags = TagStore(lock)
-        runner = TrainingRunner(self.layout, storage, python, lock, registry)
+        runner = TrainingRunner(self.layout, storage, python, lock, registry, clients)
         self.training_jobs = TrainingJobs(self.layout, lock, self.tags, runner)
         self.hosting = Hosting(self.layout, storage, lock, self.tags)
         self.endpoints = Endpoints(
-            self.layout, storage, self.hosting, python, self.settings, lock, registry, self.tags
+            self.layout,
+            storage,
+            self.hosting,
+            python,
+            self.settings,
+            lock,
+            registry,
+            self.tags,
+            clients,
         )
 
     def training_job_log(self, name: str) -> str:

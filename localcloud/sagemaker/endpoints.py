@@ -3,7 +3,8 @@
 Creating/Updating bring a new deployment up on a thread; traffic switches to it only once it
 answers GET /ping, then the old one drains and stops. A failed update leaves the endpoint
 InService on the old deployment with FailureReason set, as SageMaker's rollback does. No HTTP
-parsing here: `invoke` takes and returns plain values.
+parsing here: `invoke` takes and returns plain values, and counts each request for the
+endpoint's CloudWatch metrics (`metrics`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from localcloud.constants import ACCOUNT_ID, REGION
 from localcloud.processes import ProcessRegistry
+from localcloud.sagemaker.clients import AwsClients
 from localcloud.sagemaker.common import FAILURE_REASON_LIMIT, Settings, arn
 from localcloud.sagemaker.exceptions import (
     ModelError,
@@ -26,6 +28,8 @@ from localcloud.sagemaker.exceptions import (
 )
 from localcloud.sagemaker.hosting import EndpointConfig, Hosting, Model
 from localcloud.sagemaker.layout import StateLayout
+from localcloud.sagemaker.logs import endpoint_log_group, log_group_arn
+from localcloud.sagemaker.metrics import EndpointMetrics
 from localcloud.sagemaker.serving import (
     ContainerUnreachable,
     Deployment,
@@ -107,7 +111,7 @@ class Endpoint:
                 "CaptureStatus": "Started" if capture.get("EnableCapture", True) else "Stopped",
                 "CurrentSamplingPercentage": capture.get("InitialSamplingPercentage", 100),
                 "DestinationS3Uri": capture.get("DestinationS3Uri", ""),
-                **({"KmsKeyId": capture["KmsKeyId"]} if "KmsKeyId" in capture else {}),
+                "KmsKeyId": capture.get("KmsKeyId", ""),
             }
         if self.pending is not None:
             out["PendingDeploymentSummary"] = {
@@ -162,8 +166,11 @@ class Endpoints:
         lock: threading.RLock,
         registry: ProcessRegistry,
         tags: TagStore,
+        clients: AwsClients,
     ) -> None:
         self._layout = layout
+        self._clients = clients
+        self.metrics = EndpointMetrics(clients)
         self._registry = registry
         self._storage = storage
         self._hosting = hosting
@@ -221,13 +228,16 @@ class Endpoints:
             deployment.send_stop()
         for deployment in deployments:
             deployment.stop()
+        self.metrics.close()
 
     # --- deployments -----------------------------------------------------------------------
     def _begin(self, endpoint: Endpoint, config: EndpointConfig, model: Model) -> Deployment:
         """A new deployment, registered as the endpoint's pending one (caller holds the lock)."""
         endpoint.deployments_started += 1
         base_dir = self._layout.endpoint_dir(endpoint.name) / f"{endpoint.deployments_started:04d}"
-        deployment = Deployment(base_dir, config, model, self._registry)
+        deployment = Deployment(
+            endpoint.name, base_dir, config, model, self._registry, self._clients
+        )
         endpoint.pending = deployment
         return deployment
 
@@ -331,23 +341,41 @@ class Endpoints:
         return lambda instance: self._on_exit(endpoint, deployment, instance)
 
     # --- runtime ---------------------------------------------------------------------------
-    def invoke(self, name: str, body: bytes, headers: dict[str, str]) -> Invocation:
-        """InvokeEndpoint: forward to the serving deployment; errors as SageMaker Runtime's."""
+    def invoke(
+        self, name: str, body: bytes, headers: dict[str, str], received: float
+    ) -> Invocation:
+        """InvokeEndpoint: forward to the serving deployment; errors as SageMaker Runtime's.
+
+        `received` is when the request arrived (`time.perf_counter()`), for OverheadLatency.
+        """
         endpoint = self.store.find(name)
         if endpoint is None:
             raise ValidationError(f"Endpoint {name} of account {ACCOUNT_ID} not found.")
         deployment = self._acquire(endpoint)
+        sent = time.perf_counter()
         try:
-            status, answer_headers, answer = deployment.forward(body, headers)
-        except NoInstance:
+            try:
+                status, answer_headers, answer = deployment.forward(body, headers)
+            finally:
+                deployment.release()
+        except NoInstance:  # never reached a container: not an invocation
             raise _replacing(endpoint, deployment) from None
         except ContainerUnreachable as error:
+            self._record(name, deployment, None, received, sent)
             raise _model_error(name, None, str(error)) from None
-        finally:
-            deployment.release()
+        self._record(name, deployment, status, received, sent)
         if status >= 400:
             raise _model_error(name, status, answer.decode(errors="replace"))
         return Invocation(answer, answer_headers, deployment.variant_name)
+
+    def _record(
+        self, name: str, deployment: Deployment, status: int | None, received: float, sent: float
+    ) -> None:
+        answered = time.perf_counter()
+        model = answered - sent
+        self.metrics.record(
+            name, deployment.variant_name, status, model, answered - received - model
+        )
 
     def _acquire(self, endpoint: Endpoint) -> Deployment:
         # At most a couple of rounds: acquire() fails only while traffic moves to a new deployment.
@@ -378,7 +406,7 @@ def _not_in_service(endpoint: Endpoint) -> ValidationError:
 
 def _model_error(name: str, status: int | None, message: str) -> ModelError:
     kind = "client" if status is not None and status < 500 else "server"
-    group = f"/aws/sagemaker/Endpoints/{name}"
+    group = endpoint_log_group(name)
     console = (
         f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}"
         f"#logEventViewer:group={group}"
@@ -388,5 +416,5 @@ def _model_error(name: str, status: int | None, message: str) -> ModelError:
         f"See {console} in account {ACCOUNT_ID} for more information.",
         original_status=status,
         original_message=message,
-        log_stream_arn=f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group}",
+        log_stream_arn=log_group_arn(group),
     )

@@ -18,6 +18,11 @@ from localcloud.sagemaker.store import Kind, ResourceStore
 from localcloud.sagemaker.tags import TagStore
 
 
+def _shown(container: dict[str, Any]) -> dict[str, Any]:
+    """A container as DescribeModel shows it, with the defaults of the members left unset."""
+    return {"Mode": "SingleModel", "Environment": {}, **container}
+
+
 @dataclass
 class Model:
     """A CreateModel request as stored."""
@@ -44,12 +49,15 @@ class Model:
                 "PrimaryContainer",
                 "Containers",
                 "ExecutionRoleArn",
-                "VpcConfig",
                 "EnableNetworkIsolation",
             )
             if key in self.request
         }
         out.setdefault("EnableNetworkIsolation", False)
+        if "PrimaryContainer" in out:
+            out["PrimaryContainer"] = _shown(out["PrimaryContainer"])
+        if "Containers" in out:
+            out["Containers"] = [_shown(container) for container in out["Containers"]]
         return {"ModelName": self.name, "ModelArn": self.arn, "CreationTime": self.created, **out}
 
     def summary(self) -> dict[str, Any]:
@@ -79,9 +87,13 @@ class EndpointConfig:
         """The DescribeEndpointConfig response."""
         out = {
             key: self.request[key]
-            for key in ("ProductionVariants", "DataCaptureConfig", "KmsKeyId")
+            for key in ("ProductionVariants", "DataCaptureConfig")
             if key in self.request
         }
+        out["ProductionVariants"] = [
+            {"InitialVariantWeight": 1.0, **variant} for variant in out["ProductionVariants"]
+        ]
+        out.setdefault("EnableNetworkIsolation", False)
         return {
             "EndpointConfigName": self.name,
             "EndpointConfigArn": self.arn,

@@ -1,8 +1,8 @@
 """One snake_case method per SageMaker action: decoded request parameters in, response dict out.
 
 `SageMakerResponses` serves the control plane (JSON 1.1, `X-Amz-Target: SageMaker.<Action>`);
-the server routes each action to the method of the same name. `invoke_endpoint` is the one
-SageMaker Runtime action.
+the server routes each action to the method of the same name. `invoke_endpoint` and
+`invoke_endpoint_with_response_stream` are the SageMaker Runtime actions.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from localcloud.sagemaker import eventstream
 from localcloud.sagemaker.backend import LocalSageMaker
+from localcloud.sagemaker.endpoints import Invocation
 
 # What SageMaker Runtime passes between the caller and the container (it strips the rest).
 FORWARDED_HEADERS = {
@@ -121,13 +123,10 @@ class SageMakerResponses:
 
 
 def invoke_endpoint(
-    backend: LocalSageMaker, params: Mapping[str, Any]
+    backend: LocalSageMaker, params: Mapping[str, Any], received: float
 ) -> tuple[dict[str, str], bytes]:
     """InvokeEndpoint (SageMaker Runtime), on validated input members."""
-    forwarded = {
-        wire: params[member] for member, wire in FORWARDED_HEADERS.items() if member in params
-    }
-    invocation = backend.endpoints.invoke(params["EndpointName"], params["Body"], forwarded)
+    invocation = _invoke(backend, params, received)
     returned = {
         wire: invocation.headers[wire.lower()]
         for wire in RETURNED_HEADERS
@@ -135,3 +134,26 @@ def invoke_endpoint(
     }
     returned["x-Amzn-Invoked-Production-Variant"] = invocation.variant
     return returned, invocation.body
+
+
+def invoke_endpoint_with_response_stream(
+    backend: LocalSageMaker, params: Mapping[str, Any], received: float
+) -> tuple[dict[str, str], bytes]:
+    """InvokeEndpointWithResponseStream: the container's whole answer as one PayloadPart."""
+    invocation = _invoke(backend, params, received)
+    returned = {"Content-Type": eventstream.CONTENT_TYPE}
+    for wire, header in (
+        ("X-Amzn-SageMaker-Content-Type", "content-type"),
+        ("X-Amzn-SageMaker-Custom-Attributes", "x-amzn-sagemaker-custom-attributes"),
+    ):
+        if header in invocation.headers:
+            returned[wire] = invocation.headers[header]
+    returned["x-Amzn-Invoked-Production-Variant"] = invocation.variant
+    return returned, eventstream.event("PayloadPart", invocation.body)
+
+
+def _invoke(backend: LocalSageMaker, params: Mapping[str, Any], received: float) -> Invocation:
+    forwarded = {
+        wire: params[member] for member, wire in FORWARDED_HEADERS.items() if member in params
+    }
+    return backend.endpoints.invoke(params["EndpointName"], params["Body"], forwarded, received)

@@ -5,7 +5,8 @@ serve process with a health check and a kept-alive connection pool (urllib3). Wh
 dies, the endpoint starts a new one in its place (SageMaker replaces unhealthy instances); until
 it answers, requests get ServiceUnavailable. The deployment counts the requests in flight, so
 the endpoint can switch traffic to a new deployment and stop the old one only once its last
-request has been answered.
+request has been answered. Each instance's output also goes to CloudWatch Logs, group
+`/aws/sagemaker/Endpoints/<endpoint>`, stream `<variant>/<instance id>`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import urllib3
 
 from localcloud.background import free_port
 from localcloud.processes import ProcessRegistry, Program
+from localcloud.sagemaker.clients import AwsClients
 from localcloud.sagemaker.common import FAILURE_REASON_LIMIT, Settings
 from localcloud.sagemaker.containers import program_environment
 from localcloud.sagemaker.hosting import EndpointConfig, Model
 from localcloud.sagemaker.layout import SERVE_LOG, StateLayout, tail
+from localcloud.sagemaker.logs import endpoint_log_group, follow, instance_id
 from localcloud.sagemaker.storage import S3Storage, StorageError
 
 LOOPBACK = "127.0.0.1"
@@ -103,9 +106,17 @@ class Deployment:
     """One endpoint configuration brought up: model data, an instance, traffic accounting."""
 
     def __init__(
-        self, base_dir: Path, config: EndpointConfig, model: Model, registry: ProcessRegistry
+        self,
+        endpoint: str,
+        base_dir: Path,
+        config: EndpointConfig,
+        model: Model,
+        registry: ProcessRegistry,
+        clients: AwsClients,
     ) -> None:
+        self.endpoint = endpoint
         self.base_dir = base_dir
+        self._clients = clients
         self.config = config
         self.model = model
         self.variant_name: str = config.variant["VariantName"]
@@ -175,6 +186,8 @@ class Deployment:
         )
         argv = [python, str(self._snapshot / "bin" / "serve")]
         holder: list[Instance] = []
+        # Each instance's stream gets the lines it prints: those after the log's current end.
+        offset = self.log_path.stat().st_size if self.log_path.is_file() else 0
         with self._lock:  # a stop either sees the program or prevents it
             if self.stopping:
                 raise DeploymentCancelled
@@ -190,8 +203,20 @@ class Deployment:
             )
             instance = Instance(program, port, settings)
             holder.append(instance)
+        follow(
+            self._clients.client("logs"),
+            program,
+            endpoint_log_group(self.endpoint),
+            f"{self.variant_name}/{instance_id()}",
+            offset,
+        )
         try:
-            self._wait_healthy(instance, settings.health_timeout)
+            self._wait_healthy(
+                instance,
+                self.config.variant.get(
+                    "ContainerStartupHealthCheckTimeoutInSeconds", settings.health_timeout
+                ),
+            )
             with self._lock:
                 if self.stopping:
                     raise DeploymentCancelled

@@ -1,20 +1,18 @@
 """S3 as the local SageMaker sees it: channels in, model.tar.gz out, model data in for endpoints.
 
-S3 is whatever the ambient configuration points boto3 at (AWS_ENDPOINT_URL: the moto server).
+S3 is the cloud's (`clients.AwsClients`: the moto server behind AWS_ENDPOINT_URL).
 """
 
 from __future__ import annotations
 
 import tarfile
-import threading
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from localcloud.paths import PathEscapes, inside
-from localcloud.sagemaker.common import REGION
+from localcloud.sagemaker.clients import AwsClients
 
 
 class StorageError(Exception):
@@ -32,19 +30,15 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 
 class S3Storage:
-    """One thread-safe boto3 S3 client, made on first use so it picks up the ambient endpoint."""
+    """Transfers through the shared S3 client."""
 
-    def __init__(self) -> None:
-        self._client: Any = None
-        self._lock = threading.Lock()
+    def __init__(self, clients: AwsClients) -> None:
+        self._clients = clients
 
     @property
     def client(self) -> Any:
-        """The shared client."""
-        with self._lock:
-            if self._client is None:
-                self._client = boto3.session.Session().client("s3", region_name=REGION)
-            return self._client
+        """The shared S3 client."""
+        return self._clients.client("s3")
 
     def download_prefix(self, uri: str, target: Path) -> int:
         """Every object under an S3Prefix into `target`, keeping paths below the prefix."""
@@ -78,11 +72,12 @@ class S3Storage:
             )
         return count
 
-    def upload_file(self, path: Path, uri: str) -> None:
-        """Put one file at an s3:// URI."""
+    def upload_file(self, path: Path, uri: str, kms_key_id: str = "") -> None:
+        """Put one file at an s3:// URI, encrypted with the KMS key when one is given (SSE-KMS)."""
         bucket, key = parse_s3_uri(uri)
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
         try:
-            self.client.upload_file(str(path), bucket, key)
+            self.client.upload_file(str(path), bucket, key, ExtraArgs=extra)
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"Could not upload {uri}: {error}") from error
 

@@ -6,6 +6,7 @@ the jobs and answers the actions.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ STATUS_MESSAGES = {
     "Stopped": "Training job stopped",
     "MaxRuntimeExceeded": "Training job stopped: it exceeded MaxRuntimeInSeconds",
 }
+DEFAULT_MAX_RUNTIME_SECONDS = 86400
 ECHOED_FIELDS = (
     "HyperParameters",
     "AlgorithmSpecification",
@@ -39,7 +41,9 @@ ECHOED_FIELDS = (
     "StoppingCondition",
     "Environment",
     "EnableNetworkIsolation",
-    "VpcConfig",
+    "EnableInterContainerTrafficEncryption",
+    "EnableManagedSpotTraining",
+    "ProfilerConfig",
 )
 
 
@@ -55,6 +59,29 @@ TRAINING_JOB = Kind(
         f"training job with this name already exists ({arn('training-job', name)})"
     ),
 )
+
+
+def _with_defaults(request: dict[str, Any]) -> dict[str, Any]:
+    """The request's echoed members, with the defaults DescribeTrainingJob shows for the unset."""
+    out = {key: copy.deepcopy(request[key]) for key in ECHOED_FIELDS if key in request}
+    out["AlgorithmSpecification"].setdefault("EnableSageMakerMetricsTimeSeries", False)
+    out["OutputDataConfig"].setdefault("KmsKeyId", "")
+    out.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME_SECONDS})
+    for channel in out.get("InputDataConfig", []):
+        channel.setdefault("CompressionType", "None")
+        channel.setdefault("RecordWrapperType", "None")
+        source = channel["DataSource"].get("S3DataSource")
+        if source is not None:
+            source.setdefault("S3DataDistributionType", "FullyReplicated")
+    for flag in (
+        "EnableNetworkIsolation",
+        "EnableInterContainerTrafficEncryption",
+        "EnableManagedSpotTraining",
+    ):
+        out.setdefault(flag, False)
+    profiling = not request.get("ProfilerConfig", {"DisableProfiler": True})["DisableProfiler"]
+    out["ProfilingStatus"] = "Enabled" if profiling else "Disabled"
+    return out
 
 
 def channel_dir(base_dir: Path, channel: str, index: int = 1) -> Path:
@@ -85,7 +112,6 @@ class TrainingJob:
     modified: float = 0.0
     training_start: float | None = None
     training_end: float | None = None
-    model_artifacts: str | None = None
     metrics: list[dict[str, Any]] = field(default_factory=list)
     stop_requested: bool = False
     program: Program | None = None
@@ -109,6 +135,12 @@ class TrainingJob:
     def log_path(self) -> Path:
         """Where the program's stdout and stderr go."""
         return self.base_dir / TRAINING_LOG
+
+    @property
+    def model_artifacts(self) -> str:
+        """`<S3OutputPath>/<job>/output/model.tar.gz`."""
+        output_path = self.request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        return f"{output_path}/{self.name}/output/model.tar.gz"
 
     def move_to(self, secondary: str, status: str | None = None) -> None:
         """Record a SecondaryStatus transition (and a TrainingJobStatus change, if any)."""
@@ -134,9 +166,9 @@ class TrainingJob:
             "LastModifiedTime": self.modified,
             "SecondaryStatusTransitions": [dict(t) for t in self.transitions],
         }
-        if self.model_artifacts:
-            out["ModelArtifacts"] = {"S3ModelArtifacts": self.model_artifacts}
-        out.update({key: self.request[key] for key in ECHOED_FIELDS if key in self.request})
+        # Required in the answer: where the model is, or will be once the job completes.
+        out["ModelArtifacts"] = {"S3ModelArtifacts": self.model_artifacts}
+        out.update(_with_defaults(self.request))
         if self.failure_reason:
             out["FailureReason"] = self.failure_reason
         if self.training_start is not None:

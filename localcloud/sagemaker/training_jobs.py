@@ -51,6 +51,11 @@ class TrainingJobs:
         base_dir = self._layout.training_job_dir(name)
         for index, channel in enumerate(params.get("InputDataConfig", []), start=1):
             channel_dir(base_dir, channel["ChannelName"], index)
+            if "S3DataSource" not in channel["DataSource"]:  # the others are refused by name
+                raise ValidationException(
+                    f"Channel {channel['ChannelName']} has no DataSource.S3DataSource: the local "
+                    "SageMaker reads every channel from an S3 prefix"
+                )
         job = self.store.add(TrainingJob(name, params, base_dir), params.get("Tags", []))
         thread = threading.Thread(
             target=self._runner.run, args=(job,), name=f"train-{name}", daemon=True

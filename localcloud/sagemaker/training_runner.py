@@ -1,8 +1,9 @@
 """The runner that plays one SageMaker training instance for a training job.
 
 It resolves the job's image to a snapshot, lays out an /opt/ml-shaped directory, downloads the
-channels from S3, runs `<python> <snapshot>/bin/train`, then packs `model/` into model.tar.gz and
-uploads it to `<S3OutputPath>/<job>/output/model.tar.gz`. Status changes go through the record.
+channels from S3, runs `<python> <snapshot>/bin/train` (its output followed into CloudWatch Logs),
+then packs `model/` into model.tar.gz and uploads it to `<S3OutputPath>/<job>/output/model.tar.gz`
+(SSE-KMS with OutputDataConfig.KmsKeyId). Status changes go through the record.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import time
 from pathlib import Path
 
 from localcloud.processes import ProcessRegistry, Program
+from localcloud.sagemaker.clients import AwsClients
 from localcloud.sagemaker.common import FAILURE_REASON_LIMIT
 from localcloud.sagemaker.containers import program_environment
 from localcloud.sagemaker.layout import ImageNotFound, StateLayout, tail
+from localcloud.sagemaker.logs import TRAINING_LOG_GROUP, follow, training_stream
 from localcloud.sagemaker.storage import S3Storage, StorageError, pack_model
-from localcloud.sagemaker.training_job import TrainingJob, channel_dir
-
-DEFAULT_MAX_RUNTIME_SECONDS = 86400
+from localcloud.sagemaker.training_job import DEFAULT_MAX_RUNTIME_SECONDS, TrainingJob, channel_dir
 
 
 class _JobFailed(Exception):
@@ -38,8 +39,10 @@ class TrainingRunner:
         python: str,
         lock: threading.RLock,
         registry: ProcessRegistry,
+        clients: AwsClients,
     ) -> None:
         self._layout = layout
+        self._clients = clients
         self._storage = storage
         self._python = python
         self._lock = lock
@@ -75,14 +78,8 @@ class TrainingRunner:
         if not self._advance(job, "Downloading"):
             return
         for channel in channels:
-            source = channel["DataSource"].get("S3DataSource")
-            if source is None or source.get("S3DataType", "S3Prefix") != "S3Prefix":
-                raise _JobFailed(
-                    f"ClientError: channel {channel['ChannelName']}: the local SageMaker reads "
-                    "S3DataSource with S3DataType S3Prefix only"
-                )
             target = channel_dir(job.base_dir, channel["ChannelName"])
-            self._storage.download_prefix(source["S3Uri"], target)
+            self._storage.download_prefix(channel["DataSource"]["S3DataSource"]["S3Uri"], target)
         if not self._advance(job, "Training"):
             return
         program = self._start_program(job, snapshot)
@@ -189,7 +186,11 @@ class TrainingRunner:
                 what=f"training job {job.name}",
                 registry=self._registry,
             )
-            return job.program
+            program = job.program
+        follow(
+            self._clients.client("logs"), program, TRAINING_LOG_GROUP, training_stream(job.name), 0
+        )
+        return program
 
     def _failure_reason(self, job: TrainingJob, returncode: int | None) -> str:
         failure = job.base_dir / "output" / "failure"
@@ -228,9 +229,6 @@ class TrainingRunner:
             return
         archive = job.base_dir / "output" / "model.tar.gz"
         pack_model(job.base_dir / "model", archive)
-        output_path = job.request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
-        uri = f"{output_path}/{job.name}/output/model.tar.gz"
-        self._storage.upload_file(archive, uri)
-        with self._lock:
-            job.model_artifacts = uri
+        kms_key_id = job.request["OutputDataConfig"].get("KmsKeyId", "")
+        self._storage.upload_file(archive, job.model_artifacts, kms_key_id)
         self._finish(job, "Completed")

@@ -12,7 +12,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from localcloud.cloud import CloudSettings, LocalCloud, free_port
+from localcloud.background import free_port
+from localcloud.cloud import CloudSettings, LocalCloud
 
 
 @pytest.mark.parametrize(

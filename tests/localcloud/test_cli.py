@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from localcloud.cloud import free_port
+from localcloud.background import free_port
 from localcloud.processes import ProcessRegistry
 from tests.conftest import REPO_ROOT
 

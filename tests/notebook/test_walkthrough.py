@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from localcloud.cloud import free_port
+from localcloud.background import free_port
 from localcloud.stacks import lambda_functions
 from tests.conftest import REPO_ROOT
 from tests.localcloud.test_cli import localcloud, port_is_free, processes_mentioning

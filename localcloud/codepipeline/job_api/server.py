@@ -6,7 +6,7 @@ credentials and checked against botocore's own model of the service before any w
 
 from __future__ import annotations
 
-from localcloud.background import HttpServer
+from localcloud.background import HttpRequest, HttpResponse, HttpServer
 from localcloud.codepipeline.job_api.models import JobStore
 from localcloud.codepipeline.job_api.responses import JobApiResponses
 from localcloud.constants import ACCOUNT_ID
@@ -38,15 +38,19 @@ class JobApi(JobStore):
         account_id: str = ACCOUNT_ID,
     ) -> None:
         super().__init__(account_id)
-        protocol = JsonProtocol(
+        self._protocol = JsonProtocol(
             SERVICE,
             TARGET_PREFIX,
             actions_of(JobApiResponses(self)),
             SignatureVerifier(credentials, {SERVICE}),
         )
         self._server = HttpServer(
-            protocol.handle, host=host, port=port, what="the CodePipeline job API"
+            self._protocol.handle, host=host, port=port, what="the CodePipeline job API"
         )
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        """One request's answer (what the edge mounts for "codepipeline")."""
+        return self._protocol.handle(request)
 
     @property
     def url(self) -> str:

@@ -91,7 +91,12 @@ def test_model_config_and_endpoint_are_described_and_listed(
     sm = cloud.sagemaker
     model = sm.describe_model(ModelName=model_name)
     assert model["ModelArn"] == f"{ARN_PREFIX}:model/{model_name}"
-    assert model["PrimaryContainer"] == {"Image": IMAGE_URI, "ModelDataUrl": model_data_url}
+    assert model["PrimaryContainer"] == {
+        "Image": IMAGE_URI,
+        "ModelDataUrl": model_data_url,
+        "Mode": "SingleModel",  # the defaults SageMaker shows for members left unset
+        "Environment": {},
+    }
 
     described = sm.describe_endpoint(EndpointName=endpoint)
     config = sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])

@@ -67,7 +67,9 @@ def test_bad_hyperparameter_fails_with_the_containers_reason(cloud: Cloud) -> No
     assert job["SecondaryStatus"] == "Failed"
     assert "bogus" in job["FailureReason"]
     assert job["FailureReason"] == failure.read_text().strip()[:1024]
-    assert "ModelArtifacts" not in job
+    # and no model where ModelArtifacts (a required member of the answer) points
+    bucket, key = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://").split("/", 1)
+    assert cloud.s3.list_objects_v2(Bucket=bucket, Prefix=key)["KeyCount"] == 0
 
 
 def test_stop_training_job_terminates_the_program(cloud: Cloud) -> None:

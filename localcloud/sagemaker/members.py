@@ -1,0 +1,200 @@
+"""Which request members each served action implements; any other is refused by name.
+
+botocore's model lists every member a SageMaker action takes; the local SageMaker implements a
+part of them. A request that sets any other member, or a value the local SageMaker cannot
+honour (a second instance, network isolation, Pipe mode), is refused with a ValidationException
+naming it, so nothing is accepted and silently ignored. Checked after botocore's model, before
+any work. `DataCaptureConfig` is the monitoring issue's: taken as given for now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Union
+
+from localcloud.core.exceptions import AwsError
+from localcloud.sagemaker.exceptions import ValidationException
+
+# A member's rule: USED (implemented as given, sub-members included), a nested table (a
+# structure, or a list of them, whose own members are checked), or a check that answers why a
+# value cannot be honoured (None when it can).
+Rule = Union[bool, "Table", Callable[[Any], str | None]]
+Table = dict[str, Rule]
+USED = True
+
+
+def only(*values: Any, why: str) -> Callable[[Any], str | None]:
+    """A member implemented for these values only."""
+    return lambda value: None if value in values else why
+
+
+NOT_ISOLATED = only(False, why="the container runs as a host process, not network-isolated")
+PAGED_LIST: Table = {
+    member: USED
+    for member in (
+        "NextToken",
+        "MaxResults",
+        "NameContains",
+        "SortBy",
+        "SortOrder",
+        "CreationTimeAfter",
+        "CreationTimeBefore",
+    )
+}
+PAGED_LIST_WITH_STATUS: Table = {
+    **PAGED_LIST,
+    "LastModifiedTimeAfter": USED,
+    "LastModifiedTimeBefore": USED,
+    "StatusEquals": USED,
+}
+FILE_MODES = only("File", "FastFile", why="channels are downloaded as files (Pipe mode is not)")
+CONTAINER: Table = {
+    "ContainerHostname": USED,
+    "Image": USED,
+    "Mode": only("SingleModel", why="the local SageMaker serves single-model containers"),
+    "ModelDataUrl": USED,
+    "Environment": USED,
+}
+
+MEMBERS: dict[str, Table] = {
+    "CreateTrainingJob": {
+        "TrainingJobName": USED,
+        "HyperParameters": USED,
+        "AlgorithmSpecification": {
+            "TrainingImage": USED,
+            "TrainingInputMode": FILE_MODES,
+            "MetricDefinitions": USED,
+            "EnableSageMakerMetricsTimeSeries": only(
+                False, why="training metrics are read from the log into FinalMetricDataList only"
+            ),
+        },
+        "RoleArn": USED,
+        "InputDataConfig": {
+            "ChannelName": USED,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": only("S3Prefix", why="channels are read from an S3 prefix"),
+                    "S3Uri": USED,
+                    # One instance: a shard by S3 key is the whole channel, as replicated is.
+                    "S3DataDistributionType": USED,
+                }
+            },
+            "ContentType": USED,
+            "CompressionType": only("None", why="channels are downloaded as they are"),
+            "RecordWrapperType": only("None", why="RecordIO wrapping is a Pipe mode feature"),
+            "InputMode": FILE_MODES,
+        },
+        "OutputDataConfig": {
+            "KmsKeyId": USED,
+            "S3OutputPath": USED,
+            "CompressionType": only("GZIP", why="the model is uploaded as model.tar.gz"),
+        },
+        "ResourceConfig": {
+            "InstanceType": USED,
+            "InstanceCount": only(1, why="a training job runs on one local host (algo-1)"),
+            "VolumeSizeInGB": USED,
+            "KeepAlivePeriodInSeconds": only(0, why="there are no warm pools"),
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": USED},
+        "Tags": USED,
+        "EnableNetworkIsolation": NOT_ISOLATED,
+        # One instance: there is no traffic between containers to encrypt.
+        "EnableInterContainerTrafficEncryption": USED,
+        "EnableManagedSpotTraining": only(False, why="jobs run on demand, never on spot"),
+        "Environment": USED,
+        "ProfilerConfig": {
+            "DisableProfiler": only(True, why="there is no profiler (set disable_profiler=True)"),
+        },
+    },
+    "DescribeTrainingJob": {"TrainingJobName": USED},
+    "StopTrainingJob": {"TrainingJobName": USED},
+    "ListTrainingJobs": PAGED_LIST_WITH_STATUS,
+    "CreateModel": {
+        "ModelName": USED,
+        "PrimaryContainer": CONTAINER,
+        "Containers": CONTAINER,
+        "ExecutionRoleArn": USED,
+        "Tags": USED,
+        "EnableNetworkIsolation": NOT_ISOLATED,
+    },
+    "DescribeModel": {"ModelName": USED},
+    "DeleteModel": {"ModelName": USED},
+    "ListModels": PAGED_LIST,
+    "CreateEndpointConfig": {
+        "EndpointConfigName": USED,
+        "ProductionVariants": {
+            "VariantName": USED,
+            "ModelName": USED,
+            "InitialInstanceCount": only(1, why="an endpoint variant runs one local instance"),
+            "InstanceType": USED,
+            "InitialVariantWeight": USED,  # one variant takes all traffic, whatever its weight
+            "VolumeSizeInGB": USED,
+            "ContainerStartupHealthCheckTimeoutInSeconds": USED,
+        },
+        "DataCaptureConfig": USED,
+        "Tags": USED,
+        "EnableNetworkIsolation": NOT_ISOLATED,
+    },
+    "DescribeEndpointConfig": {"EndpointConfigName": USED},
+    "DeleteEndpointConfig": {"EndpointConfigName": USED},
+    "ListEndpointConfigs": PAGED_LIST,
+    "CreateEndpoint": {"EndpointName": USED, "EndpointConfigName": USED, "Tags": USED},
+    "UpdateEndpoint": {
+        "EndpointName": USED,
+        "EndpointConfigName": USED,
+        "RetainAllVariantProperties": only(
+            False, why="an update deploys the new configuration's variant properties"
+        ),
+        "RetainDeploymentConfig": only(False, why="there is no deployment configuration"),
+    },
+    "DescribeEndpoint": {"EndpointName": USED},
+    "DeleteEndpoint": {"EndpointName": USED},
+    "ListEndpoints": PAGED_LIST_WITH_STATUS,
+    "AddTags": {"ResourceArn": USED, "Tags": USED},
+    "ListTags": {"ResourceArn": USED, "NextToken": USED, "MaxResults": USED},
+    "DeleteTags": {"ResourceArn": USED, "TagKeys": USED},
+}
+
+
+# SageMaker Runtime: one container, one variant, no sessions, explanations or components.
+_INVOCATION: Table = {
+    member: USED for member in ("EndpointName", "Body", "ContentType", "Accept", "CustomAttributes")
+}
+# Taken for data capture's inferenceId, which the monitoring issue makes real.
+_INVOCATION["InferenceId"] = USED
+RUNTIME_MEMBERS: dict[str, Table] = {
+    "InvokeEndpoint": _INVOCATION,
+    "InvokeEndpointWithResponseStream": _INVOCATION,
+}
+
+
+def check_members(
+    operation: str,
+    params: dict[str, Any],
+    tables: dict[str, Table] = MEMBERS,
+    error: type[AwsError] = ValidationException,
+) -> None:
+    """Refuse the first member (or value) of the request the local SageMaker does not honour.
+
+    SageMaker Runtime passes its `RUNTIME_MEMBERS` and refuses with its own ValidationError.
+    """
+    _check(operation, params, tables[operation], "", error)
+
+
+def _check(operation: str, value: Any, table: Table, path: str, error: type[AwsError]) -> None:
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check(operation, item, table, f"{path}[{index}]", error)
+        return
+    for member, member_value in value.items():
+        where = f"{path}.{member}" if path else member
+        rule = table.get(member, False)
+        if rule is False:
+            raise error(f"The local SageMaker does not support {where} on {operation}")
+        if isinstance(rule, dict):
+            _check(operation, member_value, rule, where, error)
+        elif callable(rule) and (why := rule(member_value)) is not None:
+            raise error(
+                f"The local SageMaker does not support {where}={member_value!r} on "
+                f"{operation}: {why}"
+            )
