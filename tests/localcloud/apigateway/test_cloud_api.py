@@ -17,7 +17,8 @@ import boto3
 import pytest
 import requests
 
-from localcloud.cloud import CloudSettings, LocalCloud, free_port
+from localcloud.background import free_port
+from localcloud.cloud import CloudSettings, LocalCloud
 from localcloud.routes import local_urls
 from localcloud.stacks import Stack
 
