@@ -116,7 +116,8 @@ MEMBERS: dict[str, Table] = {
             "S3OutputPath": USED,
             "ProfilingIntervalInMilliseconds": only(
                 *PROFILING_INTERVALS,
-                why="SageMaker samples at 100, 200, 500, 1000, 5000 or 60000 ms",
+                why=f"SageMaker samples at {', '.join(map(str, PROFILING_INTERVALS[:-1]))} or "
+                f"{PROFILING_INTERVALS[-1]} ms",
             ),
             "ProfilingParameters": only(
                 {}, why="detailed framework profiling is not implemented (only system monitoring)"
