@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from localcloud import daemon
 from localcloud.client import CONNECTION_FILE, REPO_ROOT, STATE_DIR, aws_client, read_connection
 from localcloud.recovery import RESTART_NOTE, find_crash, forget_crash, last_crash, recover
+from localcloud.routes import local_urls
 from localcloud.run_reports import (
     in_progress_without_cloud,
     interrupted,
@@ -146,9 +147,15 @@ def _print_connection(connection: dict[str, Any], state_dir: Path) -> None:
     )
     endpoints = connection["endpoints"]
     connection_file = state_dir / CONNECTION_FILE
+    answering_for = "".join(
+        f"\n              {local}  answers for  {aws}"
+        for aws, local in local_urls(
+            connection["stacks"]["pipeline"], connection["api_url"]
+        ).items()
+    )
     print(f"""
 The local cloud is up (connection details: {connection_file}).
-  API:        {url}   (and {connection["api_url"]}/dev/predict)
+  API:        {url}   (and {connection["api_url"]}/dev/predict){answering_for}
   API key:    {key}
   AWS APIs:   {endpoints["default"]}  (every service, as AWS_ENDPOINT_URL)
 

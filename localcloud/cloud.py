@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import socket
 import subprocess
 import sys
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +29,7 @@ from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
 from localcloud.lambda_runtime.function import DEFAULT_MEMORY_MB
 from localcloud.lambda_runtime.server import INVOKE_PATH, LambdaFrontEnd
 from localcloud.processes import ProcessRegistry
-from localcloud.routes import routes_of
+from localcloud.routes import local_urls, read_api
 from localcloud.run_reports import save_report
 from localcloud.sagemaker import start_server as start_sagemaker
 from localcloud.sagemaker_sdk import write_sdk_config
@@ -116,11 +114,9 @@ class LocalCloud:
                 print(f"localcloud: while stopping: {error}", file=sys.stderr)
 
     def _start_services(self, progress: Callable[[str], None]) -> None:
-        # moto logs every request through werkzeug, and warns about each resource type its
-        # CloudFormation skips (tests/templates pins that list; the local parts cover them).
+        # moto logs every request through werkzeug; its warnings are not the user's business.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         logging.getLogger("moto").setLevel(logging.ERROR)
-        warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
         edge = Edge(self.credentials, temporary=(self.artifact_credentials,))
         # moto keeps its state per process: a cloud started after another must see a new account.
         edge.moto.reset()
@@ -267,21 +263,27 @@ class LocalCloud:
         )
 
     def _start_gateway(self, progress: Callable[[str], None]) -> None:
+        """Serve the stack's REST API as moto holds it (stages, key, usage plan, policy)."""
         assert self.pipeline_stack is not None
-        # moto server does not create AWS::ApiGateway::ApiKey, so the local gateway holds the
-        # key's value itself: 40 characters, like the keys API Gateway generates.
-        self.api_key = secrets.token_hex(20)
+        outputs = self.pipeline_stack.outputs
+        apigateway = self.session.client("apigateway")
+        account_id = self.pipeline_stack.context.account_id
+        self.api_key = apigateway.get_api_key(apiKey=outputs["ApiKeyId"], includeValue=True)[
+            "value"
+        ]
         gateway = LocalApiGateway(
             self.runtime,
-            routes=routes_of(self.pipeline_stack),
-            api_keys={self.api_key},
+            lambda: read_api(apigateway, outputs["ApiId"], account_id),
             host="127.0.0.1",
             port=self.settings.gateway_port,
         )
         gateway.start()
         self._stoppers.append(gateway.stop)
+        self.gateway = gateway
         self.gateway_url = gateway.url
         progress(f"API gateway        {gateway.url}")
+        for url, local in local_urls(outputs, gateway.url).items():
+            progress(f"  {url}  ->  {local}")
 
     # --- pipeline runs -------------------------------------------------------------------
     def run_pipeline(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from localcloud.cfn import StackContext, TemplateError, load_template, resolve
+from localcloud import cfn_models
+from localcloud.cfn import StackContext, TemplateError, load_template
 from localcloud.constants import REPO_ROOT
 from localcloud.functions import FunctionSpec, pipeline_functions
 from pipeline_data import SPLITS, split_key, upload_split_bodies
@@ -42,7 +43,12 @@ class Stack:
 def create_stack(
     clients: Any, name: str, template_path: Path, parameters: Mapping[str, str]
 ) -> Stack:
-    """Create a stack and wait for it; a failure names the resource and its reason."""
+    """Create a stack and wait for it; a failure names the resource and its reason.
+
+    moto runs in this process: its CloudFormation gets the local models first, so the stack
+    holds every resource its template declares (`localcloud.cfn_models`).
+    """
+    cfn_models.install()
     cfn = clients.client("cloudformation")
     cfn.create_stack(
         StackName=name,
@@ -87,30 +93,8 @@ def read_stack(clients: Any, name: str, template_path: Path) -> Stack:
         conditions=template.get("Conditions", {}),
         get_att=_AttributeReader(clients, region, account_id, physical_ids, resource_types),
     )
-    context = _name_skipped_resources(template, context)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
     return Stack(name=name, template=template, context=context, outputs=outputs)
-
-
-# Resource types moto server does not create, whose `Ref` is the name their template gives them.
-NAMED_BY_PROPERTY = {
-    "AWS::CodeBuild::Project": "Name",
-    "AWS::CodePipeline::Pipeline": "Name",
-    "AWS::ApiGateway::Stage": "StageName",
-}
-
-
-def _name_skipped_resources(template: dict[str, Any], context: StackContext) -> StackContext:
-    """Give the resources moto skipped the physical ids AWS would (their names)."""
-    named = dict(context.physical_ids)
-    for logical_id, resource in template.get("Resources", {}).items():
-        name_property = NAMED_BY_PROPERTY.get(resource.get("Type", ""))
-        if logical_id in named or name_property is None:
-            continue
-        name = resource.get("Properties", {}).get(name_property)
-        if name is not None:
-            named[logical_id] = resolve(name, context)
-    return replace(context, physical_ids=named)
 
 
 def _with_defaults(template: dict[str, Any], given: Mapping[str, str]) -> dict[str, str]:

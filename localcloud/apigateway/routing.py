@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from localcloud.apigateway.usage import Throttle
+
 PARAMETER = re.compile(r"\{([^{}/]+?)(\+?)\}")
 
 
@@ -19,6 +21,7 @@ class Route:
     function: str
     stage_variables: Mapping[str, str] = field(default_factory=dict)
     api_key_required: bool = False
+    throttle: Throttle | None = None  # the stage's method throttling (all callers together)
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,26 @@
-"""The local API gateway: REST API stages on loopback, Lambda proxy integrations, API keys."""
+"""The local API gateway: REST API stages on loopback, Lambda proxy integrations, API keys,
+usage plans (throttle and quota) and the resource policy."""
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
-from collections.abc import Iterable, Mapping
-from email.utils import formatdate
+from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import unquote
 
+from localcloud.apigateway.definition import ApiDefinition, UsagePlan
+from localcloud.apigateway.policy import Decision
 from localcloud.apigateway.proxy import (
     IncomingRequest,
     MalformedProxyResponse,
     build_event,
     proxy_response,
 )
-from localcloud.apigateway.routing import Route, RouteTable
+from localcloud.apigateway.routing import RouteTable
+from localcloud.apigateway.usage import UsageMeter, Verdict
 from localcloud.background import HttpRequest, HttpResponse, HttpServer
 from localcloud.constants import GATEWAY_PORT
 from localcloud.lambda_runtime import CallerTimeout, LambdaRuntime, ResourceNotFoundException
@@ -26,20 +30,29 @@ logger = logging.getLogger("localcloud.apigateway")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 INTEGRATION_TIMEOUT_SECONDS = 29.0  # API Gateway's default (and REST maximum) integration timeout
 MAX_CONCURRENT_REQUESTS = 32  # requests integrated at once; more wait for a free thread
+REFRESH_SECONDS = 1.0  # how soon a key, plan, stage or policy change takes effect
 
 
-def gateway_error(status: HTTPStatus, message: str, error_type: str | None) -> HttpResponse:
+def gateway_error(
+    status: HTTPStatus, message: str, error_type: str | None, key: str = "message"
+) -> HttpResponse:
     """A response API Gateway makes itself (a "gateway response"), JSON with a message."""
     headers = [("Content-Type", "application/json")]
     if error_type:
         headers.append(("x-amzn-ErrorType", error_type))
-    return HttpResponse(status, headers, json.dumps({"message": message}).encode())
+    return HttpResponse(status, headers, json.dumps({key: message}).encode())
 
 
 MISSING_AUTHENTICATION_TOKEN = gateway_error(
     HTTPStatus.FORBIDDEN, "Missing Authentication Token", "MissingAuthenticationTokenException"
 )
 FORBIDDEN = gateway_error(HTTPStatus.FORBIDDEN, "Forbidden", "ForbiddenException")
+THROTTLED = gateway_error(
+    HTTPStatus.TOO_MANY_REQUESTS, "Too Many Requests", "TooManyRequestsException"
+)
+QUOTA_EXCEEDED = gateway_error(
+    HTTPStatus.TOO_MANY_REQUESTS, "Limit Exceeded", "LimitExceededException"
+)
 REQUEST_TOO_LARGE = gateway_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request Too Long", None)
 INTERNAL_SERVER_ERROR = gateway_error(
     HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error", "InternalServerErrorException"
@@ -48,6 +61,32 @@ BAD_GATEWAY = gateway_error(
     HTTPStatus.BAD_GATEWAY, "Internal server error", "InternalServerErrorException"
 )
 TIMED_OUT = gateway_error(HTTPStatus.GATEWAY_TIMEOUT, "Endpoint request timed out", None)
+REFUSED_BY_METER = {Verdict.THROTTLED: THROTTLED, Verdict.QUOTA_EXCEEDED: QUOTA_EXCEEDED}
+
+
+def access_denied(method_arn: str, decision: Decision) -> HttpResponse:
+    """The resource policy's refusal, worded (capital-M `Message`) as API Gateway words it."""
+    message = (
+        "User: anonymous is not authorized to perform: execute-api:Invoke on resource: "
+        + method_arn
+    )
+    if decision is Decision.EXPLICIT_DENY:
+        message += " with an explicit deny"
+    return gateway_error(HTTPStatus.FORBIDDEN, message, "AccessDeniedException", key="Message")
+
+
+class _Serving:
+    """One `ApiDefinition`, indexed for answering requests."""
+
+    def __init__(self, definition: ApiDefinition) -> None:
+        self.definition = definition
+        self.routes = RouteTable(definition.routes)
+        self.keys = {key.value: key for key in definition.api_keys}
+        self.plans: dict[tuple[str, str], UsagePlan] = {}
+        for plan in definition.usage_plans:
+            for key_id in plan.key_ids:
+                for stage in plan.stages:
+                    self.plans.setdefault((key_id, stage), plan)
 
 
 class LocalApiGateway:
@@ -55,43 +94,46 @@ class LocalApiGateway:
 
     Usage::
 
-        gateway = LocalApiGateway(
-            runtime,
-            routes=[Route("prod", "POST", "/predict", "abalone-PredictProxy",
-                          {"endpointName": "abalone-prod"}, api_key_required=True)],
-            api_keys={"local-key-value": "apikeyid"},   # or just an iterable of key values
+        definition = ApiDefinition(
+            routes=(Route("prod", "POST", "/predict", "abalone-predict-proxy",
+                          {"endpointName": "abalone-prod"}, api_key_required=True),),
+            api_keys=(ApiKey("k3y1d", "local-key-value"),),
+            usage_plans=(UsagePlan("p1an", frozenset({"prod"}), frozenset({"k3y1d"}),
+                                   Throttle(25, 50), Quota(10000, "DAY")),),
         )
+        gateway = LocalApiGateway(runtime, definition)   # or a function returning one
         gateway.start()          # PortInUse if the port is taken
         # POST {gateway.url}/prod/predict  with  x-api-key: local-key-value
         gateway.stop()
 
-    Unknown paths and methods answer 403 Missing Authentication Token, a missing or wrong key
-    403 Forbidden, a function error or malformed result 502, the integration timeout 504.
+    Given a function, the gateway calls it again every `refresh_seconds` (and on `refresh`),
+    so keys, plans, stages and the policy changed through the API take effect, as on AWS.
+    Unknown paths and methods answer 403 Missing Authentication Token, a request the resource
+    policy refuses 403 with its ARN, a missing, wrong or plan-less key 403 Forbidden, a throttled
+    one 429 Too Many Requests, one past its quota 429 Limit Exceeded, a function error or
+    malformed result 502, the integration timeout 504.
     """
 
     def __init__(
         self,
         runtime: LambdaRuntime,
-        routes: Iterable[Route],
-        api_keys: Mapping[str, str] | Iterable[str] = (),
+        api: ApiDefinition | Callable[[], ApiDefinition],
         host: str = "127.0.0.1",
         port: int = GATEWAY_PORT,
         *,
         integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
-        api_id: str = "local",
-        account_id: str = "123456789012",
+        refresh_seconds: float = REFRESH_SECONDS,
     ) -> None:
         self.runtime = runtime
-        self.routes = RouteTable(routes)
-        # Key value -> key id; a plain collection of values has no ids to report.
-        self.api_keys: dict[str, str | None] = (
-            dict(api_keys) if isinstance(api_keys, Mapping) else dict.fromkeys(api_keys)
-        )
+        self._source = api if callable(api) else None
+        self._serving = _Serving(api() if callable(api) else api)
+        self.meter = UsageMeter()
+        self.refresh_seconds = refresh_seconds
+        self._stopped = threading.Event()
+        self._refresher: threading.Thread | None = None
         self.host = host
         self.port = port
         self.integration_timeout = integration_timeout
-        self.api_id = api_id
-        self.account_id = account_id
         self._server = HttpServer(
             self.serve,
             host=host,
@@ -103,6 +145,24 @@ class LocalApiGateway:
         )
 
     @property
+    def definition(self) -> ApiDefinition:
+        """The definition requests are answered from now."""
+        return self._serving.definition
+
+    def refresh(self) -> None:
+        """Read the definition again now; a failed read keeps the last one (and says why)."""
+        if self._source is None:
+            return
+        try:
+            self._serving = _Serving(self._source())
+        except Exception as error:
+            logger.warning("could not re-read the REST API, serving the last one read: %s", error)
+
+    def _refresh_until_stopped(self) -> None:
+        while not self._stopped.wait(self.refresh_seconds):
+            self.refresh()
+
+    @property
     def url(self) -> str:
         """Base URL; stages are its first path segment (`{url}/prod/predict`)."""
         return f"http://{self.host}:{self.port}"
@@ -111,13 +171,23 @@ class LocalApiGateway:
         """Bind and serve in a background thread; a taken port raises PortInUse naming it."""
         self._server.start()
         self.port = self._server.port
+        if self._source is not None:
+            self._stopped.clear()
+            self._refresher = threading.Thread(
+                target=self._refresh_until_stopped, name="gateway-refresh", daemon=True
+            )
+            self._refresher.start()
 
     def stop(self) -> None:
         """Stop serving, close open connections and free the port; safe to call twice."""
+        self._stopped.set()
+        if self._refresher is not None:
+            self._refresher.join()
+            self._refresher = None
         self._server.stop()
 
     def serve(self, http: HttpRequest) -> HttpResponse:
-        """One HTTP request in, API Gateway's answer out, with its request id and date."""
+        """One HTTP request in, API Gateway's answer out, with its request id."""
         request_id = str(uuid.uuid4())
         target = _stage_and_path(http.raw_path)
         if target is None:
@@ -138,32 +208,51 @@ class LocalApiGateway:
             response = self.handle(request, request_id)
         return HttpResponse(
             response.status,
-            [
-                ("Date", formatdate(usegmt=True)),
-                *response.headers,
-                ("x-amzn-RequestId", request_id),
-            ],
+            # uvicorn adds the Date header (one, as API Gateway sends).
+            [*response.headers, ("x-amzn-RequestId", request_id)],
             response.body,
         )
 
     def handle(self, request: IncomingRequest, request_id: str) -> HttpResponse:
-        """What API Gateway answers to one request: route, key check, integration."""
-        found = self.routes.match(request.stage, request.method, request.path)
+        """What API Gateway answers to one request: route, policy, key, limits, integration."""
+        serving = self._serving
+        definition = serving.definition
+        found = serving.routes.match(request.stage, request.method, request.path)
         if found is None:
             return MISSING_AUTHENTICATION_TOKEN
         route, path_parameters = found
+        if definition.problem is not None:
+            logger.error("Execution failed due to configuration error: %s", definition.problem)
+            return INTERNAL_SERVER_ERROR
+        if definition.policy is not None:
+            method_arn = f"{definition.arn}/{request.stage}/{request.method}{request.path}"
+            decision = definition.policy.decide(method_arn, request.source_ip)
+            if decision is not Decision.ALLOWED:
+                return access_denied(method_arn, decision)
         api_key = next((v for k, v in request.headers if k.lower() == "x-api-key"), None)
-        if route.api_key_required and api_key not in self.api_keys:
-            return FORBIDDEN
+        key = serving.keys.get(api_key) if route.api_key_required and api_key else None
+        if route.api_key_required:
+            plan = serving.plans.get((key.id, request.stage)) if key and key.enabled else None
+            if key is None or plan is None:
+                return FORBIDDEN
+            verdict = self.meter.admit(("plan", plan.id, key.id), plan.throttle, plan.quota)
+            if verdict is not Verdict.ALLOWED:
+                return REFUSED_BY_METER[verdict]
+        if route.throttle is not None:
+            verdict = self.meter.admit(
+                ("method", route.stage, route.method, route.path), route.throttle, None
+            )
+            if verdict is not Verdict.ALLOWED:
+                return THROTTLED
         event = build_event(
             request,
             route,
             path_parameters,
             request_id=request_id,
-            api_key=api_key if route.api_key_required else None,
-            api_key_id=self.api_keys.get(api_key) if route.api_key_required and api_key else None,
-            api_id=self.api_id,
-            account_id=self.account_id,
+            api_key=key.value if key else None,
+            api_key_id=key.id if key else None,
+            api_id=definition.api_id,
+            account_id=definition.account_id,
         )
         where = f"{request.method} /{request.stage}{request.path} -> {route.function}"
         try:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from localcloud.processes import base_path
+from localcloud.sagemaker.debugger import CONFIG_FILE_ENV
 from localcloud.sagemaker.exceptions import ValidationException
 
 # Set by the local SageMaker for every program; SAGEMAKER_MODEL_SERVER_WORKERS stays the model's.
@@ -22,6 +23,7 @@ OWN_VARIABLES = (
     "MODEL_SERVER_HOST",
     "TRAINING_JOB_NAME",
     "TRAINING_JOB_ARN",
+    CONFIG_FILE_ENV,
 )
 _REFUSED = re.compile(r"PATH|PYTHON\w*|LD_\w*|" + "|".join(OWN_VARIABLES))
 
@@ -34,7 +36,7 @@ def check_environment(environment: Mapping[str, str], member: str) -> None:
             f"Environment variable{'s' if len(refused) > 1 else ''} {', '.join(refused)} at "
             f"'{member}' cannot be set on the local SageMaker: it runs the container's programs "
             "as host processes, where they would change how the program starts "
-            "(PATH, PYTHON*, LD_* and the SAGEMAKER_* variables it sets itself are refused)"
+            "(PATH, PYTHON*, LD_* and the variables it sets itself are refused)"
         )
 
 

@@ -14,6 +14,7 @@ from typing import Any, Union
 
 from localcloud.core.exceptions import AwsError
 from localcloud.sagemaker.exceptions import ValidationException
+from localcloud.sagemaker.profiler import PROFILING_INTERVALS
 
 # A member's rule: USED (implemented as given, sub-members included), a nested table (a
 # structure, or a list of them, whose own members are checked), or a check that answers why a
@@ -102,9 +103,30 @@ MEMBERS: dict[str, Table] = {
         "EnableInterContainerTrafficEncryption": USED,
         "EnableManagedSpotTraining": only(False, why="jobs run on demand, never on spot"),
         "Environment": USED,
-        "ProfilerConfig": {
-            "DisableProfiler": only(True, why="there is no profiler (set disable_profiler=True)"),
+        # Debugger as SageMaker runs it for a bring-your-own container: the hook configuration
+        # written for the container, what it writes under LocalPath uploaded (`debugger`).
+        "DebugHookConfig": {
+            "S3OutputPath": USED,
+            "LocalPath": USED,
+            "HookParameters": USED,
+            "CollectionConfigurations": USED,
         },
+        # The system monitor (`profiler`); detailed framework profiling is not implemented.
+        "ProfilerConfig": {
+            "S3OutputPath": USED,
+            "ProfilingIntervalInMilliseconds": only(
+                *PROFILING_INTERVALS,
+                why=f"SageMaker samples at {', '.join(map(str, PROFILING_INTERVALS[:-1]))} or "
+                f"{PROFILING_INTERVALS[-1]} ms",
+            ),
+            "ProfilingParameters": only(
+                {}, why="detailed framework profiling is not implemented (only system monitoring)"
+            ),
+            "DisableProfiler": USED,
+        },
+        # Rules run as processing jobs, which the local SageMaker does not have.
+        "DebugRuleConfigurations": only([], why="Debugger rules run as processing jobs"),
+        "ProfilerRuleConfigurations": only([], why="profiler rules run as processing jobs"),
     },
     "DescribeTrainingJob": {"TrainingJobName": USED},
     "StopTrainingJob": {"TrainingJobName": USED},

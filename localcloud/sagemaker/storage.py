@@ -1,4 +1,4 @@
-"""S3 as the local SageMaker sees it: channels in, model.tar.gz out, model data in for endpoints.
+"""S3 for the local SageMaker: channels in, model.tar.gz and Debugger output out, models to serve.
 
 S3 is the cloud's (`clients.AwsClients`: the moto server behind AWS_ENDPOINT_URL).
 """
@@ -80,6 +80,21 @@ class S3Storage:
             self.client.upload_file(str(path), bucket, key, ExtraArgs=extra)
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"Could not upload {uri}: {error}") from error
+
+    def put_bytes(self, body: bytes, uri: str) -> None:
+        """Put one object at an s3:// URI."""
+        bucket, key = parse_s3_uri(uri)
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=body)
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"Could not upload {uri}: {error}") from error
+
+    def upload_tree(self, root: Path, uri: str) -> int:
+        """Every file under `root` to `<uri>/<path below root>`; how many there were."""
+        files = sorted(path for path in root.rglob("*") if path.is_file()) if root.is_dir() else []
+        for path in files:
+            self.upload_file(path, f"{uri.rstrip('/')}/{path.relative_to(root).as_posix()}")
+        return len(files)
 
     def extract_model(self, uri: str, target: Path) -> None:
         """Download a model.tar.gz and unpack it into `target` (the serve's model/)."""

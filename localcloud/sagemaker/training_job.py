@@ -17,6 +17,7 @@ from localcloud.processes import Program
 from localcloud.sagemaker.common import arn
 from localcloud.sagemaker.exceptions import ResourceInUse, ResourceNotFound, ValidationException
 from localcloud.sagemaker.layout import TRAINING_LOG
+from localcloud.sagemaker.profiler import DEFAULT_PROFILING_INTERVAL_MS, profiling_enabled
 from localcloud.sagemaker.store import Kind
 
 STATUS_MESSAGES = {
@@ -44,6 +45,7 @@ ECHOED_FIELDS = (
     "EnableInterContainerTrafficEncryption",
     "EnableManagedSpotTraining",
     "ProfilerConfig",
+    "DebugHookConfig",
 )
 
 
@@ -79,8 +81,14 @@ def _with_defaults(request: dict[str, Any]) -> dict[str, Any]:
         "EnableManagedSpotTraining",
     ):
         out.setdefault(flag, False)
-    profiling = not request.get("ProfilerConfig", {"DisableProfiler": True})["DisableProfiler"]
-    out["ProfilingStatus"] = "Enabled" if profiling else "Disabled"
+    if profiling_enabled(request):
+        out["ProfilerConfig"].setdefault(
+            "ProfilingIntervalInMilliseconds", DEFAULT_PROFILING_INTERVAL_MS
+        )
+        out["ProfilerConfig"].setdefault("DisableProfiler", False)
+        out["ProfilingStatus"] = "Enabled"
+    else:
+        out["ProfilingStatus"] = "Disabled"
     return out
 
 

@@ -10,8 +10,10 @@ import threading
 from typing import Any
 
 from localcloud.sagemaker.containers import check_environment
+from localcloud.sagemaker.debugger import check_hook
 from localcloud.sagemaker.exceptions import ValidationException
 from localcloud.sagemaker.layout import StateLayout
+from localcloud.sagemaker.profiler import check_profiler, profiling_enabled
 from localcloud.sagemaker.store import ResourceStore
 from localcloud.sagemaker.tags import TagStore
 from localcloud.sagemaker.training_job import TRAINING_JOB, TrainingJob, channel_dir
@@ -56,6 +58,10 @@ class TrainingJobs:
                     f"Channel {channel['ChannelName']} has no DataSource.S3DataSource: the local "
                     "SageMaker reads every channel from an S3 prefix"
                 )
+        if "DebugHookConfig" in params:
+            check_hook(params["DebugHookConfig"], base_dir)
+        if profiling_enabled(params):
+            check_profiler(params["ProfilerConfig"])
         job = self.store.add(TrainingJob(name, params, base_dir), params.get("Tags", []))
         thread = threading.Thread(
             target=self._runner.run, args=(job,), name=f"train-{name}", daemon=True

@@ -3,7 +3,9 @@
 It resolves the job's image to a snapshot, lays out an /opt/ml-shaped directory, downloads the
 channels from S3, runs `<python> <snapshot>/bin/train` (its output followed into CloudWatch Logs),
 then packs `model/` into model.tar.gz and uploads it to `<S3OutputPath>/<job>/output/model.tar.gz`
-(SSE-KMS with OutputDataConfig.KmsKeyId). Status changes go through the record.
+(SSE-KMS with OutputDataConfig.KmsKeyId). With Debugger asked for, it writes the hook's
+configuration and uploads its output (`debugger`) and samples the program (`profiler`). Status
+changes go through the record.
 """
 
 from __future__ import annotations
@@ -19,8 +21,21 @@ from localcloud.processes import ProcessRegistry, Program
 from localcloud.sagemaker.clients import AwsClients
 from localcloud.sagemaker.common import FAILURE_REASON_LIMIT
 from localcloud.sagemaker.containers import program_environment
+from localcloud.sagemaker.debugger import (
+    CONFIG_FILE_ENV,
+    HOOK_CONFIG_FILE,
+    debug_output_uri,
+    hook_file,
+    local_dir,
+)
 from localcloud.sagemaker.layout import ImageNotFound, StateLayout, tail
 from localcloud.sagemaker.logs import TRAINING_LOG_GROUP, follow, training_stream
+from localcloud.sagemaker.profiler import (
+    DEFAULT_PROFILING_INTERVAL_MS,
+    SystemMonitor,
+    profiling_enabled,
+    system_output_uri,
+)
 from localcloud.sagemaker.storage import S3Storage, StorageError, pack_model
 from localcloud.sagemaker.training_job import DEFAULT_MAX_RUNTIME_SECONDS, TrainingJob, channel_dir
 
@@ -89,9 +104,11 @@ class TrainingRunner:
         max_runtime = request.get("StoppingCondition", {}).get(
             "MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS
         )
+        monitor = self._start_monitor(job, program)
         timed_out = not program.exited.wait(max(0.0, job.created + max_runtime - time.time()))
         if timed_out:
             program.stop()
+        self._save_debugger_output(job, monitor)
         self._collect_metrics(job)
         if timed_out:
             self._finish(
@@ -164,16 +181,16 @@ class TrainingRunner:
             "inputdataconfig.json": channels,
             "resourceconfig.json": resources,
         }
+        if "DebugHookConfig" in request:
+            files[HOOK_CONFIG_FILE] = hook_file(request["DebugHookConfig"], job.base_dir, job.name)
         for filename, content in files.items():
             (config / filename).write_text(json.dumps(content, indent=2))
 
     def _start_program(self, job: TrainingJob, snapshot: Path) -> Program | None:
-        env = program_environment(
-            snapshot,
-            job.base_dir,
-            job.request.get("Environment", {}),
-            {"TRAINING_JOB_NAME": job.name, "TRAINING_JOB_ARN": job.arn},
-        )
+        own = {"TRAINING_JOB_NAME": job.name, "TRAINING_JOB_ARN": job.arn}
+        if "DebugHookConfig" in job.request:  # /opt/ml is not where smdebug looks by default
+            own[CONFIG_FILE_ENV] = str(job.base_dir / "input" / "config" / HOOK_CONFIG_FILE)
+        env = program_environment(snapshot, job.base_dir, job.request.get("Environment", {}), own)
         argv = [self._python, str(snapshot / "bin" / "train")]
         with self._lock:  # a StopTrainingJob either sees the program or prevents it
             if job.stop_requested:
@@ -191,6 +208,27 @@ class TrainingRunner:
             self._clients.client("logs"), program, TRAINING_LOG_GROUP, training_stream(job.name), 0
         )
         return program
+
+    def _start_monitor(self, job: TrainingJob, program: Program) -> SystemMonitor | None:
+        if not profiling_enabled(job.request):
+            return None
+        config = job.request["ProfilerConfig"]
+        return SystemMonitor(
+            program.pid,
+            config.get("ProfilingIntervalInMilliseconds", DEFAULT_PROFILING_INTERVAL_MS),
+            system_output_uri(config["S3OutputPath"], job.name),
+            self._storage.put_bytes,
+        )
+
+    def _save_debugger_output(self, job: TrainingJob, monitor: SystemMonitor | None) -> None:
+        """The profiler's last file and the hook's output, uploaded once the program has ended."""
+        if monitor is not None:
+            monitor.stop()
+        hook = job.request.get("DebugHookConfig")
+        if hook is not None:
+            self._storage.upload_tree(
+                local_dir(job.base_dir, hook), debug_output_uri(hook, job.name)
+            )
 
     def _failure_reason(self, job: TrainingJob, returncode: int | None) -> str:
         failure = job.base_dir / "output" / "failure"

@@ -10,8 +10,13 @@ from localcloud.stacks import lambda_functions
 from scripts import package_lambdas, upload_lambdas
 from scripts.aws_stacks.common import TEMPLATES, Failure, stack_name, template, whoami
 from scripts.aws_stacks.parameters import read_parameters
-from scripts.aws_stacks.stacks import create_or_update, stack_outputs
+from scripts.aws_stacks.stacks import create_or_update, describe_stack, stack_outputs
 from scripts.prepare_data import COLUMNS, DEFAULT_INPUT, TARGET
+
+# API Gateway applies a changed resource policy only when the stage is deployed again, and
+# CloudFormation's update of the stack does not create a deployment: deploy does (see the
+# template's ApiDeployment).
+POLICY_PARAMETER = "AllowedSourceCidrs"
 
 # The pipeline template is over CloudFormation's 51,200-byte TemplateBody limit, so it goes to
 # the Lambda-code bucket first and the stack reads it from there.
@@ -81,16 +86,42 @@ def deploy(session: Any, params_path: Path, dist: Path) -> None:
     zips, template_url = upload_code(s3, bucket, region, dist)
 
     print(f"[3/3] pipeline stack {pipeline_name}")
+    before = describe_stack(cfn, pipeline_name)
     pipeline = create_or_update(
         cfn,
         pipeline_name,
         {"PrepStackName": prep_name, **zips, **parameters.pipeline},
         {"TemplateURL": template_url},
     )
+    if before is not None:
+        redeploy_if_policy_changed(session.client("apigateway"), before, pipeline)
     branch = parameters.pipeline.get(
         "BranchName", str(template("pipeline")["Parameters"]["BranchName"]["Default"])
     )
     print_summary(prep, pipeline, region, branch)
+
+
+def _parameter(stack: dict[str, Any], name: str) -> str:
+    values = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    return values.get(name, "")
+
+
+def redeploy_if_policy_changed(
+    apigateway: Any, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    """A new deployment of each stage when the update changed the API's resource policy."""
+    if _parameter(before, POLICY_PARAMETER) == _parameter(after, POLICY_PARAMETER):
+        return
+    api_id = stack_outputs(after)["ApiId"]
+    for stage in apigateway.get_stages(restApiId=api_id)["item"]:
+        deployment = apigateway.create_deployment(
+            restApiId=api_id,
+            stageName=stage["stageName"],
+            description=f"{POLICY_PARAMETER} changed by make deploy",
+        )
+        print(
+            f"stage {stage['stageName']}: deployed {deployment['id']} ({POLICY_PARAMETER} changed)"
+        )
 
 
 def print_summary(prep: dict[str, Any], pipeline: dict[str, Any], region: str, branch: str) -> None:

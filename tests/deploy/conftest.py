@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from localcloud import cfn_models
 from localcloud.stacks import REPO_ROOT
 from scripts.aws_stacks.command import main
 from tests.moto_support import use_only_moto
@@ -25,7 +26,9 @@ PIPELINE_STACK = f"{PROJECT}-pipeline"
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    """One moto server on a loopback port the kernel picks, for the session."""
+    """One moto server on a loopback port the kernel picks, for the session, with the local
+    cloud's models of the resource types moto's CloudFormation skips (as the local cloud has)."""
+    cfn_models.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

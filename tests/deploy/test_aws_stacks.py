@@ -60,10 +60,10 @@ def test_deploy_creates_both_stacks_from_the_example_file(aws: Aws, deployed: Re
     example = json.loads(EXAMPLE_PARAMETERS.read_text())["pipeline"]
     assert parameters["MseThreshold"] == example["MseThreshold"]
     assert parameters["Hyperparameters"] == "{}"
-    # AND the summary shows the outputs, names what moto did not report, and what to run next
+    # AND the summary shows the outputs (ApiKeyId too, from the local models) and what to run next
     out = deployed.out
     assert f"PipelineName                {PROJECT}-pipeline" in out
-    assert "ApiKeyId                    (not reported by the stack)" in out
+    assert f"ApiKeyId                    {aws.outputs(PIPELINE_STACK)['ApiKeyId']}" in out
     assert aws.outputs(PIPELINE_STACK)["ProdPredictUrl"] in out
     assert "aws apigateway get-api-key --api-key" in out and "--include-value" in out
     assert aws.outputs(PREP_STACK)["RepositoryCloneUrlHttp"] in out

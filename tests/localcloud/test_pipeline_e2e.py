@@ -21,7 +21,13 @@ import requests
 from localcloud.cloud import LocalCloud
 from localcloud.codepipeline.runner import RunReport
 from localcloud.stacks import REPO_ROOT, upload_training_data
-from tests.cloud_support import approve_all, predict, prod_config, raw_records
+from tests.cloud_support import (
+    approve_all,
+    lift_usage_limits,
+    predict,
+    prod_config,
+    raw_records,
+)
 
 STAGES = ["Source", "Build", "Train", "DeployDev", "Evaluate", "Approve", "DeployProd"]
 
@@ -141,7 +147,8 @@ def test_bad_training_data_fails_the_gate_and_prod_keeps_its_model(
 def test_a_retrain_under_steady_load_drops_no_request(
     cloud: LocalCloud, first_run: RunReport
 ) -> None:
-    # GIVEN clients calling prod without pause
+    # GIVEN clients calling prod without pause (past the template's throttle, so lifted)
+    lift_usage_limits(cloud)
     records, _ = raw_records(cloud, 1)
     stop = threading.Event()
     outcomes: list[int] = []

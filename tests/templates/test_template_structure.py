@@ -134,6 +134,7 @@ def test_optional_parameters_default_to_empty_and_are_used_through_a_condition(n
     if name == "pipeline":
         assert set(optional) == {
             "ApprovalEmail",
+            "AllowedSourceCidrs",
             *(f"{fn}ZipVersion" for fn in ("TrainModel", "GetStatus", "DeployModel")),
             *(f"{fn}ZipVersion" for fn in ("EvaluateModel", "PredictProxy")),
         }
@@ -182,6 +183,11 @@ def test_project_name_constraint_description_states_the_rule() -> None:
         ("TrainingInstanceType", ["ml.m5.large", "ml.g4dn.xlarge"], ["m5.large", "ml.m5"]),
         ("PrepStackName", ["abalone-prep", "Prep1"], ["1prep", "prep_stack", ""]),
         ("BranchName", ["main", "feature/x-1"], ["", "-main", "a b"]),
+        (
+            "AllowedSourceCidrs",
+            ["", "10.0.0.0/8", "203.0.113.0/24,198.51.100.7/32"],
+            ["10.0.0.0", "256.0.0.0/8", "10.0.0.0/33", "10.0.0.0/8,", "10.0.0.0/8, 1.2.3.4/32"],
+        ),
     ],
 )
 def test_pipeline_parameter_patterns(param: str, good: list[str], bad: list[str]) -> None:

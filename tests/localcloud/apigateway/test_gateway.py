@@ -11,13 +11,24 @@ import textwrap
 import time
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from localcloud.apigateway import LocalApiGateway, PortInUse, Route
+from localcloud.apigateway import (
+    ApiDefinition,
+    ApiKey,
+    LocalApiGateway,
+    PortInUse,
+    Quota,
+    Route,
+    Throttle,
+    UsagePlan,
+)
+from localcloud.apigateway.policy import ResourcePolicy, UnsupportedPolicy
 from localcloud.constants import REGION
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
 
@@ -89,18 +100,18 @@ ROUTES = [
     Route("prod", "POST", "/wait", "patient"),
     Route("prod", "POST", "/missing-function", "never-registered"),
 ]
+# The key is in a usage plan of both stages with no limits: what API Gateway needs to accept it.
+DEFINITION = ApiDefinition(
+    routes=tuple(ROUTES),
+    api_keys=(ApiKey(API_KEY_ID, API_KEY),),
+    usage_plans=(UsagePlan("plan", frozenset({"prod", "dev"}), frozenset({API_KEY_ID})),),
+)
 
 
 @pytest.fixture(scope="module")
 def gateway(runtime: LambdaRuntime) -> Iterator[LocalApiGateway]:
     """The gateway on a free port, with a short integration timeout so 504s come fast."""
-    gateway = LocalApiGateway(
-        runtime,
-        ROUTES,
-        {API_KEY: API_KEY_ID},
-        port=0,
-        integration_timeout=INTEGRATION_TIMEOUT,
-    )
+    gateway = LocalApiGateway(runtime, DEFINITION, port=0, integration_timeout=INTEGRATION_TIMEOUT)
     gateway.start()
     yield gateway
     gateway.stop()
@@ -359,15 +370,17 @@ def test_connections_are_kept_alive(gateway: LocalApiGateway) -> None:
 
 
 def test_a_taken_port_is_named_and_stop_frees_it(runtime: LambdaRuntime) -> None:
-    first = LocalApiGateway(runtime, [], port=0)
+    first = LocalApiGateway(runtime, ApiDefinition(()), port=0)
     first.start()
     port = first.port
 
     with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is already in use"):
-        LocalApiGateway(runtime, [], port=port).start()
+        LocalApiGateway(runtime, ApiDefinition(()), port=port).start()
     first.stop()
     first.stop()
-    second = LocalApiGateway(runtime, [Route("prod", "GET", "/x", "echo")], port=port)
+    second = LocalApiGateway(
+        runtime, ApiDefinition((Route("prod", "GET", "/x", "echo"),)), port=port
+    )
     second.start()
     try:
         assert requests.get(f"{second.url}/prod/x", timeout=10).status_code == 200
@@ -376,7 +389,7 @@ def test_a_taken_port_is_named_and_stop_frees_it(runtime: LambdaRuntime) -> None
 
 
 def test_stop_ends_idle_keep_alive_connections(runtime: LambdaRuntime) -> None:
-    gateway = LocalApiGateway(runtime, [Route("prod", "GET", "/x", "echo")], port=0)
+    gateway = LocalApiGateway(runtime, ApiDefinition((Route("prod", "GET", "/x", "echo"),)), port=0)
     gateway.start()
     connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
     connection.request("GET", "/prod/x")
@@ -470,3 +483,206 @@ def test_many_slow_connections_do_not_stop_others_being_served(gateway: LocalApi
     finally:
         for connection in idle:
             connection.close()
+
+
+# --- usage plans and the resource policy -------------------------------------------------
+
+
+def _limited(
+    runtime: LambdaRuntime,
+    plan: UsagePlan | None = None,
+    policy: ResourcePolicy | None = None,
+    keys: tuple[ApiKey, ...] = (ApiKey(API_KEY_ID, API_KEY),),
+    throttle: Throttle | None = None,
+) -> LocalApiGateway:
+    """A started gateway in front of `echo` with the limits given (stop it after)."""
+    route = Route("prod", "POST", "/predict", "echo", {}, True, throttle)
+    plan = plan or UsagePlan("plan", frozenset({"prod"}), frozenset({API_KEY_ID}))
+    gateway = LocalApiGateway(
+        runtime, ApiDefinition((route,), keys, (plan,), policy, api_id="a1b2c3d4e5"), port=0
+    )
+    gateway.start()
+    return gateway
+
+
+def _statuses(gateway: LocalApiGateway, count: int) -> list[requests.Response]:
+    with requests.Session() as session:
+        return [
+            session.post(
+                f"{gateway.url}/prod/predict", data="{}", headers={"x-api-key": API_KEY}, timeout=10
+            )
+            for _ in range(count)
+        ]
+
+
+def test_a_burst_past_the_usage_plans_limit_is_throttled_with_429(runtime: LambdaRuntime) -> None:
+    # GIVEN a plan of burst 3 and 0.01 requests a second
+    plan = UsagePlan("plan", frozenset({"prod"}), frozenset({API_KEY_ID}), Throttle(0.01, 3))
+    gateway = _limited(runtime, plan)
+    try:
+        # WHEN the key sends 5 requests at once
+        answers = _statuses(gateway, 5)
+    finally:
+        gateway.stop()
+    # THEN the burst passes and the rest get API Gateway's throttling answer
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    assert answers[-1].json() == {"message": "Too Many Requests"}
+    assert answers[-1].headers["x-amzn-ErrorType"] == "TooManyRequestsException"
+
+
+def test_the_stages_method_throttling_applies_to_all_callers(runtime: LambdaRuntime) -> None:
+    gateway = _limited(runtime, throttle=Throttle(0.01, 2))
+    try:
+        answers = _statuses(gateway, 3)
+    finally:
+        gateway.stop()
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[-1].json() == {"message": "Too Many Requests"}
+
+
+def test_requests_past_the_quota_get_429_limit_exceeded(runtime: LambdaRuntime) -> None:
+    # GIVEN a daily quota of 3, 1 of them used up by the offset in this first day
+    quota = Quota(3, "DAY", offset=1)
+    plan = UsagePlan("plan", frozenset({"prod"}), frozenset({API_KEY_ID}), quota=quota)
+    gateway = _limited(runtime, plan)
+    try:
+        answers = _statuses(gateway, 3)
+    finally:
+        gateway.stop()
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[-1].json() == {"message": "Limit Exceeded"}
+    assert answers[-1].headers["x-amzn-ErrorType"] == "LimitExceededException"
+
+
+@pytest.mark.parametrize(
+    ("keys", "plan_keys", "plan_stages"),
+    [
+        ((ApiKey(API_KEY_ID, API_KEY, enabled=False),), {API_KEY_ID}, {"prod"}),  # disabled
+        ((ApiKey(API_KEY_ID, API_KEY),), set(), {"prod"}),  # in no usage plan
+        ((ApiKey(API_KEY_ID, API_KEY),), {API_KEY_ID}, {"dev"}),  # its plan lacks this stage
+    ],
+)
+def test_a_key_api_gateway_would_not_accept_is_forbidden(
+    runtime: LambdaRuntime, keys: tuple[ApiKey, ...], plan_keys: set[str], plan_stages: set[str]
+) -> None:
+    plan = UsagePlan("plan", frozenset(plan_stages), frozenset(plan_keys))
+    gateway = _limited(runtime, plan, keys=keys)
+    try:
+        (answer,) = _statuses(gateway, 1)
+    finally:
+        gateway.stop()
+    assert answer.status_code == 403
+    assert answer.json() == {"message": "Forbidden"}
+
+
+def _source_ip_policy(effect: str, cidrs: list[str]) -> ResourcePolicy:
+    statement = {
+        "Effect": effect,
+        "Principal": "*",
+        "Action": "execute-api:Invoke",
+        "Resource": "execute-api:/*/POST/predict",
+        "Condition": {"IpAddress": {"aws:SourceIp": cidrs}},
+    }
+    allow_all = {**statement, "Effect": "Allow", "Condition": {}}
+    statements = [statement] if effect == "Allow" else [allow_all, statement]
+    return ResourcePolicy(
+        {"Version": "2012-10-17", "Statement": statements},
+        "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5",
+    )
+
+
+METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/predict"
+
+
+@pytest.mark.parametrize(
+    ("policy", "status", "message"),
+    [
+        (_source_ip_policy("Allow", ["127.0.0.0/8"]), 200, None),
+        (
+            _source_ip_policy("Allow", ["198.51.100.0/24"]),
+            403,
+            f"User: anonymous is not authorized to perform: execute-api:Invoke on resource: "
+            f"{METHOD_ARN}",
+        ),
+        (
+            _source_ip_policy("Deny", ["127.0.0.1/32"]),
+            403,
+            f"User: anonymous is not authorized to perform: execute-api:Invoke on resource: "
+            f"{METHOD_ARN} with an explicit deny",
+        ),
+    ],
+)
+def test_the_resource_policy_decides_by_source_address(
+    runtime: LambdaRuntime, policy: ResourcePolicy, status: int, message: str | None
+) -> None:
+    gateway = _limited(runtime, policy=policy)
+    try:
+        (answer,) = _statuses(gateway, 1)
+    finally:
+        gateway.stop()
+    assert answer.status_code == status
+    if message is not None:
+        assert answer.json() == {"Message": message}
+        assert answer.headers["x-amzn-ErrorType"] == "AccessDeniedException"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "*",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}},
+                }
+            ]
+        },
+        {"Statement": [{"Effect": "Allow", "NotPrincipal": "*", "Action": "*", "Resource": "*"}]},
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "*",
+                    "Resource": "*",
+                    "Condition": {"IpAddress": {"aws:SourceIp": "not-a-cidr"}},
+                }
+            ]
+        },
+        "not json",
+    ],
+)
+def test_a_policy_the_gateway_cannot_evaluate_is_refused_naming_what(document: Any) -> None:
+    with pytest.raises(UnsupportedPolicy):
+        ResourcePolicy(document, "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5")
+
+
+def test_a_definition_read_again_takes_effect(runtime: LambdaRuntime) -> None:
+    # GIVEN a gateway reading its definition from a function (as from moto's API)
+    definitions = [DEFINITION]
+    gateway = LocalApiGateway(runtime, lambda: definitions[-1], port=0, refresh_seconds=60)
+    gateway.start()
+    try:
+        assert post(gateway, "/prod/predict", {}, **{"x-api-key": API_KEY}).status_code == 200
+        # WHEN the key is disabled and the gateway reads the definition again
+        definitions.append(replace(DEFINITION, api_keys=(ApiKey(API_KEY_ID, API_KEY, False),)))
+        gateway.refresh()
+        # THEN the key is refused
+        assert post(gateway, "/prod/predict", {}, **{"x-api-key": API_KEY}).status_code == 403
+    finally:
+        gateway.stop()
+
+
+def test_an_answer_has_one_date_and_a_request_id(gateway: LocalApiGateway) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
+    try:
+        connection.request("POST", "/prod/predict", body=b"{}", headers={"x-api-key": API_KEY})
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    assert len(response.headers.get_all("Date") or []) == 1
+    assert len(response.headers.get_all("x-amzn-RequestId") or []) == 1

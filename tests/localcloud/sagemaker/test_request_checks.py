@@ -81,7 +81,15 @@ def test_names_are_matched_whole(cloud: Cloud, name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "variable", ["PATH", "PYTHONPATH", "PYTHONHOME", "LD_PRELOAD", "SAGEMAKER_BASE_DIR"]
+    "variable",
+    [
+        "PATH",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "LD_PRELOAD",
+        "SAGEMAKER_BASE_DIR",
+        "SMDEBUG_CONFIG_FILE_PATH",
+    ],
 )
 def test_an_environment_that_changes_how_the_host_starts_programs_is_refused(
     cloud: Cloud, variable: str

@@ -52,7 +52,8 @@ def session(sagemaker_sdk: Any, cloud: Cloud) -> Any:
 def test_fit_attach_deploy_predict_update_delete(
     sagemaker_sdk: Any, session: Any, cloud: Cloud, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN an Estimator for the project's image
+    # GIVEN an Estimator for the project's image, with the SDK's defaults (profiler and
+    # Debugger hook on)
     estimator = sagemaker_sdk.estimator.Estimator(
         image_uri=IMAGE_URI,
         role=ROLE_ARN,
@@ -61,8 +62,6 @@ def test_fit_attach_deploy_predict_update_delete(
         output_path=f"s3://{BUCKET}/sdk-models",
         sagemaker_session=session,
         output_kms_key=KMS_KEY,
-        disable_profiler=True,  # the local SageMaker has no profiler and refuses it by name
-        debugger_hook_config=False,
         metric_definitions=[{"Name": "validation:mse", "Regex": r"validation:mse=([0-9.eE+-]+);"}],
     )
     channels = {channel: f"s3://{BUCKET}/{channel}/" for channel in ("train", "validation")}
@@ -74,6 +73,13 @@ def test_fit_attach_deploy_predict_update_delete(
     printed = capsys.readouterr().out
     assert re.search(r"validation:mse=[0-9.]+;", printed), printed[-2000:]
     job_name = estimator.latest_training_job.name
+
+    # AND the SDK's default Debugger hook and system monitor ran: profiler files are in S3
+    described = cloud.sagemaker.describe_training_job(TrainingJobName=job_name)
+    assert described["ProfilingStatus"] == "Enabled"
+    assert described["DebugHookConfig"]["S3OutputPath"] == f"s3://{BUCKET}/sdk-models"
+    system = f"sdk-models/{job_name}/profiler-output/system/incremental/"
+    assert cloud.s3.list_objects_v2(Bucket=BUCKET, Prefix=system)["KeyCount"] > 0
 
     # WHEN the job is attached to a new Estimator
     attached = sagemaker_sdk.estimator.Estimator.attach(job_name, sagemaker_session=session)

@@ -1,0 +1,86 @@
+"""The README's "Approve, then call the API" commands, verbatim, against the local cloud.
+
+A run is started with `aws codepipeline start-pipeline-execution`, waits at the approval, is
+approved with the README's get-pipeline-state + put-approval-result, and prod then answers the
+README's curl with the key from `aws apigateway get-api-key --include-value`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from localcloud.constants import REPO_ROOT
+from localcloud.routes import local_urls
+from tests.clients.conftest import UserShell
+
+pytestmark = pytest.mark.e2e
+SECTION = "### 3. Approve, then call the API"
+
+
+def readme_blocks(section: str) -> list[str]:
+    """The bash blocks of one README section, in order."""
+    text = (REPO_ROOT / "README.md").read_text()
+    body = text[text.index(section) :].split("\n### ", 2)[1]
+    return re.findall(r"```bash\n(.*?)```", body, re.DOTALL)
+
+
+def wait_for(shell: UserShell, what: str, predicate, timeout: float = 900) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = shell.aws("codepipeline", "get-pipeline-state", "--name", "abalone-pipeline")
+        if predicate(state):
+            return state
+        assert time.monotonic() < deadline, f"{what}: {json.dumps(state)[:2000]}"
+        time.sleep(2)
+
+
+def stage(state: dict, name: str) -> dict:
+    return next(s for s in state["stageStates"] if s["stageName"] == name)
+
+
+def test_the_readme_approval_and_api_commands_run_unchanged(shell: UserShell) -> None:
+    started = shell.aws("codepipeline", "start-pipeline-execution", "--name", "abalone-pipeline")
+    execution_id = started["pipelineExecutionId"]
+
+    def waiting_for_approval(state: dict) -> bool:
+        action = stage(state, "Approve")["actionStates"][0].get("latestExecution", {})
+        failed = [s["stageName"] for s in state["stageStates"]
+                  if s.get("latestExecution", {}).get("status") == "Failed"]  # fmt: skip
+        assert not failed, f"stages failed: {failed}"
+        return action.get("status") == "InProgress" and bool(action.get("token"))
+
+    wait_for(shell, "no approval waited", waiting_for_approval)
+    approve, call_api = readme_blocks(SECTION)
+    approved = shell.run(approve)
+    assert approved.returncode == 0, approved.stderr
+    deadline = time.monotonic() + 600
+    while True:
+        execution = shell.aws(
+            "codepipeline", "get-pipeline-execution", "--pipeline-name", "abalone-pipeline",
+            "--pipeline-execution-id", execution_id,
+        )["pipelineExecution"]  # fmt: skip
+        if execution["status"] != "InProgress":
+            break
+        assert time.monotonic() < deadline, execution
+        time.sleep(2)
+    assert execution["status"] == "Succeeded", execution
+    approval = shell.aws(
+        "codepipeline", "list-action-executions", "--pipeline-name", "abalone-pipeline",
+        "--filter", f"pipelineExecutionId={execution_id}",
+    )["actionExecutionDetails"]  # fmt: skip
+    (approve_prod,) = [a for a in approval if a["actionName"] == "ApproveProd"]
+    assert approve_prod["output"]["executionResult"]["externalExecutionSummary"] == "Looks good"
+
+    outputs = shell.connection["stacks"]["pipeline"]
+    local_prod = local_urls(outputs, shell.connection["api_url"])[outputs["ProdPredictUrl"]]
+    script = call_api.replace("<ApiKeyId>", outputs["ApiKeyId"]).replace(
+        "<ProdPredictUrl>", local_prod
+    )
+    answered = shell.run(script.replace("curl -X POST", "curl -s -f -X POST"))
+    assert answered.returncode == 0, answered.stderr
+    predictions = json.loads(answered.stdout)["predictions"]
+    assert len(predictions) == 1 and isinstance(predictions[0], float)
