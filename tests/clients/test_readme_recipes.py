@@ -24,7 +24,7 @@ SECTION = "### 3. Approve, then call the API"
 def readme_blocks(section: str) -> list[str]:
     """The bash blocks of one README section, in order."""
     text = (REPO_ROOT / "README.md").read_text()
-    body = text[text.index(section) :].split("\n### ", 2)[1]
+    body = text[text.index(section) :].split("\n### ", 1)[0]
     return re.findall(r"```bash\n(.*?)```", body, re.DOTALL)
 
 
