@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,18 +43,30 @@ def lambda_zips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory, lambda_zips: Path) -> Iterator[LocalCloud]:
-    """A local cloud with both stacks, for one test module; stopped after it."""
+@contextmanager
+def running_cloud(
+    tmp_path_factory: pytest.TempPathFactory, lambda_zips: Path, **pipeline_parameters: str
+) -> Iterator[LocalCloud]:
+    """A started local cloud with both stacks (the pipeline stack's parameters as given)."""
     settings = CloudSettings(
         state_dir=tmp_path_factory.mktemp("cloud") / ".localcloud",
         gateway_port=free_port(),
         dist=lambda_zips,
+        pipeline_parameters=pipeline_parameters,
     )
     local_cloud = LocalCloud(settings)
     local_cloud.start(progress=lambda message: None)
-    yield local_cloud
-    local_cloud.stop()
+    try:
+        yield local_cloud
+    finally:
+        local_cloud.stop()
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory, lambda_zips: Path) -> Iterator[LocalCloud]:
+    """A local cloud with both stacks, for one test module; stopped after it."""
+    with running_cloud(tmp_path_factory, lambda_zips) as local_cloud:
+        yield local_cloud
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ import boto3
 import pytest
 import requests
 
-from localcloud.background import free_port
-from localcloud.cloud import CloudSettings, LocalCloud
+from localcloud.cloud import LocalCloud
 from localcloud.routes import local_urls
 from localcloud.stacks import Stack
+from tests.conftest import running_cloud
 
 pytestmark = pytest.mark.e2e
 ALLOWED = "127.0.0.1/32,198.51.100.0/24"
@@ -29,16 +29,11 @@ EMAIL = "ml-team@example.com"
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory, lambda_zips: Path) -> Iterator[LocalCloud]:
-    settings = CloudSettings(
-        state_dir=tmp_path_factory.mktemp("cloud") / ".localcloud",
-        gateway_port=free_port(),
-        dist=lambda_zips,
-        pipeline_parameters={"ApprovalEmail": EMAIL, "AllowedSourceCidrs": ALLOWED},
-    )
-    local_cloud = LocalCloud(settings)
-    local_cloud.start(progress=lambda message: None)
-    yield local_cloud
-    local_cloud.stop()
+    """A cloud whose pipeline stack has an approval e-mail and a source allow list."""
+    with running_cloud(
+        tmp_path_factory, lambda_zips, ApprovalEmail=EMAIL, AllowedSourceCidrs=ALLOWED
+    ) as local_cloud:
+        yield local_cloud
 
 
 @pytest.fixture(scope="module")
