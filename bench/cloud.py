@@ -22,6 +22,8 @@ import boto3
 import requests
 from botocore.config import Config
 
+from bench.usage_limits import lift_usage_limits
+from localcloud.apigateway.server import REFRESH_SECONDS
 from localcloud.background import free_port
 from localcloud.client import read_connection
 from localcloud.samples import sample_records
@@ -92,7 +94,10 @@ def local_cloud(work: Path, dist: Path) -> Iterator[Cloud]:
         if up.returncode != 0 or connection is None:
             raise RuntimeError(f"`localcloud up` failed; see {log_path}")
         report = json.loads((state_dir / "runs" / "latest.json").read_text())
-        yield Cloud(state_dir, connection, report, round(up_seconds, 1))
+        cloud = Cloud(state_dir, connection, report, round(up_seconds, 1))
+        lift_usage_limits(cloud.client("apigateway"), connection["stacks"]["pipeline"])
+        time.sleep(2 * REFRESH_SECONDS)  # the gateway picks the new limits up
+        yield cloud
     finally:
         subprocess.run([*base, "down"], capture_output=True, cwd=REPO_ROOT, check=False)
 

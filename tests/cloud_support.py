@@ -7,6 +7,7 @@ from typing import Any
 import boto3
 import requests
 
+from bench.usage_limits import lift_usage_limits as lift_limits
 from localcloud.cloud import LocalCloud
 from localcloud.samples import sample_records
 
@@ -38,29 +39,10 @@ def predict(
 
 
 def lift_usage_limits(cloud: LocalCloud) -> None:
-    """Raise the stack's usage plan and stage throttling out of a load test's way, as a user
-    would before a load test on AWS (the template's 25 requests a second answer 429 past it)."""
-    apigateway = boto3.client("apigateway")
+    """The load tests go far past the template's 25 requests a second: lift the limits, then
+    have the gateway read them at once."""
     assert cloud.pipeline_stack is not None
-    outputs = cloud.pipeline_stack.outputs
-    for plan in apigateway.get_usage_plans(keyId=outputs["ApiKeyId"])["items"]:
-        apigateway.update_usage_plan(
-            usagePlanId=plan["id"],
-            patchOperations=[
-                {"op": "replace", "path": "/throttle/rateLimit", "value": "10000"},
-                {"op": "replace", "path": "/throttle/burstLimit", "value": "5000"},
-                {"op": "remove", "path": "/quota"},
-            ],
-        )
-    for stage in ("dev", "prod"):
-        apigateway.update_stage(
-            restApiId=outputs["ApiId"],
-            stageName=stage,
-            patchOperations=[
-                {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "10000"},
-                {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "5000"},
-            ],
-        )
+    lift_limits(boto3.client("apigateway"), cloud.pipeline_stack.outputs)
     cloud.gateway.refresh()
 
 
