@@ -103,6 +103,7 @@ def functions(service: CodePipelineService, codepipeline: Any) -> Iterator[Funct
         invoke_lambda=stand_ins,
         source_code=lambda: (b"", ""),
         build_image=lambda *args: b"",
+        artifact_credentials=Credentials.generate(temporary=True),
         poll_seconds=0.05,
     )
     service.pipelines.add_pipeline(DEFINITION, lambda model_code: services)
