@@ -19,8 +19,7 @@ import pytest
 from localcloud.background import free_port
 from localcloud.constants import REPO_ROOT
 from tests.localcloud.test_cli import localcloud
-
-AWS_CLI = REPO_ROOT / ".venv-awscli" / "bin" / "aws"
+from tests.readme_commands import AWS_CLI
 
 
 @dataclass

@@ -8,24 +8,16 @@ README's curl with the key from `aws apigateway get-api-key --include-value`.
 from __future__ import annotations
 
 import json
-import re
 import time
 
 import pytest
 
-from localcloud.constants import REPO_ROOT
 from localcloud.routes import local_urls
 from tests.clients.conftest import UserShell
+from tests.readme_commands import readme_blocks
 
 pytestmark = pytest.mark.e2e
 SECTION = "### 3. Approve, then call the API"
-
-
-def readme_blocks(section: str) -> list[str]:
-    """The bash blocks of one README section, in order."""
-    text = (REPO_ROOT / "README.md").read_text()
-    body = text[text.index(section) :].split("\n### ", 1)[0]
-    return re.findall(r"```bash\n(.*?)```", body, re.DOTALL)
 
 
 def wait_for(shell: UserShell, what: str, predicate, timeout: float = 900) -> dict:

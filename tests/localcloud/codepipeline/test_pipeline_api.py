@@ -8,8 +8,6 @@ real service: executions, stage states, approvals, stops, retries, transitions a
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import subprocess
 import threading
 import time
@@ -24,12 +22,14 @@ from botocore.exceptions import ClientError
 from localcloud.codepipeline import CodePipelineService
 from localcloud.codepipeline.definition import Action, PipelineDefinition, Stage
 from localcloud.codepipeline.runner import ActionServices
-from localcloud.constants import REPO_ROOT
 from localcloud.core.signing import Credentials
 from tests.localcloud.codepipeline.support import codepipeline_client, wait_for
+from tests.readme_commands import AWS_CLI, readme_blocks
 
 CREDENTIALS = Credentials.generate()
 PIPELINE = "abalone-pipeline"  # the README's commands name it
+# The README's two commands: the token from get-pipeline-state, then put-approval-result.
+APPROVAL_RECIPE = readme_blocks("### 3. Approve, then call the API")[0]
 ACCOUNT = "123456789012"
 
 
@@ -697,17 +697,6 @@ def test_stopping_the_service_abandons_executions_and_records_why(
     assert approve["actions"][0]["status"] == "Abandoned"
 
 
-def readme_approval_recipe() -> str:
-    """The README's two commands: the token from get-pipeline-state, then put-approval-result."""
-    readme = (REPO_ROOT / "README.md").read_text()
-    recipe = re.search(
-        r"^TOKEN=\$\(aws codepipeline get-pipeline-state.*?status=Approved$", readme, re.S | re.M
-    )
-    assert recipe is not None, "the README lost its approval recipe"
-    return recipe.group(0)
-
-
-@pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed")
 def test_the_readme_approval_recipe_works_verbatim_with_the_aws_cli(
     service: CodePipelineService, codepipeline: Any, functions: Functions
 ) -> None:
@@ -718,10 +707,11 @@ def test_the_readme_approval_recipe_works_verbatim_with_the_aws_cli(
         **CREDENTIALS.environment(),
         "AWS_ENDPOINT_URL": service.url,
         "AWS_DEFAULT_REGION": "us-east-1",
+        "PATH": f"{AWS_CLI.parent}:{os.environ['PATH']}",  # the README says `aws`
     }
     environment.pop("AWS_ENDPOINT_URL_CODEPIPELINE", None)
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", readme_approval_recipe()],
+        ["bash", "-euo", "pipefail", "-c", APPROVAL_RECIPE],
         env=environment,
         capture_output=True,
         text=True,

@@ -19,13 +19,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from localcloud.background import HttpRequest, HttpResponse
-from localcloud.constants import ACCOUNT_ID, REPO_ROOT
+from localcloud.constants import ACCOUNT_ID
 from localcloud.core.signing import Credentials
 from localcloud.edge import Edge
 from localcloud.sagemaker import start_server
 from localcloud.sagemaker_sdk import write_sdk_config
+from tests.readme_commands import AWS_CLI
 
-AWS_CLI = REPO_ROOT / ".venv-awscli" / "bin" / "aws"
 NO_RETRIES = Config(retries={"max_attempts": 1})
 CREDENTIALS = Credentials.generate()
 TEMPORARY = Credentials.generate(temporary=True)

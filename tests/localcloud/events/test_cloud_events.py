@@ -18,10 +18,9 @@ from localcloud import cli
 from localcloud.client import write_connection
 from localcloud.cloud import LocalCloud
 from localcloud.connection import connection_document
-from localcloud.constants import REPO_ROOT
 from localcloud.events.push import push
+from tests.readme_commands import AWS_CLI
 
-AWS_CLI = REPO_ROOT / ".venv-awscli" / "bin" / "aws"
 SETTLE_SECONDS = 0.5  # long enough for the bus to deliver an event it matched
 
 

@@ -21,16 +21,16 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from localcloud.constants import ACCOUNT_ID, REGION, REPO_ROOT
+from localcloud.constants import ACCOUNT_ID, REGION
 from localcloud.core.signing import Credentials
 from localcloud.edge import Edge
 from localcloud.lambda_runtime import LambdaFunction, LambdaRuntime
 from localcloud.lambda_runtime.server import INVOKE_PATH, LambdaFrontEnd
 from tests.client_errors import error_of
 from tests.localcloud.lambda_runtime.conftest import build_zip
+from tests.readme_commands import AWS_CLI
 
 CREDENTIALS = Credentials.generate()
-AWS_CLI = REPO_ROOT / ".venv-awscli" / "bin" / "aws"
 ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function"
 STREAM_NAME = re.compile(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}")
 HANDLER = """
@@ -448,7 +448,6 @@ def test_each_execution_environment_has_its_own_stream(lambda_client: Any, logs:
     assert all("Memory Size: 256 MB" in event["message"] for event in reports)
 
 
-@pytest.mark.skipif(not AWS_CLI.exists(), reason="the AWS CLI is installed by the project")
 def test_the_aws_cli_invokes_with_a_log_tail(
     edge: Edge, runtime: LambdaRuntime, tmp_path: Path
 ) -> None:
