@@ -429,8 +429,6 @@ def logs(args: argparse.Namespace) -> int:
 
 def push_command(args: argparse.Namespace) -> int:
     """Stand in for a CodeCommit push to the branch: its event starts the pipeline's rule."""
-    import boto3
-
     from localcloud.cfn import load_template
     from localcloud.constants import ACCOUNT_ID
     from localcloud.events.push import commit_id, push
@@ -439,11 +437,7 @@ def push_command(args: argparse.Namespace) -> int:
     connection = _require_connection(args)
     branch = args.branch or load_template(PIPELINE_TEMPLATE)["Parameters"]["BranchName"]["Default"]
     repository = connection["stacks"]["prep"]["RepositoryName"]
-    events = boto3.session.Session(
-        aws_access_key_id=connection["aws_access_key_id"],
-        aws_secret_access_key=connection["aws_secret_access_key"],
-        region_name=connection["region"],
-    ).client("events", endpoint_url=connection["endpoints"]["default"])
+    events = aws_client(connection, "events")
     arn = f"arn:aws:codecommit:{connection['region']}:{ACCOUNT_ID}:{repository}"
     event_id = push(events, arn, branch, commit_id(REPO_ROOT / "model-code"))
     print(f"Pushed {branch} of {repository} (event {event_id}).")

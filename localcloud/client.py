@@ -52,16 +52,11 @@ def write_connection(state_dir: Path, connection: dict[str, Any]) -> Path:
 
 
 def aws_client(connection: dict[str, Any], service: str) -> Any:
-    """A boto3 client of the running cloud's `service`, signed with its credentials.
-
-    The endpoint is the one botocore would read from the cloud's environment: the service's
-    `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`.
-    """
-    environment = connection["environment"]
-    specific = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_")
+    """A boto3 client of the running cloud's `service` (through its edge), signed with its
+    credentials."""
     return boto3.client(
         service,
-        endpoint_url=environment.get(specific) or environment["AWS_ENDPOINT_URL"],
+        endpoint_url=connection["endpoints"]["default"],
         region_name=connection["region"],
         aws_access_key_id=connection["aws_access_key_id"],
         aws_secret_access_key=connection["aws_secret_access_key"],
