@@ -105,6 +105,10 @@ class AlarmEvaluator:
             alarm = self._set_state(alarm, Verdict("INSUFFICIENT_DATA", UNCHECKED_REASON, {}))
             self._known[arn] = alarm
         previous = self._known.get(arn)
+        if previous is None and alarm["StateReason"] != UNCHECKED_REASON:
+            # Moved (SetAlarmState) before this watcher first saw it: from the state CloudWatch
+            # creates alarms in, as on AWS, where that change runs the actions too.
+            previous = {**alarm, "StateValue": "INSUFFICIENT_DATA", "StateReason": UNCHECKED_REASON}
         if previous is not None and previous["StateValue"] != alarm["StateValue"]:
             self.actions.state_changed(alarm, previous)
         self._known[arn] = alarm

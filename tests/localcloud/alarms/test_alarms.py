@@ -140,3 +140,31 @@ def test_set_alarm_state_runs_the_actions_and_emits_the_event(setup: tuple) -> N
     # and it stays there: with its data missing, nothing moves it back
     watcher.evaluate_all()
     assert actions_topic.messages() == []
+    cloudwatch.delete_alarms(AlarmNames=["manual"])
+
+
+def test_an_alarm_set_before_the_evaluator_first_sees_it_still_runs_its_actions(
+    setup: tuple,
+) -> None:
+    cloudwatch, evaluator, _, actions_topic, events_topic, _ = setup
+    # GIVEN a new alarm, set to ALARM at once (`put-metric-alarm`, then `set-alarm-state`)
+    cloudwatch.put_metric_alarm(
+        AlarmName="quick", Namespace="Local/Test", MetricName="Nothing", Statistic="Sum",
+        Period=60, EvaluationPeriods=1, Threshold=1.0,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        AlarmActions=[actions_topic.topic_arn], TreatMissingData="ignore",
+    )  # fmt: skip
+    cloudwatch.set_alarm_state(AlarmName="quick", StateValue="ALARM", StateReason="at once")
+    # WHEN the evaluator first looks
+    evaluator.notice_changes()
+    # THEN the change from the state alarms are created in ran the actions, as on AWS
+    [envelope] = actions_topic.messages()
+    message = json.loads(envelope["Message"])
+    assert (message["AlarmName"], message["OldStateValue"], message["NewStateValue"]) == (
+        "quick",
+        "INSUFFICIENT_DATA",
+        "ALARM",
+    )
+    [event] = _state_events(events_topic)
+    assert event["detail"]["previousState"]["value"] == "INSUFFICIENT_DATA"
+    cloudwatch.delete_alarms(AlarmNames=["quick"])
