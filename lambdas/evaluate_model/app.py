@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,13 +17,13 @@ from codepipeline_job import (
     run_job,
     settings_from_env,
 )
+from held_out import MAX_PAYLOAD_BYTES, HeldOut, load_test_set, regression_metrics
+from held_out import predict as predict_held_out
 from json_logging import get_logger
 from tabular_container.hyperparameters import parse_hyperparameters
 
 INPUT_FILE = "deployment.json"
 OUTPUT_FILE = "evaluation.json"
-# InvokeEndpoint takes at most 6 MB per request; stay clear of it.
-MAX_PAYLOAD_BYTES = 5 * 1024 * 1024
 
 SAGEMAKER = boto3.client("sagemaker")
 RUNTIME = boto3.client("sagemaker-runtime")
@@ -48,18 +44,6 @@ class Settings:
     notification_topic_arn: str
 
 
-@dataclass(frozen=True)
-class HeldOut:
-    """The held-out records as the test file has them (target column included), and their targets.
-
-    The container ignores a header's target column, so the records go to the endpoint unchanged.
-    """
-
-    header: str
-    lines: list[str]
-    targets: list[float]
-
-
 def handler(event: dict[str, Any], context: Any) -> None:
     """Lambda entry point: one CodePipeline job."""
     run_job(event, context, evaluate)
@@ -69,7 +53,12 @@ def evaluate(job: CodePipelineJob) -> Done:
     """Score dev (and prod), record and announce the result, and fail the job if the gate does."""
     settings = settings_from_env(Settings)
     deployment = job.read_json(
-        job.input_artifact, INPUT_FILE, "EndpointName", "ModelDataUrl", "TrainingJobName"
+        job.input_artifact,
+        INPUT_FILE,
+        "EndpointName",
+        "ModelDataUrl",
+        "TrainingJobName",
+        "ImageURI",
     )
     endpoint = deployment["EndpointName"]
     bucket, key = evaluation_location(deployment["ModelDataUrl"])
@@ -91,6 +80,8 @@ def evaluate(job: CodePipelineJob) -> Done:
         "reason": reason,
         "endpoint": endpoint,
         "model_data_url": deployment["ModelDataUrl"],
+        "training_job": deployment["TrainingJobName"],
+        "image_uri": deployment["ImageURI"],
     }
     logger.info("evaluated", extra={"metrics": metrics, "passed": passed})
     job.write_json(job.output_artifact, OUTPUT_FILE, evaluation)
@@ -118,95 +109,9 @@ def target_column(training_job: str) -> str:
     return parse_hyperparameters(described.get("HyperParameters", {})).target
 
 
-def load_test_set(text: str, target: str) -> HeldOut:
-    """The test CSV's header and records as they are, and each record's numeric target."""
-    consumed: list[str] = []  # the file's lines the reader has taken so far
-
-    def lines() -> Iterator[str]:
-        for line in io.StringIO(text, newline=""):
-            consumed.append(line)
-            yield line
-
-    reader = csv.reader(lines())
-    header = next(reader, [])
-    if target not in header:
-        listed = ", ".join(header) or "no header"
-        raise JobFailed(f"the test set has no column {target!r} (it has: {listed})")
-    column = header.index(target)
-    header_lines = taken = len(consumed)
-    records, targets = [], []
-    for row in reader:
-        first, taken = taken, len(consumed)  # this record is the file's lines first..taken
-        if not row:
-            continue  # a blank line, which the container skips too
-        if len(row) != len(header):
-            raise JobFailed(f"test set line {first + 1} has {len(row)} fields, not {len(header)}")
-        try:
-            targets.append(float(row[column]))
-        except ValueError:
-            raise JobFailed(f"test set line {first + 1}: {row[column]!r} is not a number") from None
-        records.append("".join(consumed[first:taken]))
-    if not records:
-        raise JobFailed("the test set has no records")
-    return HeldOut("".join(consumed[:header_lines]), records, targets)
-
-
-def batches(header: str, lines: list[str], max_bytes: int) -> list[list[str]]:
-    """Group the lines into requests that, header included, stay within max_bytes."""
-    base = len(header.encode())
-    groups: list[list[str]] = []
-    size = max_bytes + 1  # forces a first group
-    for line in lines:
-        length = len(line.encode())
-        if base + length > max_bytes:
-            raise JobFailed(f"a test record of {length} bytes does not fit in one request")
-        if size + length > max_bytes:
-            groups.append([])
-            size = base
-        groups[-1].append(line)
-        size += length
-    return groups
-
-
 def predict(endpoint: str, test_set: HeldOut) -> list[float]:
-    """The endpoint's predictions for every test record, sent as the file has them, in batches."""
-    predictions: list[float] = []
-    for group in batches(test_set.header, test_set.lines, MAX_PAYLOAD_BYTES):
-        response = RUNTIME.invoke_endpoint(
-            EndpointName=endpoint,
-            Body=(test_set.header + "".join(group)).encode(),
-            ContentType="text/csv",
-            Accept="application/json",
-        )
-        try:
-            answer = json.loads(response["Body"].read())["predictions"]
-        except (ValueError, KeyError, TypeError):
-            raise JobFailed(f'{endpoint} did not answer {{"predictions": [...]}}') from None
-        if not isinstance(answer, list) or len(answer) != len(group):
-            count = len(answer) if isinstance(answer, list) else "no list of"
-            raise JobFailed(f"{endpoint} returned {count} predictions for {len(group)} records")
-        if not all(isinstance(p, int | float) and not isinstance(p, bool) for p in answer):
-            raise JobFailed(
-                f"{endpoint} returned non-numeric predictions; the gate is for regression"
-            )
-        predictions.extend(float(p) for p in answer)
-    return predictions
-
-
-def regression_metrics(actual: list[float], predicted: list[float]) -> dict[str, float]:
-    """MSE, RMSE, MAE and R² (R² is 1.0 for a perfect fit of a constant target, else 0.0)."""
-    count = len(actual)
-    errors = [p - a for a, p in zip(actual, predicted, strict=True)]
-    mse = math.fsum(e * e for e in errors) / count
-    mean = math.fsum(actual) / count
-    total = math.fsum((a - mean) ** 2 for a in actual)
-    r2 = 1.0 - mse * count / total if total else float(mse == 0)
-    return {
-        "mse": mse,
-        "rmse": math.sqrt(mse),
-        "mae": math.fsum(abs(e) for e in errors) / count,
-        "r2": r2,
-    }
+    """The endpoint's predictions for the test set, in requests under MAX_PAYLOAD_BYTES."""
+    return predict_held_out(RUNTIME, endpoint, test_set, MAX_PAYLOAD_BYTES)
 
 
 def score_prod(endpoint: str, test_set: HeldOut) -> tuple[float | None, str]:

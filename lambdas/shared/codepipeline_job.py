@@ -48,9 +48,10 @@ class ConfigurationError(JobFailed):
 
 @dataclass(frozen=True)
 class Done:
-    """The action finished; CodePipeline moves on."""
+    """The action finished; CodePipeline moves on, with the action's output variables if any."""
 
     summary: str
+    variables: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,8 @@ def report(job: CodePipelineJob, outcome: Done | Pending | JobFailed) -> None:
         )
         return
     logger.info("job succeeded", extra={"summary": outcome.summary})
-    CODEPIPELINE.put_job_success_result(jobId=job.id, executionDetails=details)
+    variables = {"outputVariables": dict(outcome.variables)} if outcome.variables else {}
+    CODEPIPELINE.put_job_success_result(jobId=job.id, executionDetails=details, **variables)
 
 
 def _clip(text: str, limit: int) -> str:

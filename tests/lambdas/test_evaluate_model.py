@@ -21,6 +21,7 @@ from tests.lambdas.conftest import (
     assert_no_secrets,
     create_training_job_in_moto,
     job_event,
+    load_module,
 )
 
 DEV_ENDPOINT = "demo-pipeline/DevEndpoin/dev.zip"
@@ -187,6 +188,8 @@ def test_a_good_model_passes_and_everyone_hears_of_it(
         "reason": reason,
         "endpoint": "demo-dev",
         "model_data_url": MODEL_URL,
+        "training_job": JOB_NAME,
+        "image_uri": IMAGE_URI,
     }
     # ... and the topic carried the summary
     published = notification(cloud, topic)
@@ -291,7 +294,7 @@ def test_large_test_sets_go_in_batches_under_the_payload_limit(
 def test_a_record_larger_than_a_request_fails(evaluate_model):
     # GIVEN a record that alone exceeds the limit WHEN batched THEN the job fails saying so
     with pytest.raises(evaluate_model.JobFailed, match="a test record of 11 bytes does not fit"):
-        evaluate_model.batches("a,b\n", ["1234567890\n"], max_bytes=12)
+        load_module("held_out").batches("a,b\n", ["1234567890\n"], max_bytes=12)
 
 
 @pytest.mark.parametrize(

@@ -16,11 +16,10 @@ from http import HTTPStatus
 
 import numpy as np
 
+from tabular_container.constants import CSV, JSON
 from tabular_container.numerals import EMPTY, PLAIN, text_number
 from tabular_container.schema import Schema
 
-JSON = "application/json"
-CSV = "text/csv"
 DEFAULT_ACCEPT = JSON
 # Wildcards a client may send in Accept, and the type each resolves to.
 WILDCARDS = {"*/*": JSON, "application/*": JSON, "text/*": CSV}

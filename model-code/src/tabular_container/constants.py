@@ -28,6 +28,12 @@ MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 METADATA_FORMAT = 1
 
+# The media types `serve` reads and answers (codecs.py); the registry lists them for each version.
+JSON = "application/json"
+CSV = "text/csv"
+REQUEST_TYPES = (CSV, JSON)
+RESPONSE_TYPES = (JSON, CSV)
+
 # SageMaker's InvokeEndpoint payload limit.
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 # The response header SageMaker Runtime hands from the container to the caller, verbatim, as
