@@ -1,5 +1,6 @@
-"""Build one deterministic zip per Lambda: its *.py and lambdas/shared/*.py, all at the zip root,
-and the container modules it checks its input with (CONTAINER_MODULES), as the container has them.
+"""Build one deterministic zip per Lambda: its *.py and the lambdas/shared/*.py modules it imports
+(directly or through another shared module), all at the zip root, and the container modules it
+checks its input with (CONTAINER_MODULES), as the container has them.
 
 Same sources give the same bytes (fixed timestamps, sorted entries, fixed permissions), so an
 unchanged function keeps its S3 object's checksum and CloudFormation sees nothing to update.
@@ -9,6 +10,7 @@ Usage: package_lambdas.py [--out dist/lambdas]
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import sys
 import zipfile
@@ -31,6 +33,8 @@ CONTAINER_NAMES = ("tabular_container/__init__.py", "tabular_container/constants
 CONTAINER_MODULES = {
     "train_model": HYPERPARAMETER_TABLE,
     "evaluate_model": HYPERPARAMETER_TABLE,
+    # RegisterModel also lists the media types `serve` takes and answers.
+    "register_model": (*HYPERPARAMETER_TABLE, "tabular_container/constants.py"),
     "deploy_model": CONTAINER_NAMES,
     "predict_proxy": CONTAINER_NAMES,
 }
@@ -44,14 +48,37 @@ def function_folders(lambdas: Path) -> list[Path]:
     return sorted(p.parent for p in lambdas.glob("*/app.py") if p.parent.name != SHARED)
 
 
+def imported_names(path: Path) -> set[str]:
+    """The top-level module names a Python file imports."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def shared_modules(own: list[Path], shared: Path) -> dict[str, Path]:
+    """The shared modules the function's files import, and the ones those import."""
+    available = {p.stem: p for p in shared.glob("*.py")}
+    taken: dict[str, Path] = {}
+    pending = list(own)
+    while pending:
+        for name in sorted(imported_names(pending.pop()) & available.keys() - taken.keys()):
+            taken[name] = available[name]
+            pending.append(available[name])
+    return {path.name: path for path in taken.values()}
+
+
 def zip_sources(folder: Path, shared: Path, container: Path = CONTAINER_SOURCE) -> bytes:
     """The zip of a function folder's *.py plus the shared and container modules it takes,
     byte-for-byte reproducible."""
-    files = {p.name: p for p in shared.glob("*.py")}
-    for path in folder.glob("*.py"):
-        if path.name in files:
+    own = sorted(folder.glob("*.py"))
+    for path in own:
+        if (shared / path.name).is_file():
             raise SystemExit(f"error: {path} has the name of a shared module")
-        files[path.name] = path
+    files = {**shared_modules(own, shared), **{path.name: path for path in own}}
     for name in CONTAINER_MODULES.get(folder.name, ()):
         files[name] = container / name
     buffer = io.BytesIO()
