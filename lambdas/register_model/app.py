@@ -19,9 +19,9 @@ import boto3
 
 from codepipeline_job import (
     CodePipelineJob,
-    ConfigurationError,
     Done,
     JobFailed,
+    pipeline_execution_id,
     run_job,
     settings_from_env,
 )
@@ -33,7 +33,6 @@ from tabular_container.hyperparameters import parse_hyperparameters
 
 INPUT_FILE = "evaluation.json"
 OUTPUT_FILE = "registration.json"
-USER_PARAMETERS = frozenset({"execution_id"})
 # Where `train` puts the training data's Model Monitor baselines inside model.tar.gz.
 BASELINE_MEMBERS = {
     "statistics": "baselines/statistics.json",
@@ -74,7 +73,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
 def register(job: CodePipelineJob) -> Done:
     """Write the evidence next to the model, then create the version that points at it."""
     settings = settings_from_env(Settings)
-    execution_id = parse_execution_id(job.user_parameters)
+    execution_id = pipeline_execution_id(job.user_parameters)
     evaluation = job.read_json(
         job.input_artifact,
         INPUT_FILE,
@@ -133,19 +132,6 @@ def register(job: CodePipelineJob) -> Done:
         f"evidence in {evidence.prefix}",
         {"ModelPackageArn": arn, "ModelPackageVersion": str(version)},
     )
-
-
-def parse_execution_id(user_parameters: dict[str, Any]) -> str:
-    """UserParameters `{"execution_id": "#{codepipeline.PipelineExecutionId}"}`, resolved."""
-    if unknown := sorted(set(user_parameters) - USER_PARAMETERS):
-        raise ConfigurationError(f"UserParameters: unknown key(s) {', '.join(unknown)}")
-    execution_id = user_parameters.get("execution_id")
-    if not isinstance(execution_id, str) or not re.fullmatch(r"[0-9a-f-]{36}", execution_id):
-        raise ConfigurationError(
-            'UserParameters: "execution_id" must be the pipeline execution id '
-            f'("#{{codepipeline.PipelineExecutionId}}"), got {execution_id!r}'
-        )
-    return execution_id
 
 
 @dataclass(frozen=True)

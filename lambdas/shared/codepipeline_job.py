@@ -31,6 +31,7 @@ logger = get_logger("codepipeline_job")
 FAILURE_MESSAGE_MAX = 5000
 SUMMARY_MAX = 2048
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # and at most 63 in all
+EXECUTION_ID = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 SettingsT = TypeVar("SettingsT")
 
 
@@ -262,6 +263,20 @@ def settings_from_env(cls: type[SettingsT]) -> SettingsT:
                 f"environment variable {name}={raw!r} is not {spec.type}"
             ) from None
     return cls(**values)
+
+
+def pipeline_execution_id(user_parameters: Mapping[str, Any]) -> str:
+    """The execution a job belongs to, from UserParameters
+    `{"execution_id": "#{codepipeline.PipelineExecutionId}"}` (the job event does not carry it)."""
+    if unknown := sorted(set(user_parameters) - {"execution_id"}):
+        raise ConfigurationError(f"UserParameters: unknown key(s) {', '.join(unknown)}")
+    execution_id = user_parameters.get("execution_id")
+    if not isinstance(execution_id, str) or not EXECUTION_ID.fullmatch(execution_id):
+        raise ConfigurationError(
+            'UserParameters: "execution_id" must be the pipeline execution id '
+            f'("#{{codepipeline.PipelineExecutionId}}"), got {execution_id!r}'
+        )
+    return execution_id
 
 
 def utc_stamp(now: datetime) -> str:
