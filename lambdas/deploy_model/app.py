@@ -1,9 +1,16 @@
-"""DeployModel: put a trained model behind `<project>-<env>`, creating or updating it in place."""
+"""DeployModel: put a model behind `<project>-<env>`, creating or updating it in place.
+
+Dev gets the model of the training job; prod gets an Approved version of the model registry,
+as the pipeline's DeployProd action or as the registry rule's target: after any approval change
+in the group, prod is moved to the newest Approved version (so rejecting the version prod serves
+rolls prod back), and with none left prod stays as it is and the topic hears why.
+"""
 
 from __future__ import annotations
 
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +23,7 @@ from codepipeline_job import (
     ConfigurationError,
     Done,
     JobFailed,
+    Pending,
     describe_endpoint,
     run_job,
     sagemaker_name,
@@ -23,15 +31,34 @@ from codepipeline_job import (
     utc_stamp,
 )
 from json_logging import get_logger
+from model_registry import (
+    NotApproved,
+    latest_approved,
+    require_approved,
+    served_package,
+    version_of,
+)
 from tabular_container.constants import MODEL_NAME_ENV  # `serve` names its model with it
 
-INPUT_FILE = "training_job.json"
+TRAINING_JOB_FILE = "training_job.json"
+REGISTRATION_FILE = "registration.json"
 OUTPUT_FILE = "deployment.json"
-USER_PARAMETERS = frozenset({"env", "instance_type", "instance_count"})
+USER_PARAMETERS = frozenset({"env", "instance_type", "instance_count", "model_source"})
+MODEL_SOURCES = ("training_job", "registry")
 VARIANT = "AllTraffic"
+REGISTRY_EVENT = "SageMaker Model Package State Change"
+BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
+POLL_SECONDS = 10
+# Leave the registry follower this much of its invocation to report before Lambda stops it.
+FOLLOW_MARGIN_SECONDS = 30
 
 SAGEMAKER = boto3.client("sagemaker")
+SNS = boto3.client("sns")
 logger = get_logger("deploy_model")
+
+
+class EndpointBusy(Exception):
+    """The endpoint is being created or updated; try again once it is InService."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +69,10 @@ class Settings:
     sagemaker_role_arn: str
     data_capture_s3_uri: str
     keep_last: int
+    model_package_group: str
+    notification_topic_arn: str
+    prod_instance_type: str
+    prod_instance_count: int
 
 
 @dataclass(frozen=True)
@@ -51,76 +82,277 @@ class Target:
     env: str
     instance_type: str
     instance_count: int
+    model_source: str = "training_job"
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A model and configuration that an endpoint was just pointed at."""
+
+    endpoint: str
+    name: str
+    verb: str  # Creating or Updating
+    removed: list[str]
 
 
 def handler(event: dict[str, Any], context: Any) -> None:
-    """Lambda entry point: one CodePipeline job."""
-    run_job(event, context, deploy)
+    """Lambda entry point: a CodePipeline job, or the registry rule's event."""
+    if "CodePipeline.job" in event:
+        run_job(event, context, deploy)
+    else:
+        follow_registry(event, context)
 
 
-def deploy(job: CodePipelineJob) -> Done:
-    """Create the model and configuration, point the endpoint at them, prune old versions."""
+def deploy(job: CodePipelineJob) -> Done | Pending:
+    """Deploy the training job's model (dev) or the registered version (prod)."""
     settings = settings_from_env(Settings)
     target = parse_target(job.user_parameters)
+    if target.model_source == "registry":
+        return deploy_registered(job, settings, target)
     trained = job.read_json(
-        job.input_artifact, INPUT_FILE, "TrainingJobName", "ImageURI", "ModelDataUrl"
+        job.input_artifact, TRAINING_JOB_FILE, "TrainingJobName", "ImageURI", "ModelDataUrl"
     )
     endpoint = sagemaker_name(settings.project_name, target.env)
     current = config_in_use(endpoint)  # checked first: a busy endpoint leaves nothing behind
+    container = {"Image": trained["ImageURI"], "ModelDataUrl": trained["ModelDataUrl"]}
+    tags = [{"Key": "training-job", "Value": trained["TrainingJobName"]}]
+    rollout = roll_out(settings, target, container, tags, current)
+    write_deployment(job, rollout, trained, target)
+    return Done(
+        f"{rollout.verb} endpoint {endpoint} with {rollout.name} (model of "
+        f"{trained['TrainingJobName']}); removed {len(rollout.removed)} old "
+        "configuration(s)/model(s)"
+    )
+
+
+def deploy_registered(job: CodePipelineJob, settings: Settings, target: Target) -> Done | Pending:
+    """Point prod at the Approved version RegisterModel made, unless it already serves it; wait
+    (continuation) while the endpoint is busy, as it is when the registry rule got there first."""
+    registration = job.read_json(
+        job.input_artifact,
+        REGISTRATION_FILE,
+        "ModelPackageArn",
+        "TrainingJobName",
+        "ImageURI",
+        "ModelDataUrl",
+    )
+    arn = registration["ModelPackageArn"]
+    try:
+        require_approved(SAGEMAKER, arn)
+    except NotApproved as refused:
+        raise JobFailed(str(refused)) from None
+    endpoint = sagemaker_name(settings.project_name, target.env)
+    version = version_of(arn)
+    try:
+        rollout = deploy_version(settings, target, arn)
+    except EndpointBusy as busy:
+        return Pending(f"{busy}; deploying version {version} when it is InService", str(version))
+    if rollout is None:
+        described = SAGEMAKER.describe_endpoint(EndpointName=endpoint)
+        config = described["EndpointConfigName"]
+        model = SAGEMAKER.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"][
+            0
+        ]["ModelName"]
+        rollout = Rollout(endpoint, config, "Kept", [])
+        write_deployment(job, rollout, registration, target, arn, model)
+        return Done(f"{endpoint} already serves version {version} ({config})")
+    write_deployment(job, rollout, registration, target, arn)
+    return Done(
+        f"{rollout.verb} endpoint {endpoint} with {rollout.name} (version {version}, {arn}); "
+        f"removed {len(rollout.removed)} old configuration(s)/model(s)"
+    )
+
+
+def deploy_version(settings: Settings, target: Target, arn: str) -> Rollout | None:
+    """Point the endpoint at a registered version; None when it already serves it.
+
+    EndpointBusy when the endpoint is being changed, checked before and, for a change that
+    started in between (the other deployer won), after: then what this call created is removed.
+    """
+    endpoint = sagemaker_name(settings.project_name, target.env)
+    described = describe_endpoint(SAGEMAKER, endpoint)
+    if described is not None and described["EndpointStatus"] in BUSY:
+        raise EndpointBusy(f"endpoint {endpoint} is {described['EndpointStatus']}")
+    if described is not None and served_package(SAGEMAKER, endpoint) == arn:
+        return None
+    current = config_in_use(endpoint)
+    tags = [{"Key": "model-package-version", "Value": str(version_of(arn))}]
+    try:
+        return roll_out(settings, target, {"ModelPackageName": arn}, tags, current)
+    except ClientError as err:
+        now = describe_endpoint(SAGEMAKER, endpoint)
+        if now is None or now["EndpointStatus"] not in BUSY:
+            raise
+        raise EndpointBusy(f"endpoint {endpoint} is {now['EndpointStatus']}") from err
+
+
+def roll_out(
+    settings: Settings,
+    target: Target,
+    container: dict[str, Any],
+    tags: list[dict[str, str]],
+    current: str | None,
+) -> Rollout:
+    """Create the model and configuration, point the endpoint at them, prune old versions.
+
+    If the endpoint call fails, the model and configuration made for it are deleted again.
+    """
+    endpoint = sagemaker_name(settings.project_name, target.env)
     name = version_name(settings.project_name, target.env, datetime.now(UTC))
     tags = [
         {"Key": "project", "Value": settings.project_name},
         {"Key": "env", "Value": target.env},
-        {"Key": "training-job", "Value": trained["TrainingJobName"]},
+        *tags,
     ]
-    SAGEMAKER.create_model(
-        ModelName=name,
-        PrimaryContainer={
-            "Image": trained["ImageURI"],
-            "ModelDataUrl": trained["ModelDataUrl"],
-            "Environment": {MODEL_NAME_ENV: name},
-        },
-        ExecutionRoleArn=settings.sagemaker_role_arn,
-        Tags=tags,
+    container = {**container, "Environment": {MODEL_NAME_ENV: name}}
+    # A version of the registry goes in as SageMaker's deploy-from-registry examples have it.
+    spec = (
+        {"Containers": [container]}
+        if "ModelPackageName" in container
+        else {"PrimaryContainer": container}
     )
-    SAGEMAKER.create_endpoint_config(**endpoint_config_request(name, target, settings, tags))
-    if current is None:
-        SAGEMAKER.create_endpoint(EndpointName=endpoint, EndpointConfigName=name, Tags=tags)
-        verb = "Creating"
-    else:
-        SAGEMAKER.update_endpoint(EndpointName=endpoint, EndpointConfigName=name)
-        verb = "Updating"
+    SAGEMAKER.create_model(
+        ModelName=name, ExecutionRoleArn=settings.sagemaker_role_arn, Tags=tags, **spec
+    )
+    made = [("delete_model", {"ModelName": name})]
+    try:
+        SAGEMAKER.create_endpoint_config(**endpoint_config_request(name, target, settings, tags))
+        made.insert(0, ("delete_endpoint_config", {"EndpointConfigName": name}))
+        if current is None:
+            SAGEMAKER.create_endpoint(EndpointName=endpoint, EndpointConfigName=name, Tags=tags)
+            verb = "Creating"
+        else:
+            SAGEMAKER.update_endpoint(EndpointName=endpoint, EndpointConfigName=name)
+            verb = "Updating"
+    except ClientError:
+        for operation, params in made:
+            _delete(operation, **params)
+        raise
     logger.info(
         "endpoint change started", extra={"endpoint": endpoint, "config": name, "how": verb}
     )
     removed = prune(settings.project_name, target.env, settings.keep_last, name, current)
-    job.write_json(
-        job.output_artifact,
-        OUTPUT_FILE,
-        {
-            "EndpointName": endpoint,
-            "EndpointConfigName": name,
-            "ModelName": name,
-            "ModelDataUrl": trained["ModelDataUrl"],
-            "ImageURI": trained["ImageURI"],
-            "TrainingJobName": trained["TrainingJobName"],
-            "Environment": target.env,
-        },
-    )
-    return Done(
-        f"{verb} endpoint {endpoint} with {name} (model of {trained['TrainingJobName']}); "
-        f"removed {len(removed)} old configuration(s)/model(s)"
-    )
+    return Rollout(endpoint, name, verb, removed)
+
+
+def write_deployment(
+    job: CodePipelineJob,
+    rollout: Rollout,
+    model: dict[str, Any],
+    target: Target,
+    package_arn: str | None = None,
+    model_name: str | None = None,
+) -> None:
+    """The deployment.json the status poll and the evaluation read."""
+    deployment = {
+        "EndpointName": rollout.endpoint,
+        "EndpointConfigName": rollout.name,
+        "ModelName": model_name or rollout.name,
+        "ModelDataUrl": model["ModelDataUrl"],
+        "ImageURI": model["ImageURI"],
+        "TrainingJobName": model["TrainingJobName"],
+        "Environment": target.env,
+    }
+    if package_arn is not None:
+        deployment["ModelPackageArn"] = package_arn
+    job.write_json(job.output_artifact, OUTPUT_FILE, deployment)
+
+
+def follow_registry(event: dict[str, Any], context: Any) -> None:
+    """After an approval change in the group, move prod to the newest Approved version.
+
+    Idempotent (SageMaker may send an event more than once, and the pipeline's DeployProd may
+    be deploying the same version): nothing happens when prod already serves it, and a busy
+    endpoint is waited for, then looked at again.
+    """
+    settings = settings_from_env(Settings)
+    changed = registry_change(event, settings.model_package_group)
+    target = prod_target(settings)
+    endpoint = sagemaker_name(settings.project_name, target.env)
+    seconds_left = getattr(context, "get_remaining_time_in_millis", lambda: 900_000)
+    while True:
+        latest = latest_approved(SAGEMAKER, settings.model_package_group)
+        if latest is None:
+            announce(
+                settings,
+                f"{settings.project_name}: no Approved model version left",
+                f"Version {changed} changed and the model package group "
+                f"{settings.model_package_group} holds no Approved version, so {endpoint} is "
+                "left as it is (nothing was deleted). Approve a version to deploy it: "
+                "python -m scripts.registry approve VERSION",
+            )
+            return
+        arn = latest["ModelPackageArn"]
+        try:
+            rollout = deploy_version(settings, target, arn)
+        except EndpointBusy as busy:
+            if seconds_left() / 1000 < FOLLOW_MARGIN_SECONDS + POLL_SECONDS:
+                announce(
+                    settings,
+                    f"{settings.project_name}: prod not moved to version {version_of(arn)}",
+                    f"{busy} for longer than this function may wait; {endpoint} was not moved "
+                    f"to version {version_of(arn)} ({arn}). Retry with "
+                    f"python -m scripts.registry approve {version_of(arn)}",
+                )
+                raise
+            logger.info("waiting for the endpoint", extra={"reason": str(busy)})
+            time.sleep(POLL_SECONDS)
+            continue
+        if rollout is None:
+            logger.info("prod already serves the newest Approved version", extra={"arn": arn})
+            return
+        announce(
+            settings,
+            f"{settings.project_name}: prod moving to version {version_of(arn)}",
+            f"Version {changed} changed, so {endpoint} is {rollout.verb.lower()} to the newest "
+            f"Approved version, {version_of(arn)} ({arn}), as configuration {rollout.name}.",
+        )
+        return
+
+
+def registry_change(event: dict[str, Any], group: str) -> str:
+    """'<version> (<status>)' of the rule's event, checked to be about this group."""
+    detail = event.get("detail") or {}
+    problems = []
+    if event.get("source") != "aws.sagemaker" or event.get("detail-type") != REGISTRY_EVENT:
+        problems.append(
+            f"source {event.get('source')!r} / detail-type {event.get('detail-type')!r}"
+        )
+    if detail.get("ModelPackageGroupName") != group:
+        problems.append(f"group {detail.get('ModelPackageGroupName')!r}, not {group!r}")
+    if problems:
+        raise ValueError(f"not a {REGISTRY_EVENT} event of {group}: {'; '.join(problems)}")
+    return f"{detail.get('ModelPackageVersion')} ({detail.get('ModelApprovalStatus')})"
+
+
+def prod_target(settings: Settings) -> Target:
+    """Prod's instances as its current configuration has them, else the template's."""
+    endpoint = sagemaker_name(settings.project_name, "prod")
+    described = describe_endpoint(SAGEMAKER, endpoint)
+    if described is None:
+        return Target("prod", settings.prod_instance_type, settings.prod_instance_count, "registry")
+    variant = SAGEMAKER.describe_endpoint_config(
+        EndpointConfigName=described["EndpointConfigName"]
+    )["ProductionVariants"][0]
+    return Target("prod", variant["InstanceType"], variant["InitialInstanceCount"], "registry")
+
+
+def announce(settings: Settings, subject: str, message: str) -> None:
+    """Tell the topic (and the log) what happened to prod."""
+    logger.info(subject, extra={"detail": message})
+    SNS.publish(TopicArn=settings.notification_topic_arn, Subject=subject[:100], Message=message)
 
 
 def parse_target(user_parameters: dict[str, Any]) -> Target:
-    """Check UserParameters: `{"env": "dev", "instance_type": "ml.m5.large", "instance_count": 1}`.
+    """Check UserParameters: `{"env": "dev", "instance_type": "ml.m5.large", "instance_count": 1}`
+    and, for a version of the registry, `"model_source": "registry"`.
 
     Unknown keys are errors too, so a typo cannot silently fall back to a default.
     """
     env = user_parameters.get("env")
     instance_type = user_parameters.get("instance_type")
     count = user_parameters.get("instance_count", 1)
+    source = user_parameters.get("model_source", "training_job")
     problems = []
     if unknown := sorted(set(user_parameters) - USER_PARAMETERS):
         problems.append(f"unknown key(s) {', '.join(unknown)}")
@@ -132,9 +364,11 @@ def parse_target(user_parameters: dict[str, Any]) -> Target:
         )
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         problems.append(f'"instance_count" must be a positive integer, got {count!r}')
+    if source not in MODEL_SOURCES:
+        problems.append(f'"model_source" must be one of {", ".join(MODEL_SOURCES)}, got {source!r}')
     if problems:
         raise ConfigurationError("UserParameters: " + "; ".join(problems))
-    return Target(env, instance_type, count)
+    return Target(env, instance_type, count, source)
 
 
 def version_name(project: str, env: str, now: datetime) -> str:

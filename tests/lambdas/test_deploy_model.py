@@ -41,6 +41,10 @@ def environment(monkeypatch: pytest.MonkeyPatch, deploy_model: ModuleType) -> No
         "SAGEMAKER_ROLE_ARN": ROLE_ARN,
         "DATA_CAPTURE_S3_URI": CAPTURE_URI,
         "KEEP_LAST": "2",
+        "MODEL_PACKAGE_GROUP": "demo",
+        "NOTIFICATION_TOPIC_ARN": f"{ARN.replace('sagemaker', 'sns')}demo-approvals",
+        "PROD_INSTANCE_TYPE": "ml.m5.large",
+        "PROD_INSTANCE_COUNT": "2",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(deploy_model, "utc_stamp", lambda now: "20250102-031000")
