@@ -23,6 +23,7 @@ class Action:
     run_order: int
     owner: str = "AWS"
     version: str = "1"
+    namespace: str | None = None  # where its output variables are found: #{<namespace>.<name>}
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def _action(raw: dict[str, Any]) -> Action:
         run_order=int(raw.get("RunOrder", 1)),
         owner=type_id.get("Owner", "AWS"),
         version=str(type_id.get("Version", "1")),
+        namespace=raw.get("Namespace"),
     )
 
 

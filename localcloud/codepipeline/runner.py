@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from localcloud.codepipeline.definition import Action, PipelineDefinition
+from localcloud.codepipeline.variables import UnresolvedVariable, resolve_configuration
 from localcloud.core.signing import Credentials
 
 SUCCEEDED, FAILED, IN_PROGRESS = "Succeeded", "Failed", "InProgress"
@@ -398,14 +399,34 @@ class PipelineRunner:
         detail = read_json_artifact(output) or {}
         return str(detail.get("ImageURI", ""))
 
+    def _configuration(self, action: Action) -> dict[str, Any]:
+        """The action's configuration with this execution's variables resolved."""
+        namespaces = {
+            done.namespace: found.output_variables
+            for stage in self.report.stages
+            for found in stage.actions
+            if found.status == SUCCEEDED
+            for done in self._actions_named(stage.name, found.action)
+            if done.namespace
+        }
+        try:
+            return resolve_configuration(action.configuration, self.report.execution_id, namespaces)
+        except UnresolvedVariable as unresolved:
+            raise ActionFailed(str(unresolved)) from None
+
+    def _actions_named(self, stage: str, action: str) -> list[Action]:
+        index = self.definition.stage_index(stage)
+        if index is None:
+            return []
+        return [a for a in self.definition.stages[index].actions if a.name == action]
+
     def _approval(self, action: Action, record: ActionRecord) -> str:
+        configuration = self._configuration(action)
         # The token is also the action's externalExecutionId, as in CodePipeline.
         record.token = record.external_execution_id = str(uuid.uuid4())
         self._changed()
         try:
-            approved, summary, answered_by = self.control.await_approval(
-                record, action.configuration
-            )
+            approved, summary, answered_by = self.control.await_approval(record, configuration)
         finally:
             record.token = None
         record.updated_by = answered_by
@@ -415,10 +436,11 @@ class PipelineRunner:
 
     def _invoke(self, action: Action, record: ActionRecord) -> str:
         function = action.configuration["FunctionName"]
+        configuration = self._configuration(action)
         continuation: str | None = None
         while True:
             data: dict[str, Any] = {
-                "actionConfiguration": {"configuration": dict(action.configuration)},
+                "actionConfiguration": {"configuration": configuration},
                 "inputArtifacts": self._artifact_list(action.input_artifacts),
                 "outputArtifacts": self._artifact_list(action.output_artifacts),
                 "artifactCredentials": {
