@@ -44,7 +44,9 @@ TRAINING_JOB_FILE = "training_job.json"
 REGISTRATION_FILE = "registration.json"
 OUTPUT_FILE = "deployment.json"
 USER_PARAMETERS = frozenset({"env", "instance_type", "instance_count", "model_source"})
-MODEL_SOURCES = ("training_job", "registry")
+# Where each model source's deployment reads its model from (the action's input artifact).
+INPUT_FILES = {"training_job": TRAINING_JOB_FILE, "registry": REGISTRATION_FILE}
+MODEL_SOURCES = tuple(INPUT_FILES)
 VARIANT = "AllTraffic"
 REGISTRY_EVENT = "SageMaker Model Package State Change"
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})

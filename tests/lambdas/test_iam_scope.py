@@ -90,6 +90,10 @@ def _stack_resources(stack: Stack) -> Iterator[Resource]:
             yield Resource(logical_id, arn)
         elif kind == "AWS::CodeCommit::Repository":
             yield Resource(logical_id, f"arn:aws:codecommit:{REGION}:{ACCOUNT}:{name}")
+        elif kind == "AWS::SageMaker::ModelPackageGroup":
+            group = resolve(resource["Properties"]["ModelPackageGroupName"], context)
+            yield Resource(logical_id, _sagemaker("model-package-group", group))
+            yield Resource("model-package", _sagemaker("model-package", f"{group}/3"))
         elif kind == "AWS::CodeBuild::Project":
             yield Resource(logical_id, f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/{name}")
         elif kind == "AWS::CodePipeline::Pipeline":
@@ -236,6 +240,8 @@ CALLS = [
     ("NotebookRole", "sagemaker:DeleteEndpointConfig", "endpoint-config"),
     ("NotebookRole", "sagemaker:DescribeModel", "model"),
     ("NotebookRole", "sagemaker:DeleteModel", "model"),
+    ("NotebookRole", "sagemaker:DescribeModelPackage", "model-package"),
+    ("NotebookRole", "sagemaker:UpdateModelPackage", "model-package"),
     ("NotebookRole", "logs:GetLogEvents", "training job log stream"),
     ("NotebookRole", "logs:GetLogEvents", "endpoint log stream"),
     ("NotebookRole", "logs:FilterLogEvents", "endpoint log group"),

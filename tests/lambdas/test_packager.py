@@ -27,7 +27,12 @@ SHARED_USED = {
     "get_status": ["codepipeline_job.py", "json_logging.py"],
     "predict_proxy": ["json_logging.py"],
     "record_approval": ["codepipeline_job.py", "json_logging.py", "model_registry.py"],
-    "register_model": ["codepipeline_job.py", "held_out.py", "json_logging.py", "model_registry.py"],
+    "register_model": [
+        "codepipeline_job.py",
+        "held_out.py",
+        "json_logging.py",
+        "model_registry.py",
+    ],
     "train_model": ["codepipeline_job.py", "json_logging.py"],
 }
 

@@ -19,6 +19,9 @@ from tests.lambdas.conftest import REPO_ROOT, load_module
 
 TEMPLATE = REPO_ROOT / "templates" / "02-pipeline.yml"
 
+# What CodePipeline makes of `{"execution_id": "#{codepipeline.PipelineExecutionId}"}`.
+EXECUTION_ID = "5b2a1f0e-0c1d-4e5f-8a9b-0c1d2e3f4a5b"
+EXECUTION = {"execution_id": EXECUTION_ID}
 # docs/design.md, "Pipeline stages, actions and artifacts": the Lambda actions, in order, with
 # the UserParameters the design gives as examples.
 DESIGN = [
@@ -41,12 +44,19 @@ DESIGN = [
         "DevEndpoint",
     ),
     ("Evaluate", "EvaluateModel", "evaluate_model", None, "DevEndpoint", "Evaluation"),
+    ("Evaluate", "RegisterModel", "register_model", EXECUTION, "Evaluation", "Registration"),
+    ("Approve", "RecordApproval", "record_approval", EXECUTION, "Registration", None),
     (
         "DeployProd",
         "DeployProdModel",
         "deploy_model",
-        {"env": "prod", "instance_type": "ml.m5.large", "instance_count": 1},
-        "TrainedModel",
+        {
+            "env": "prod",
+            "instance_type": "ml.m5.large",
+            "instance_count": 1,
+            "model_source": "registry",
+        },
+        "Registration",
         "ProdDeployment",
     ),
     (
@@ -66,6 +76,8 @@ ARTIFACT_FILES = {
     "DevDeployment": "deployment.json",
     "DevEndpoint": "deployment.json",
     "Evaluation": "evaluation.json",
+    "Registration": "registration.json",
+    None: None,  # RecordApproval writes no artifact
     "ProdDeployment": "deployment.json",
     "ProdEndpoint": "deployment.json",
 }
@@ -78,18 +90,23 @@ def apps(cloud) -> dict[str, ModuleType]:
     return {folder: load_module(f"{folder}/app") for folder in LOGICAL_IDS}
 
 
-def files_of(app: ModuleType, user_parameters: dict[str, Any] | None) -> tuple[str, str]:
+def files_of(app: ModuleType, user_parameters: dict[str, Any] | None) -> tuple[str, str | None]:
     """The files a function declares it reads from its input and writes to its output artifact."""
     if hasattr(app, "STAGE_FILES"):  # GetStatus: the stage decides
         stage = app.parse_stage(user_parameters)
         return app.STAGE_FILES[stage], app.STAGE_FILES[stage]
-    return app.INPUT_FILE, app.OUTPUT_FILE
+    if hasattr(app, "INPUT_FILES"):  # DeployModel: the model's source decides
+        return app.INPUT_FILES[app.parse_target(user_parameters).model_source], app.OUTPUT_FILE
+    return app.INPUT_FILE, getattr(app, "OUTPUT_FILE", None)
 
 
 def check_user_parameters(app: ModuleType, user_parameters: dict[str, Any] | None) -> None:
     """Run the function's own UserParameters parser: it raises on anything it would refuse."""
-    parsers = ("parse_hyperparameters", "parse_stage", "parse_target")
-    parser = next((getattr(app, name) for name in parsers if hasattr(app, name)), None)
+    # The function's own parser; else the shared one for `{"execution_id": ...}`, if it uses it.
+    own = ("parse_hyperparameters", "parse_stage", "parse_target")
+    defined = [getattr(app, name) for name in own if hasattr(app, name)]
+    parser = next((f for f in defined if f.__module__ == app.__name__), None)
+    parser = parser or getattr(app, "pipeline_execution_id", None)
     if parser is None:
         assert user_parameters is None, f"{app.__name__} takes no UserParameters"
     else:
@@ -129,6 +146,8 @@ def resolve(value: Any, template: dict[str, Any]) -> Any:
         text = value["Fn::Sub"]
         assert isinstance(text, str), "UserParameters: use the one-string form of !Sub"
         return re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda m: defaults[m.group(1)], text)
+    if isinstance(value, str):
+        return value.replace("#{codepipeline.PipelineExecutionId}", EXECUTION_ID)
     return value
 
 
@@ -156,7 +175,8 @@ def test_the_template_has_the_designed_lambda_actions(template, apps):
         parameters = None if raw is None else json.loads(resolve(raw, template))
         check_user_parameters(apps[folder], parameters)
         # ... and the designed artifacts, holding the files the function reads and writes
-        assert (action.input_artifacts, action.output_artifacts) == ((source,), (target,)), name
+        outputs = () if target is None else (target,)
+        assert (action.input_artifacts, action.output_artifacts) == ((source,), outputs), name
         assert files_of(apps[folder], parameters) == (
             ARTIFACT_FILES[source],
             ARTIFACT_FILES[target],

@@ -30,6 +30,7 @@ STAR_ONLY_ACTIONS = {
     "sagemaker:ListEndpoints",
     "sagemaker:ListEndpointConfigs",
     "sagemaker:ListModels",
+    "sagemaker:ListModelPackages",
 }
 
 
@@ -91,8 +92,11 @@ def test_scoped_resources_name_this_stack_or_the_project(name: str) -> None:
             if service in ("sagemaker", "codepipeline", "codebuild", "codecommit"):
                 assert re.search(r"\$\{(Project|ProjectName|Repository)\}", text), text
             if service == "sagemaker":
-                kind = re.search(r":([a-z-]+)/\$\{Project(Name)?\}-", text)
-                assert kind, f"{logical_id}: {text} is not scoped to <project>-"
+                # <project>-…, or the project's model package group and its versions (the
+                # group is named after the project: model-package-group/<project>,
+                # model-package/<project>/<version>).
+                kind = re.search(r":([a-z-]+)/\$\{Project(Name)?\}(-|/\*\"|\")", text)
+                assert kind, f"{logical_id}: {text} is not scoped to <project>- or <project>/"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -131,7 +135,14 @@ def test_one_role_per_concern_and_each_function_its_own() -> None:
 
 def test_pipeline_lambdas_report_to_codepipeline_and_the_proxy_does_not() -> None:
     template = load_template("pipeline")
-    pipeline_functions = {"TrainModel", "GetStatus", "DeployModel", "EvaluateModel"}
+    pipeline_functions = {
+        "TrainModel",
+        "GetStatus",
+        "DeployModel",
+        "EvaluateModel",
+        "RegisterModel",
+        "RecordApproval",
+    }
     reporting = {
         logical_id.removesuffix("Role")
         for logical_id, statement in identity_statements(template)
