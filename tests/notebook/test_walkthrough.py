@@ -116,8 +116,18 @@ def test_the_notebook_runs_end_to_end_and_stops_the_cloud_it_started(
     assert whole is not None
     assert int(whole[1]) > 600
     assert float(whole[2]) <= evaluation["threshold"]
-    # AND both plots were rendered as PNG images
-    for cell_id in ("data-plot", "residual-plot"):
+    # AND the registry shows the run's version Approved and in prod, with its reports
+    first_table = text_of(notebook, "registry-table")
+    assert re.search(r"^1\s+Approved\s.*◀ prod", first_table, re.M), first_table
+    # AND a second approved run put version 2 in prod; rejecting it brought version 1 back
+    second_table = text_of(notebook, "second-version")
+    assert re.search(r"^2\s+Approved\s.*◀ prod", second_table, re.M), second_table
+    rollback = text_of(notebook, "rollback")
+    assert "is InService on version 1" in rollback
+    assert re.search(r"^2\s+Rejected\s", rollback, re.M), rollback
+    assert re.search(r"^1\s+Approved\s.*◀ prod", rollback, re.M), rollback
+    # AND the plots were rendered as PNG images
+    for cell_id in ("data-plot", "residual-plot", "registry-reports"):
         (image,) = data_of(notebook, cell_id, "image/png")
         assert base64.b64decode(image).startswith(PNG_SIGNATURE), cell_id
 
