@@ -13,7 +13,9 @@ import json
 import random
 import shutil
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import requests
@@ -21,6 +23,7 @@ import requests
 from localcloud.cloud import LocalCloud
 from localcloud.codepipeline.runner import RunReport
 from localcloud.stacks import REPO_ROOT, upload_training_data
+from model_registry import APPROVED, served_package, version_of, versions
 from tests.cloud_support import (
     approve_all,
     lift_usage_limits,
@@ -148,22 +151,10 @@ def test_a_retrain_under_steady_load_drops_no_request(
     cloud: LocalCloud, first_run: RunReport
 ) -> None:
     # GIVEN clients calling prod without pause (past the template's throttle, so lifted)
-    lift_usage_limits(cloud)
     records, _ = raw_records(cloud, 1)
     stop = threading.Event()
     outcomes: list[int] = []
-
-    def load() -> None:
-        with requests.Session() as session:
-            while not stop.is_set():
-                try:
-                    outcomes.append(predict(cloud, "prod", records, session=session).status_code)
-                except requests.RequestException:
-                    outcomes.append(0)
-
-    threads = [threading.Thread(target=load) for _ in range(2)]
-    for thread in threads:
-        thread.start()
+    threads = _steady_load(cloud, outcomes, stop)
     prod_before = prod_config(cloud)
     try:
         # WHEN the pipeline retrains and updates dev and prod in place
@@ -179,3 +170,140 @@ def test_a_retrain_under_steady_load_drops_no_request(
     assert predict(cloud, "prod", records).json()["model"] == prod_config(cloud)
     assert len(outcomes) > 50
     assert set(outcomes) == {200}, {code: outcomes.count(code) for code in set(outcomes)}
+
+
+def _steady_load(
+    cloud: LocalCloud, outcomes: list[int], stop: threading.Event
+) -> list[threading.Thread]:
+    """Two clients calling prod without pause (past the template's throttle, so lifted) until
+    `stop` is set; each answer's status code goes in `outcomes`."""
+    lift_usage_limits(cloud)
+    records, _ = raw_records(cloud, 1)
+
+    def load() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                try:
+                    outcomes.append(predict(cloud, "prod", records, session=session).status_code)
+                except requests.RequestException:
+                    outcomes.append(0)
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _wait_for_prod_on(sagemaker: Any, arn: str, timeout: float = 300) -> None:
+    """Until prod is InService on the model of package `arn`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        endpoint = sagemaker.describe_endpoint(EndpointName="abalone-prod")
+        if (
+            endpoint["EndpointStatus"] == "InService"
+            and served_package(sagemaker, "abalone-prod") == arn
+        ):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"prod did not reach {arn} in {timeout} s")
+
+
+def _s3_json(uri: str) -> Any:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _sources(section: dict[str, Any]) -> list[str]:
+    """Every S3Uri of a ModelMetrics or DriftCheckBaselines section."""
+    return [
+        leaf["S3Uri"]
+        for part in section.values()
+        for leaf in part.values()
+        if isinstance(leaf, dict) and "S3Uri" in leaf
+    ]
+
+
+def test_rejecting_prods_version_rolls_back_and_rejecting_the_last_approved_keeps_prod(
+    cloud: LocalCloud, first_run: RunReport
+) -> None:
+    sagemaker = boto3.client("sagemaker")
+    # GIVEN at least two approved runs (the module's other tests may have made the second)
+    approved = versions(sagemaker, "abalone", APPROVED)
+    if len(approved) < 2:
+        report = cloud.run_pipeline(approve_all)
+        assert report.status == "Succeeded", report.message
+        approved = versions(sagemaker, "abalone", APPROVED)
+    newest, previous = (summary["ModelPackageArn"] for summary in approved[:2])
+    assert version_of(newest) > version_of(previous)
+    # THEN each carries metrics and drift baselines whose S3 objects exist and parse
+    for arn in (newest, previous):
+        described = sagemaker.describe_model_package(ModelPackageName=arn)
+        metrics, baselines = described["ModelMetrics"], described["DriftCheckBaselines"]
+        assert {"ModelQuality", "ModelDataQuality", "Bias", "Explainability"} <= set(metrics)
+        assert {"ModelQuality", "ModelDataQuality"} <= set(baselines)
+        for uri in _sources(metrics) + _sources(baselines):
+            assert _s3_json(uri), uri
+        statistics = _s3_json(metrics["ModelDataQuality"]["Statistics"]["S3Uri"])
+        assert "sex" in {feature["name"] for feature in statistics["features"]}
+        assert described["MetadataProperties"]["CommitId"]
+        assert "Approved in abalone-pipeline" in described["ApprovalDescription"]
+    # AND prod's model was created from the newest version
+    _wait_for_prod_on(sagemaker, newest)
+    # GIVEN the topic's messages in a queue
+    topic = cloud.pipeline_stack.outputs["NotificationTopicArn"]
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="registry-announcements")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    boto3.client("sns").subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"]
+    )
+    packages_before = versions(sagemaker, "abalone")
+    outcomes: list[int] = []
+    stop = threading.Event()
+    threads = _steady_load(cloud, outcomes, stop)
+    try:
+        # WHEN the newest version is rejected in the registry, under steady load
+        sagemaker.update_model_package(
+            ModelPackageArn=newest,
+            ModelApprovalStatus="Rejected",
+            ApprovalDescription="misbehaves in prod",
+        )
+        # THEN prod returns to the previous version's model
+        _wait_for_prod_on(sagemaker, previous)
+        # WHEN every Approved version left is rejected
+        for summary in versions(sagemaker, "abalone", APPROVED):
+            sagemaker.update_model_package(
+                ModelPackageArn=summary["ModelPackageArn"], ModelApprovalStatus="Rejected"
+            )
+        # THEN the topic hears that none is left, and prod is left as it is
+        announced = _wait_for_message(sqs, queue, "no Approved model version left")
+        assert "left as it is" in announced
+        assert served_package(sagemaker, "abalone-prod") == previous
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        for summary in reversed(packages_before):  # oldest first: prod ends on the newest
+            if summary["ModelApprovalStatus"] == APPROVED:
+                sagemaker.update_model_package(
+                    ModelPackageArn=summary["ModelPackageArn"], ModelApprovalStatus=APPROVED
+                )
+    # AND no request failed during any of it, and nothing was deleted
+    assert len(outcomes) > 20
+    assert set(outcomes) == {200}, {code: outcomes.count(code) for code in set(outcomes)}
+    assert [v["ModelPackageArn"] for v in versions(sagemaker, "abalone")] == [
+        v["ModelPackageArn"] for v in packages_before
+    ]
+    # AND approving again puts the newest back in prod
+    _wait_for_prod_on(sagemaker, newest)
+
+
+def _wait_for_message(sqs: Any, queue: str, subject: str, timeout: float = 120) -> str:
+    """The text of the first SNS message with `subject` in its subject."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", []):
+            envelope = json.loads(message["Body"])
+            if subject in envelope.get("Subject", ""):
+                return str(envelope["Message"])
+    raise AssertionError(f"no message about {subject!r} in {timeout} s")
