@@ -1,4 +1,5 @@
-"""The local SageMaker's state: training jobs, models, endpoint configs, endpoints, tags."""
+"""The local SageMaker's state: training jobs, models, endpoint configs, endpoints, the model
+registry, tags."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from localcloud.sagemaker.common import Settings
 from localcloud.sagemaker.endpoints import Endpoints
 from localcloud.sagemaker.hosting import Hosting
 from localcloud.sagemaker.layout import StateLayout, read_endpoint_log, read_training_job_log
+from localcloud.sagemaker.model_registry import EventSink, ModelRegistry
 from localcloud.sagemaker.storage import S3Storage
 from localcloud.sagemaker.tags import TagStore
 from localcloud.sagemaker.training_jobs import TrainingJobs
@@ -45,7 +47,8 @@ class LocalSageMaker:
         self.tags = TagStore(lock)
         runner = TrainingRunner(self.layout, storage, python, lock, registry, clients)
         self.training_jobs = TrainingJobs(self.layout, lock, self.tags, runner)
-        self.hosting = Hosting(self.layout, storage, lock, self.tags)
+        self.registry = ModelRegistry(self.layout.sagemaker, lock, self.tags)
+        self.hosting = Hosting(self.layout, storage, lock, self.tags, self.registry)
         self.endpoints = Endpoints(
             self.layout,
             storage,
@@ -57,6 +60,10 @@ class LocalSageMaker:
             self.tags,
             clients,
         )
+
+    def set_event_sink(self, sink: EventSink | None) -> None:
+        """Where this SageMaker's EventBridge events go (the local cloud's bus once it runs)."""
+        self.registry.set_sink(sink)
 
     def training_job_log(self, name: str) -> str:
         """The job's stdout and stderr so far."""

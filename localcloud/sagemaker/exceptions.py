@@ -7,6 +7,7 @@ from typing import Any
 from localcloud.core.exceptions import AwsError, InternalFailure, ValidationException
 
 __all__ = [
+    "ConflictException",
     "InternalFailure",
     "ModelError",
     "ResourceInUse",
@@ -28,6 +29,12 @@ class ResourceInUse(AwsError):
     """A training job name that is already taken."""
 
     code = "ResourceInUse"
+
+
+class ConflictException(AwsError):
+    """A change the resource's current state does not allow (a group that still has versions)."""
+
+    code = "ConflictException"
 
 
 # --- runtime (SageMaker Runtime, REST JSON) ------------------------------------------------

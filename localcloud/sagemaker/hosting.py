@@ -13,6 +13,7 @@ from localcloud.sagemaker.common import arn
 from localcloud.sagemaker.containers import check_environment
 from localcloud.sagemaker.exceptions import ValidationException
 from localcloud.sagemaker.layout import ImageNotFound, StateLayout
+from localcloud.sagemaker.model_registry import ModelRegistry
 from localcloud.sagemaker.storage import S3Storage, StorageError, parse_s3_uri
 from localcloud.sagemaker.store import Kind, ResourceStore
 from localcloud.sagemaker.tags import TagStore
@@ -30,6 +31,7 @@ class Model:
     name: str
     request: dict[str, Any]
     created: float = field(default_factory=time.time)
+    package_container: dict[str, Any] | None = None  # what a ModelPackageName resolved to
 
     @property
     def arn(self) -> str:
@@ -37,9 +39,14 @@ class Model:
         return arn("model", self.name)
 
     @property
-    def container(self) -> dict[str, Any]:
-        """The one container this model runs (PrimaryContainer, or the single Containers entry)."""
+    def requested(self) -> dict[str, Any]:
+        """The one container of the request (PrimaryContainer, or the single Containers entry)."""
         return self.request.get("PrimaryContainer") or self.request["Containers"][0]
+
+    @property
+    def container(self) -> dict[str, Any]:
+        """The one container this model runs: the request's, or its model package's."""
+        return self.package_container or self.requested
 
     def describe(self) -> dict[str, Any]:
         """The DescribeModel response."""
@@ -120,10 +127,16 @@ class Hosting:
     """The models and endpoint configurations of this local SageMaker."""
 
     def __init__(
-        self, layout: StateLayout, storage: S3Storage, lock: threading.RLock, tags: TagStore
+        self,
+        layout: StateLayout,
+        storage: S3Storage,
+        lock: threading.RLock,
+        tags: TagStore,
+        registry: ModelRegistry,
     ) -> None:
         self._layout = layout
         self._storage = storage
+        self._registry = registry
         self.models: ResourceStore[Model] = ResourceStore(MODEL, lock, tags)
         self.endpoint_configs: ResourceStore[EndpointConfig] = ResourceStore(
             ENDPOINT_CONFIG, lock, tags
@@ -138,9 +151,11 @@ class Hosting:
                 "give PrimaryContainer (or a single entry in Containers)"
             )
         model = Model(params["ModelName"], params)
-        container = model.container
         where = "primaryContainer" if "PrimaryContainer" in params else "containers.1.member"
-        check_environment(container.get("Environment", {}), f"{where}.environment")
+        check_environment(model.requested.get("Environment", {}), f"{where}.environment")
+        if "ModelPackageName" in model.requested:
+            model.package_container = self._from_package(model.requested)
+        container = model.container
         try:
             self._layout.resolve_image(container.get("Image", ""), "serve")
         except ImageNotFound as error:
@@ -148,6 +163,19 @@ class Hosting:
         if data_url := container.get("ModelDataUrl"):
             self._check_model_data(data_url)
         return self.models.add(model, params.get("Tags", []))
+
+    def _from_package(self, requested: dict[str, Any]) -> dict[str, Any]:
+        """The Approved version's container, with the request's Environment over its own."""
+        given = sorted({"Image", "ModelDataUrl"} & set(requested))
+        if given:
+            raise ValidationException(
+                f"A container with ModelPackageName cannot also give {' or '.join(given)}: the "
+                "image and model data are the model package's"
+            )
+        container = self._registry.approved_container(requested["ModelPackageName"])
+        environment = {**container.get("Environment", {}), **requested.get("Environment", {})}
+        check_environment(environment, "modelPackage.inferenceSpecification.containers.1.member")
+        return {**container, "Environment": environment}
 
     def _check_model_data(self, url: str) -> None:
         try:

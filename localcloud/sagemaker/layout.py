@@ -27,8 +27,9 @@ class StateLayout:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir)
         self.images = self.state_dir / "images"
-        self.training_jobs = self.state_dir / "sagemaker" / "training-jobs"
-        self.endpoints = self.state_dir / "sagemaker" / "endpoints"
+        self.sagemaker = self.state_dir / "sagemaker"  # the model registry's file is here
+        self.training_jobs = self.sagemaker / "training-jobs"
+        self.endpoints = self.sagemaker / "endpoints"
 
     def training_job_dir(self, name: str) -> Path:
         """The job's SAGEMAKER_BASE_DIR."""

@@ -55,7 +55,9 @@ CONTAINER: Table = {
     "Mode": only("SingleModel", why="the local SageMaker serves single-model containers"),
     "ModelDataUrl": USED,
     "Environment": USED,
+    "ModelPackageName": USED,  # an Approved version of the registry (its image and model data)
 }
+METRICS_PAIR: Table = {"Statistics": USED, "Constraints": USED}
 
 MEMBERS: dict[str, Table] = {
     "CreateTrainingJob": {
@@ -172,6 +174,75 @@ MEMBERS: dict[str, Table] = {
     "DescribeEndpoint": {"EndpointName": USED},
     "DeleteEndpoint": {"EndpointName": USED},
     "ListEndpoints": PAGED_LIST_WITH_STATUS,
+    "CreateModelPackageGroup": {
+        "ModelPackageGroupName": USED,
+        "ModelPackageGroupDescription": USED,
+        "Tags": USED,
+    },
+    "DescribeModelPackageGroup": {"ModelPackageGroupName": USED},
+    "ListModelPackageGroups": PAGED_LIST,
+    "DeleteModelPackageGroup": {"ModelPackageGroupName": USED},
+    "CreateModelPackage": {
+        "ModelPackageGroupName": USED,
+        "ModelPackageDescription": USED,
+        "InferenceSpecification": {
+            "Containers": {
+                "ContainerHostname": USED,
+                "Image": USED,
+                "ImageDigest": USED,
+                "ModelDataUrl": USED,
+                "Environment": USED,
+                "Framework": USED,
+                "FrameworkVersion": USED,
+            },
+            "SupportedContentTypes": USED,
+            "SupportedResponseMIMETypes": USED,
+            "SupportedRealtimeInferenceInstanceTypes": USED,
+            "SupportedTransformInstanceTypes": USED,
+        },
+        "ModelApprovalStatus": USED,
+        "MetadataProperties": USED,
+        "ModelMetrics": {
+            "ModelQuality": METRICS_PAIR,
+            "ModelDataQuality": METRICS_PAIR,
+            "Bias": {"Report": USED, "PreTrainingReport": USED, "PostTrainingReport": USED},
+            "Explainability": {"Report": USED},
+        },
+        "DriftCheckBaselines": {
+            "Bias": {
+                "ConfigFile": USED,
+                "PreTrainingConstraints": USED,
+                "PostTrainingConstraints": USED,
+            },
+            "Explainability": {"Constraints": USED, "ConfigFile": USED},
+            "ModelQuality": METRICS_PAIR,
+            "ModelDataQuality": METRICS_PAIR,
+        },
+        "CustomerMetadataProperties": USED,
+        "ClientToken": USED,
+        "Tags": USED,
+        # Descriptive: kept and shown again by DescribeModelPackage.
+        "Domain": USED,
+        "Task": USED,
+        "SamplePayloadUrl": USED,
+        # ModelPackageName (unversioned, Marketplace packages), validation and algorithm
+        # specifications, model cards, life cycles and the rest are refused by name.
+    },
+    "DescribeModelPackage": {"ModelPackageName": USED},
+    "ListModelPackages": {
+        **PAGED_LIST,
+        "ModelApprovalStatus": USED,
+        "ModelPackageGroupName": USED,
+        "ModelPackageType": USED,
+    },
+    "UpdateModelPackage": {
+        "ModelPackageArn": USED,
+        "ModelApprovalStatus": USED,
+        "ApprovalDescription": USED,
+        "CustomerMetadataProperties": USED,
+        "CustomerMetadataPropertiesToRemove": USED,
+    },
+    "DeleteModelPackage": {"ModelPackageName": USED},
     "AddTags": {"ResourceArn": USED, "Tags": USED},
     "ListTags": {"ResourceArn": USED, "NextToken": USED, "MaxResults": USED},
     "DeleteTags": {"ResourceArn": USED, "TagKeys": USED},

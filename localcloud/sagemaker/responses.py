@@ -107,6 +107,45 @@ class SageMakerResponses:
         """ListEndpoints."""
         return self._backend.endpoints.store.list(params)
 
+    # --- model registry: groups and their versioned model packages ------------------------
+    def create_model_package_group(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateModelPackageGroup."""
+        return {"ModelPackageGroupArn": self._backend.registry.create_group(params).arn}
+
+    def describe_model_package_group(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DescribeModelPackageGroup."""
+        return self._backend.registry.group(params["ModelPackageGroupName"]).describe()
+
+    def list_model_package_groups(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListModelPackageGroups."""
+        return self._backend.registry.list_groups(params)
+
+    def delete_model_package_group(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DeleteModelPackageGroup."""
+        self._backend.registry.delete_group(params["ModelPackageGroupName"])
+        return {}
+
+    def create_model_package(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateModelPackage."""
+        return {"ModelPackageArn": self._backend.registry.create_package(params).arn}
+
+    def describe_model_package(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DescribeModelPackage."""
+        return self._backend.registry.package(params["ModelPackageName"]).describe()
+
+    def list_model_packages(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListModelPackages."""
+        return self._backend.registry.list_packages(params)
+
+    def update_model_package(self, params: dict[str, Any]) -> dict[str, Any]:
+        """UpdateModelPackage."""
+        return {"ModelPackageArn": self._backend.registry.update_package(params).arn}
+
+    def delete_model_package(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DeleteModelPackage."""
+        self._backend.registry.delete_package(params["ModelPackageName"])
+        return {}
+
     # --- tags, of every resource ---------------------------------------------------------------
     def add_tags(self, params: dict[str, Any]) -> dict[str, Any]:
         """AddTags."""
