@@ -9,6 +9,9 @@ its resource in moto's own backend, as moto's models do, so `aws apigateway get-
 `get-usage-plans`, `get-stages`, `aws codebuild batch-get-projects`, ... see what the template
 declares, and every stack resource has its logical id, type and the physical id AWS gives it.
 
+The model package group lives in the local SageMaker, not in moto: its model creates it there
+through the SageMaker API (the cloud's endpoint and credentials are in the environment by then).
+
 Two types are listed without a copy in moto: the CodePipeline pipeline (the local CodePipeline
 service serves it from the template) and S3 bucket policies (moto would enforce their Deny
 statements with the `aws:SecureTransport` condition ignored, refusing every plain-HTTP call).
@@ -22,6 +25,8 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+from botocore.exceptions import ClientError
 from moto.apigateway.models import apigateway_backends
 from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import parsing
@@ -402,6 +407,36 @@ class SnsSubscription(_Listed, CloudFormationModel):
         return cls(subscription.arn, lambda: backend.unsubscribe(subscription.arn))
 
 
+class SageMakerModelPackageGroup(_Listed, CloudFormationModel):
+    """The group, created in the local SageMaker; Ref is its ARN, as on AWS.
+
+    The local SageMaker keeps its registry in the state folder while moto's stacks do not
+    survive the cloud: a group left by an earlier cloud on the same folder is this stack's group
+    again (its versions kept), provided it was declared the same way.
+    """
+
+    type_name, name_property = "AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupName"
+    modelled = frozenset({"ModelPackageGroupName", "ModelPackageGroupDescription", "Tags"})
+
+    @classmethod
+    def create(cls, request: _Request) -> SageMakerModelPackageGroup:
+        properties = request.properties
+        sagemaker = boto3.session.Session(region_name=request.region_name).client("sagemaker")
+        name = properties["ModelPackageGroupName"]
+        try:
+            arn = sagemaker.create_model_package_group(**properties)["ModelPackageGroupArn"]
+        except ClientError as error:
+            if "already exists" not in error.response["Error"]["Message"]:
+                raise
+            kept = sagemaker.describe_model_package_group(ModelPackageGroupName=name)
+            if kept.get("ModelPackageGroupDescription") != properties.get(
+                "ModelPackageGroupDescription"
+            ):
+                raise
+            arn = kept["ModelPackageGroupArn"]
+        return cls(arn, lambda: sagemaker.delete_model_package_group(ModelPackageGroupName=name))
+
+
 class CodePipelinePipeline(_Listed, CloudFormationModel):
     """Listed by name only: the local CodePipeline service serves the pipeline itself."""
 
@@ -519,6 +554,7 @@ MODELS: tuple[type[CloudFormationModel], ...] = (
     CodeBuildProject,
     CodeCommitRepository,
     SnsSubscription,
+    SageMakerModelPackageGroup,
     CodePipelinePipeline,
     S3BucketPolicy,
     RestApi,

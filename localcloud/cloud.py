@@ -135,6 +135,7 @@ class LocalCloud:
         sagemaker = start_sagemaker(self.state_dir, self.credentials, host="127.0.0.1", port=0)
         self._stoppers.append(sagemaker.stop)
         edge.mount("sagemaker", sagemaker.handle)
+        self.sagemaker = sagemaker
         codepipeline = CodePipelineService(self.credentials, host="127.0.0.1", port=0)
         codepipeline.start()
         self._stoppers.append(codepipeline.stop)
@@ -246,6 +247,9 @@ class LocalCloud:
         self.events = local_events.bus
         self.events.start()
         self._stoppers.append(self.events.stop)
+        # The registry's state changes go on the bus from now on (none before: stack creation).
+        self.sagemaker.backend.set_event_sink(self.events.put_event)
+        self._stoppers.append(lambda: self.sagemaker.backend.set_event_sink(None))
         # PutEvents is local (moto's raises on the template's CodePipeline targets); moto keeps
         # EventBridge's other actions. S3's object writes are seen as moto answers them.
         self.edge.mount("events", local_events.api.handle, target_prefix="AWSEvents.PutEvents")

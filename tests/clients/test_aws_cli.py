@@ -78,3 +78,42 @@ def test_lambda_invoke_runs_the_function_locally_and_its_log_reaches_cloudwatch(
         time.sleep(0.5)
     assert any(m.startswith("START RequestId:") for m in messages)
     assert any(m.startswith("REPORT RequestId:") for m in messages)
+
+
+def test_the_registry_lists_newest_first_and_records_an_approval(shell: UserShell) -> None:
+    # the pipeline stack's group is in the local SageMaker
+    stack_group = shell.aws(
+        "sagemaker", "describe-model-package-group", "--model-package-group-name", "abalone"
+    )
+    assert stack_group["ModelPackageGroupArn"].endswith(":model-package-group/abalone")
+    # versions go in a group of their own: the stack's rule deploys the abalone group's
+    group = "cli-registry"
+    shell.aws("sagemaker", "create-model-package-group", "--model-package-group-name", group)
+    specification = json.dumps(
+        {"Containers": [{"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"}]}
+    )
+    arns = [
+        shell.aws(
+            "sagemaker", "create-model-package", "--model-package-group-name", group,
+            "--inference-specification", specification,
+        )["ModelPackageArn"]
+        for _ in range(3)
+    ]  # fmt: skip
+    listed = shell.aws(
+        "sagemaker", "list-model-packages", "--model-package-group-name", group,
+        "--sort-order", "Descending",
+    )["ModelPackageSummaryList"]  # fmt: skip
+    assert [package["ModelPackageArn"] for package in listed] == arns[::-1]
+    assert [package["ModelPackageVersion"] for package in listed] == [3, 2, 1]
+    assert shell.aws(
+        "sagemaker", "update-model-package", "--model-package-arn", arns[1],
+        "--model-approval-status", "Approved", "--approval-description", "reviewed",
+    ) == {"ModelPackageArn": arns[1]}  # fmt: skip
+    described = shell.aws("sagemaker", "describe-model-package", "--model-package-name", arns[1])
+    assert described["ModelApprovalStatus"] == "Approved"
+    assert described["ApprovalDescription"] == "reviewed"
+    error = shell.aws_error(
+        "sagemaker", "update-model-package", "--model-package-arn", f"{arns[0][:-1]}9",
+        "--model-approval-status", "Rejected",
+    )  # fmt: skip
+    assert f"ModelPackage {arns[0][:-1]}9 does not exist." in error

@@ -30,7 +30,8 @@ PIPELINE_PARAMETERS = {"PrepStackName": PREP_STACK, "ApprovalEmail": "ml-team@ex
 
 # Resource types moto 5.2.5's CloudFormation does not create. The local cloud gives moto a model
 # of each (localcloud.cfn_models): they exist in moto's backends (the pipeline is served by the
-# local CodePipeline service, bucket policies are listed but not enforced).
+# local CodePipeline service, the model package group lives in the local SageMaker, bucket
+# policies are listed but not enforced).
 MOTO_SKIPPED_TYPES = {
     "prep": {"AWS::CodeCommit::Repository", "AWS::S3::BucketPolicy"},
     "pipeline": {
@@ -43,6 +44,7 @@ MOTO_SKIPPED_TYPES = {
         "AWS::ApiGateway::ApiKey",
         "AWS::ApiGateway::UsagePlan",
         "AWS::ApiGateway::UsagePlanKey",
+        "AWS::SageMaker::ModelPackageGroup",
     },
 }
 # Outputs whose value comes from a skipped resource: moto leaves them out (and exports the
