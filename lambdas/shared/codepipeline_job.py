@@ -154,7 +154,8 @@ class CodePipelineJob:
             raise JobFailed(f"{filename} in {artifact.name} is not valid JSON: {err}") from None
         if not isinstance(document, dict):
             raise JobFailed(f"{filename} in {artifact.name} is not a JSON object")
-        missing = [key for key in required if not document.get(key)]
+        # Absent, null or empty is missing; false and 0 are values (a gate's "passed": false).
+        missing = [key for key in required if document.get(key) in (None, "", [], {})]
         if missing:
             raise JobFailed(f"{filename} in {artifact.name} has no {', '.join(missing)}")
         return document
