@@ -1,11 +1,16 @@
-"""DeployModel: create or update `<project>-<env>` in place, keep the last few versions."""
+"""DeployModel: create or update `<project>-<env>` in place, keep the last few versions; prod
+serves only Approved versions of the registry and follows the registry's changes."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import ModuleType, SimpleNamespace
+from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 
 from tabular_container.constants import MODEL_NAME_ENV
 from tests.lambdas.conftest import (
@@ -14,6 +19,7 @@ from tests.lambdas.conftest import (
     Cloud,
     assert_no_secrets,
     job_event,
+    load_event,
 )
 
 TRAINED_MODEL = "demo-pipeline/TrainedMod/trained.zip"
@@ -317,6 +323,8 @@ def test_sagemaker_refusing_the_configuration_fails_with_its_reason(deploy_model
         "ValidationException",
         "Value 'ml.m5.large' at 'instanceType' failed to satisfy constraint",
     )
+    # ... so the model made for it is deleted again (Stubber: and nothing else is called)
+    sagemaker.add_response("delete_model", {}, {"ModelName": NEW})
     pipeline.expect_failure()
     # WHEN the action runs THEN the failure carries the reason
     deploy_model.handler(event(), None)
@@ -350,3 +358,322 @@ def test_a_model_without_model_data_fails(deploy_model, cloud, pipeline):
     # WHEN the action runs THEN it names the missing key
     deploy_model.handler(event(), None)
     assert pipeline.message == "training_job.json in TrainedModel has no ModelDataUrl"
+
+
+# --- prod: Approved versions of the model registry ------------------------------------------------
+REGISTRATION = "demo-pipeline/Registrat/reg.zip"
+PROD_DEPLOYMENT = "demo-pipeline/ProdDeploy/prod.zip"
+PROD_TARGET = {
+    "env": "prod",
+    "instance_type": "ml.m5.xlarge",
+    "instance_count": 2,
+    "model_source": "registry",
+}
+PROD_NEW = "demo-prod-20250102-031000-beef"
+SERVED = "demo-prod-20250101-120000-00b2"  # what an earlier deployment left behind prod
+TOPIC_ARN = f"{ARN.replace('sagemaker', 'sns')}demo-approvals"
+
+
+@pytest.fixture
+def register(cloud: Cloud):
+    """`register(status)`: a new version of the group "demo" in this status; its ARN."""
+    cloud.sagemaker.create_model_package_group(ModelPackageGroupName="demo")
+
+    def new_version(status: str) -> str:
+        return cloud.sagemaker.create_model_package(
+            ModelPackageGroupName="demo",
+            InferenceSpecification={
+                "Containers": [{"Image": IMAGE_URI, "ModelDataUrl": MODEL_URL}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["application/json"],
+            },
+            ModelApprovalStatus=status,
+        )["ModelPackageArn"]
+
+    return new_version
+
+
+@pytest.fixture
+def inbox(cloud: Cloud) -> str:
+    """The approvals topic with an SQS queue subscribed, to read what was published; its URL."""
+    assert cloud.sns.create_topic(Name="demo-approvals")["TopicArn"] == TOPIC_ARN
+    queue_url = cloud.sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    queue_arn = cloud.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    cloud.sns.subscribe(TopicArn=TOPIC_ARN, Protocol="sqs", Endpoint=queue_arn)
+    return queue_url
+
+
+def published(cloud: Cloud, queue_url: str) -> list[dict[str, Any]]:
+    """The SNS notifications published so far."""
+    answer = cloud.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+    return [json.loads(message["Body"]) for message in answer.get("Messages", [])]
+
+
+def registered(cloud: Cloud, arn: str) -> None:
+    """RegisterModel's Registration artifact for this version."""
+    cloud.put_artifact(
+        REGISTRATION,
+        "registration.json",
+        {
+            "ModelPackageArn": arn,
+            "ModelPackageVersion": int(arn.rsplit("/", 1)[1]),
+            "TrainingJobName": JOB_NAME,
+            "ImageURI": IMAGE_URI,
+            "ModelDataUrl": MODEL_URL,
+        },
+    )
+
+
+def prod_event() -> dict:
+    """The DeployProd/DeployProdModel job event."""
+    return job_event(
+        PROD_TARGET,
+        inputs={"Registration": REGISTRATION},
+        outputs={"ProdDeployment": PROD_DEPLOYMENT},
+    )
+
+
+def serve(cloud: Cloud, arn: str, name: str = SERVED) -> None:
+    """demo-prod in service on a model made from this version, as an earlier deployment left it."""
+    cloud.sagemaker.create_model(
+        ModelName=name, Containers=[{"ModelPackageName": arn}], ExecutionRoleArn=ROLE_ARN
+    )
+    cloud.sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InitialInstanceCount": 3,
+                "InstanceType": "ml.c5.large",
+            }
+        ],
+    )
+    cloud.sagemaker.create_endpoint(EndpointName="demo-prod", EndpointConfigName=name)
+
+
+def registry_event(arn: str, status: str) -> dict[str, Any]:
+    """The captured Model Package State Change, as ModelPackageStateRule delivers it for a
+    version of this group that changed to this status."""
+    captured = load_event("sagemaker_model_package_state_change.json")
+    captured["region"] = "us-east-1"
+    captured["resources"] = [arn]
+    captured["detail"].update(
+        {
+            "ModelPackageGroupName": "demo",
+            "ModelPackageVersion": int(arn.rsplit("/", 1)[1]),
+            "ModelPackageArn": arn,
+            "ModelApprovalStatus": status,
+        }
+    )
+    return captured
+
+
+@pytest.fixture
+def endpoint_updates(deploy_model: ModuleType) -> Iterator[list[dict[str, Any]]]:
+    """moto 5.2.1 has no UpdateEndpoint: answer it as SageMaker does and keep the requests (the
+    endpoint in moto stays on its configuration)."""
+    sent: list[dict[str, Any]] = []
+
+    def keep(params: dict[str, Any], **_: Any) -> None:
+        sent.append(dict(params))
+
+    def answer(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return AWSResponse("", 200, {}, None), {"EndpointArn": f"{ARN}endpoint/demo-prod"}
+
+    events = deploy_model.SAGEMAKER.meta.events
+    events.register("before-parameter-build.sagemaker.UpdateEndpoint", keep)
+    events.register_first("before-call.sagemaker.UpdateEndpoint", answer)
+    yield sent
+    events.unregister("before-parameter-build.sagemaker.UpdateEndpoint", keep)
+    events.unregister("before-call.sagemaker.UpdateEndpoint", answer)
+
+
+def names(cloud: Cloud) -> tuple[set[str], set[str]]:
+    """The endpoint configurations and models in moto."""
+    configs = cloud.sagemaker.list_endpoint_configs()["EndpointConfigs"]
+    models = cloud.sagemaker.list_models()["Models"]
+    return {c["EndpointConfigName"] for c in configs}, {m["ModelName"] for m in models}
+
+
+@pytest.mark.parametrize("status", ["PendingManualApproval", "Rejected"])
+def test_prod_refuses_a_version_that_is_not_approved(
+    deploy_model, cloud, pipeline, register, status
+):
+    # GIVEN the version this execution registered, not Approved
+    arn = register(status)
+    registered(cloud, arn)
+    pipeline.expect_failure()
+    # WHEN DeployProd runs
+    deploy_model.handler(prod_event(), None)
+    # THEN it fails naming the version and its status, and creates nothing
+    assert pipeline.message == (
+        f"model package {arn} (version 1) is {status}, not Approved: "
+        "only Approved versions are deployed"
+    )
+    assert names(cloud) == (set(), set())
+    assert cloud.sagemaker.list_endpoints()["Endpoints"] == []
+
+
+def test_prod_deploys_an_approved_version_from_its_package(
+    deploy_model, cloud, pipeline, register, capsys
+):
+    # GIVEN an Approved version and no prod endpoint yet
+    arn = register("Approved")
+    registered(cloud, arn)
+    pipeline.expect_success()
+    # WHEN DeployProd runs
+    deploy_model.handler(prod_event(), None)
+    # THEN prod's model is made from the package (as SageMaker's deploy-from-registry has it)
+    model = cloud.sagemaker.describe_model(ModelName=PROD_NEW)
+    assert model["Containers"] == [
+        {"ModelPackageName": arn, "Environment": {MODEL_NAME_ENV: PROD_NEW}}
+    ]
+    assert "PrimaryContainer" not in model or not model["PrimaryContainer"]
+    config = cloud.sagemaker.describe_endpoint_config(EndpointConfigName=PROD_NEW)
+    variant = config["ProductionVariants"][0]
+    assert (variant["ModelName"], variant["InstanceType"], variant["InitialInstanceCount"]) == (
+        PROD_NEW,
+        "ml.m5.xlarge",
+        2,
+    )
+    assert cloud.sagemaker.describe_endpoint(EndpointName="demo-prod")["EndpointConfigName"] == (
+        PROD_NEW
+    )
+    # ... the version is a tag of what was made, and deployment.json names it
+    tags = cloud.sagemaker.list_tags(ResourceArn=model["ModelArn"])["Tags"]
+    assert {"Key": "model-package-version", "Value": "1"} in tags
+    assert cloud.read_artifact(PROD_DEPLOYMENT, "deployment.json") == {
+        "EndpointName": "demo-prod",
+        "EndpointConfigName": PROD_NEW,
+        "ModelName": PROD_NEW,
+        "ModelDataUrl": MODEL_URL,
+        "ImageURI": IMAGE_URI,
+        "TrainingJobName": JOB_NAME,
+        "Environment": "prod",
+        "ModelPackageArn": arn,
+    }
+    assert pipeline.summary_text == (
+        f"Creating endpoint demo-prod with {PROD_NEW} (version 1, {arn}); "
+        "removed 0 old configuration(s)/model(s)"
+    )
+    assert_no_secrets(cloud, capsys.readouterr().out)
+
+
+def test_prod_already_serving_the_version_is_kept(deploy_model, cloud, pipeline, register):
+    # GIVEN prod already on the Approved version (the registry rule deployed it first)
+    arn = register("Approved")
+    registered(cloud, arn)
+    serve(cloud, arn)
+    pipeline.expect_success()
+    # WHEN DeployProd runs
+    deploy_model.handler(prod_event(), None)
+    # THEN nothing is made, and deployment.json names what serves it
+    assert names(cloud) == ({SERVED}, {SERVED})
+    assert pipeline.summary_text == f"demo-prod already serves version 1 ({SERVED})"
+    deployment = cloud.read_artifact(PROD_DEPLOYMENT, "deployment.json")
+    assert (deployment["EndpointConfigName"], deployment["ModelName"]) == (SERVED, SERVED)
+
+
+def test_rejecting_the_served_version_rolls_prod_back_to_the_older_approved_one(
+    deploy_model, cloud, register, inbox, endpoint_updates
+):
+    # GIVEN Approved versions, prod serving the newest, which is then rejected (the oldest one is
+    # there to tell the newest remaining from the first: ListModelPackages sorts ascending)
+    _oldest, older, newer = register("Approved"), register("Approved"), register("Approved")
+    serve(cloud, newer)
+    cloud.sagemaker.update_model_package(ModelPackageArn=newer, ModelApprovalStatus="Rejected")
+    # WHEN the registry rule delivers the change
+    deploy_model.handler(registry_event(newer, "Rejected"), None)
+    # THEN prod is pointed at a new configuration whose model is the older version's package,
+    # on the instances prod has now
+    assert endpoint_updates == [{"EndpointName": "demo-prod", "EndpointConfigName": PROD_NEW}]
+    model = cloud.sagemaker.describe_model(ModelName=PROD_NEW)
+    assert model["Containers"][0]["ModelPackageName"] == older
+    variant = cloud.sagemaker.describe_endpoint_config(EndpointConfigName=PROD_NEW)[
+        "ProductionVariants"
+    ][0]
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.c5.large", 3)
+    # ... the rejected version's model stays until pruned, and the topic hears of the move
+    assert names(cloud) == ({SERVED, PROD_NEW}, {SERVED, PROD_NEW})
+    [notice] = published(cloud, inbox)
+    assert notice["Subject"] == "demo: prod moving to version 2"
+    assert notice["Message"] == (
+        "Version 3 (Rejected) changed, so demo-prod is updating to the newest Approved "
+        f"version, 2 ({older}), as configuration {PROD_NEW}."
+    )
+
+
+def test_with_no_approved_version_left_prod_stays_and_the_topic_hears_why(
+    deploy_model, cloud, register, inbox
+):
+    # GIVEN prod serving the only Approved version, which is then rejected
+    only = register("Approved")
+    serve(cloud, only)
+    cloud.sagemaker.update_model_package(ModelPackageArn=only, ModelApprovalStatus="Rejected")
+    # WHEN the registry rule delivers the change
+    deploy_model.handler(registry_event(only, "Rejected"), None)
+    # THEN prod is untouched, nothing is deleted, and the topic says what to do
+    assert cloud.sagemaker.describe_endpoint(EndpointName="demo-prod")["EndpointConfigName"] == (
+        SERVED
+    )
+    assert names(cloud) == ({SERVED}, {SERVED})
+    [notice] = published(cloud, inbox)
+    assert notice["Subject"] == "demo: no Approved model version left"
+    assert notice["Message"] == (
+        "Version 1 (Rejected) changed and the model package group demo holds no Approved "
+        "version, so demo-prod is left as it is (nothing was deleted). Approve a version to "
+        "deploy it: python -m scripts.registry approve VERSION"
+    )
+
+
+def test_prod_already_on_the_newest_approved_version_is_left_alone(
+    deploy_model, cloud, register, inbox
+):
+    # GIVEN prod serving the newest Approved version, and a newer version rejected at review
+    served = register("Approved")
+    serve(cloud, served)
+    rejected = register("PendingManualApproval")
+    cloud.sagemaker.update_model_package(ModelPackageArn=rejected, ModelApprovalStatus="Rejected")
+    # WHEN the registry rule delivers that change (and again: SageMaker may send it twice)
+    for _ in range(2):
+        deploy_model.handler(registry_event(rejected, "Rejected"), None)
+    # THEN nothing is made (moto has no UpdateEndpoint: an update would fail the call) and
+    # nobody is told anything
+    assert names(cloud) == ({SERVED}, {SERVED})
+    assert published(cloud, inbox) == []
+
+
+def test_the_first_approval_creates_prod_on_the_templates_instances(
+    deploy_model, cloud, register, inbox
+):
+    # GIVEN no prod endpoint yet, and a version approved in the registry
+    arn = register("Approved")
+    # WHEN the registry rule delivers the change
+    deploy_model.handler(registry_event(arn, "Approved"), None)
+    # THEN prod is created from the package on PROD_INSTANCE_TYPE x PROD_INSTANCE_COUNT
+    assert cloud.sagemaker.describe_endpoint(EndpointName="demo-prod")["EndpointConfigName"] == (
+        PROD_NEW
+    )
+    variant = cloud.sagemaker.describe_endpoint_config(EndpointConfigName=PROD_NEW)[
+        "ProductionVariants"
+    ][0]
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 2)
+    assert (
+        cloud.sagemaker.describe_model(ModelName=PROD_NEW)["Containers"][0]["ModelPackageName"]
+        == arn
+    )
+    [notice] = published(cloud, inbox)
+    assert notice["Subject"] == "demo: prod moving to version 1"
+
+
+def test_an_event_of_another_group_is_refused(deploy_model, stub):
+    # GIVEN a change in another project's group (Stubber: no SageMaker call may follow)
+    stub(deploy_model.SAGEMAKER)
+    event = registry_event(f"{ARN}model-package/demo-v2/1", "Approved")
+    event["detail"]["ModelPackageGroupName"] = "demo-v2"
+    # WHEN DeployModel gets it THEN it refuses, naming the group
+    with pytest.raises(ValueError, match="group 'demo-v2', not 'demo'"):
+        deploy_model.handler(event, None)
