@@ -3,8 +3,8 @@
 moto enforces no IAM, so a missing permission would show up only on AWS, as an AccessDenied on
 the first request. `iam_recorder` (an autouse session fixture: tests/lambdas/conftest.py imports
 it, or `pytest -p tests.lambdas.iam_recorder`) hooks every boto3 client made during the session,
-keeps each call made from inside a Lambda's code (a frame of a `lambda_<folder>` module, as
-conftest.load_module names them), and at the end of the session fails unless the function's
+keeps each call made from inside a Lambda's code (a frame of a `lambdas.<folder>.app` module,
+as conftest.load_module imports them), and at the end of the session fails unless the function's
 role, resolved from templates/02-pipeline.yml, allows each call's action on the resource ARN
 built from its parameters.
 
@@ -97,9 +97,10 @@ def _buckets() -> dict[str, str]:
 def _calling_lambda() -> str | None:
     frame = sys._getframe(2)
     while frame is not None:
-        name = frame.f_globals.get("__name__", "")
-        if name.startswith("lambda_"):
-            return name.removeprefix("lambda_")
+        package, _, folder_app = frame.f_globals.get("__name__", "").partition(".")
+        folder, _, module = folder_app.partition(".")
+        if package == "lambdas" and module == "app":
+            return folder
         frame = frame.f_back
     return None
 
@@ -157,6 +158,12 @@ def _resource_arn(call: Call) -> str:
     if call.service in ("sagemaker", "sagemaker-runtime"):
         if "ResourceArn" in params:
             return params["ResourceArn"]
+        for parameter in ("ModelPackageName", "ModelPackageArn"):  # a version's ARN
+            if parameter in params:
+                return params[parameter]
+        if call.operation == "CreateModelPackage":  # authorized on the group
+            group = params["ModelPackageGroupName"].lower()
+            return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/{group}"
         for parameter, kind in SAGEMAKER_NAMES:
             if parameter in params:
                 return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{params[parameter].lower()}"
@@ -167,7 +174,11 @@ def _resource_arn(call: Call) -> str:
     if call.service == "sns":
         return params["TopicArn"]
     if call.service == "codepipeline":
+        if "pipelineName" in params:
+            return f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{params['pipelineName']}"
         return "*"  # the job id is not a resource
+    if call.service == "ecr":
+        return f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{params['repositoryName']}"
     raise AssertionError(f"{call}: iam_recorder cannot build the ARN of a {call.service} call")
 
 
