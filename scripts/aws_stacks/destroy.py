@@ -1,4 +1,5 @@
-"""Destroy: what the pipeline made in SageMaker, the buckets' contents, then both stacks."""
+"""Destroy: what the pipeline made in SageMaker, the model registry's versions, the buckets'
+contents, then both stacks."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def confirm(project: str, where: str) -> None:
             f"(make destroy PROJECT={project} CONFIRM=yes)"
         )
     answer = input(
-        f"Delete project {project}'s endpoints, models, bucket contents and both stacks "
+        f"Delete project {project}'s endpoints, models, model versions, bucket contents and "
+        "both stacks "
         f"({where})? Type the project name to go on: "
     )
     if answer.strip() != project:
@@ -85,6 +87,27 @@ def delete_pipeline_made(sagemaker: Any, project: str) -> None:
         print(f"{kind}: deleted {len(names)}" if names else f"{kind}: none left")
 
 
+def delete_model_versions(sagemaker: Any, project: str) -> None:
+    """Delete every version of the project's model package group: CloudFormation cannot delete
+    a group that still holds versions, so stack 2 would fail on it."""
+    try:
+        pages = sagemaker.get_paginator("list_model_packages").paginate(
+            ModelPackageGroupName=project
+        )
+        arns = [s["ModelPackageArn"] for page in pages for s in page["ModelPackageSummaryList"]]
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ValidationException":  # no such group
+            raise
+        arns = []
+    for arn in arns:
+        try:
+            sagemaker.delete_model_package(ModelPackageName=arn)
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ValidationException":  # already gone
+                raise
+    print(f"model versions: deleted {len(arns)}" if arns else "model versions: none left")
+
+
 def stack_buckets(cfn: Any, stack: dict[str, Any]) -> list[str]:
     """The buckets a stack names in its outputs or still holds as resources."""
     buckets = {v for k, v in stack_outputs(stack).items() if k.endswith("BucketName")}
@@ -126,7 +149,8 @@ def empty_bucket(s3: Any, bucket: str) -> int | None:
 
 
 def destroy(session: Any, project: str, yes: bool) -> None:
-    """After confirmation: SageMaker resources, bucket contents, then stack 2 and stack 1."""
+    """After confirmation: SageMaker resources and model versions, bucket contents, then stack 2
+    and stack 1."""
     where = whoami(session)
     print(f"project {project}: {where}")
     if not yes:
@@ -134,6 +158,7 @@ def destroy(session: Any, project: str, yes: bool) -> None:
     cfn, s3, sagemaker = (session.client(s) for s in ("cloudformation", "s3", "sagemaker"))
     delete_endpoints(sagemaker, project)
     delete_pipeline_made(sagemaker, project)
+    delete_model_versions(sagemaker, project)
     stacks = [stack_name(project, s) for s in reversed(SECTIONS)]
     found = [s for s in (describe_stack(cfn, name) for name in stacks) if s is not None]
     buckets = sorted({b for stack in found for b in stack_buckets(cfn, stack)})
