@@ -32,6 +32,8 @@ from localcloud.processes import ProcessRegistry
 from localcloud.routes import local_urls, read_api
 from localcloud.run_reports import save_report
 from localcloud.sagemaker import start_server as start_sagemaker
+from localcloud.sagemaker.layout import StateLayout
+from localcloud.sagemaker.model_registry import REGISTRY_FILE
 from localcloud.sagemaker_sdk import write_sdk_config
 from localcloud.stacks import (
     PIPELINE_TEMPLATE,
@@ -132,6 +134,10 @@ class LocalCloud:
             **write_sdk_config(self.state_dir, REGION, ACCOUNT_ID),
         }
         self._export_environment()
+        # The registry's versions point at objects in moto's S3, which a new cloud starts
+        # without, so the registry starts empty too (recovery.RESTART_NOTE); the local
+        # SageMaker keeps it on disk while this cloud runs.
+        (StateLayout(self.state_dir).sagemaker / REGISTRY_FILE).unlink(missing_ok=True)
         sagemaker = start_sagemaker(self.state_dir, self.credentials, host="127.0.0.1", port=0)
         self._stoppers.append(sagemaker.stop)
         edge.mount("sagemaker", sagemaker.handle)

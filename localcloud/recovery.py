@@ -23,9 +23,10 @@ CRASH_FILE = "last-crash.json"
 HEARTBEAT_SECONDS = 1.0
 RESTART_NOTE = (
     "A new local cloud starts from nothing: moto's buckets, stacks, images and roles and the "
-    "local SageMaker's training jobs, models and endpoints lived in the old cloud's memory and "
-    "processes and are gone; the stacks are created again and `up` runs the pipeline to train "
-    "and deploy again. Run reports (runs/) and logs in the state folder are kept."
+    "local SageMaker's training jobs, models, endpoints and model registry (whose versions "
+    "point at objects in the old buckets) lived in the old cloud and are gone; the stacks are "
+    "created again and `up` runs the pipeline to train and deploy again. Run reports (runs/) "
+    "and logs in the state folder are kept."
 )
 
 
