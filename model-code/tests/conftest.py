@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from tabular_container.estimators import build_model
 from tabular_container.hyperparameters import Hyperparameters
+from tabular_container.paths import SageMakerPaths
 from tabular_container.predictor import Predictor
 from tabular_container.schema import CATEGORICAL, NUMERIC, Column, Schema
 
@@ -55,3 +58,21 @@ def predictor(schema, make_frame) -> Predictor:
     rows = frame[list(schema.names)].to_numpy(dtype=object)
     model = build_model(Hyperparameters(), schema, len(rows)).fit(rows, frame["rings"])
     return Predictor(model, schema)
+
+
+@pytest.fixture
+def job(tmp_path, monkeypatch, make_frame):
+    """A SageMaker-shaped base directory with train and validation channels."""
+    paths = SageMakerPaths(tmp_path)
+    for channel, seed in (("train", 0), ("validation", 1)):
+        folder = paths.channel_dir(channel)
+        folder.mkdir(parents=True)
+        make_frame(rows=80, seed=seed).to_csv(folder / f"{channel}.csv", index=False)
+    config = {
+        name: {"ContentType": "text/csv", "TrainingInputMode": "File"}
+        for name in ("train", "validation")
+    }
+    paths.input_data_config_file.parent.mkdir(parents=True)
+    paths.input_data_config_file.write_text(json.dumps(config))
+    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))
+    return paths

@@ -11,26 +11,7 @@ import pytest
 from tabular_container import capacity, fitting
 from tabular_container.errors import UserError
 from tabular_container.hyperparameters import Hyperparameters
-from tabular_container.paths import SageMakerPaths
 from tabular_container.training import channel_dirs, main, train, write_failure
-
-
-@pytest.fixture
-def job(tmp_path, monkeypatch, make_frame):
-    """A SageMaker-shaped base directory with train and validation channels."""
-    paths = SageMakerPaths(tmp_path)
-    for channel, seed in (("train", 0), ("validation", 1)):
-        folder = paths.channel_dir(channel)
-        folder.mkdir(parents=True)
-        make_frame(rows=80, seed=seed).to_csv(folder / f"{channel}.csv", index=False)
-    config = {
-        name: {"ContentType": "text/csv", "TrainingInputMode": "File"}
-        for name in ("train", "validation")
-    }
-    paths.input_data_config_file.parent.mkdir(parents=True)
-    paths.input_data_config_file.write_text(json.dumps(config))
-    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))
-    return paths
 
 
 def set_hyperparameters(paths, **values):

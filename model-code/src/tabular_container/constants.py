@@ -27,6 +27,11 @@ DEFAULT_MAX_CHANNEL_BYTES = 10 * 10**9
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 METADATA_FORMAT = 1
+# The training data's Model Monitor baselines (baseline.py), in a folder of the model directory:
+# model.tar.gz carries them as baselines/statistics.json and baselines/constraints.json.
+BASELINE_DIR = "baselines"
+STATISTICS_FILE = "statistics.json"
+CONSTRAINTS_FILE = "constraints.json"
 
 # The media types `serve` reads and answers (codecs.py); the registry lists them for each version.
 JSON = "application/json"

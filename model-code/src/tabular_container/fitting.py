@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from tabular_container.artifacts import library_versions, save_model
+from tabular_container.baseline import DataProfile
 from tabular_container.capacity import (
     check_channel,
     check_memory,
@@ -185,25 +186,35 @@ def _predict_function(model: Pipeline) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def score_channel(
-    fitted: Fitted, source: TextChunks, hp: Hyperparameters, numbers: Collection[str] = ()
+    fitted: Fitted,
+    source: TextChunks,
+    hp: Hyperparameters,
+    numbers: Collection[str] = (),
+    profile: DataProfile | None = None,
 ) -> Score:
-    """Predict a channel chunk by chunk and score the predictions.
+    """Predict a channel chunk by chunk and score the predictions; `profile`, if given, takes
+    in each chunk's features too (the train channel's baselines, without a pass of their own).
 
     `numbers` are columns pandas may read as floats: the train channel's plain numeric ones
     (fitted.survey.plain_numbers); another channel's cells have not been checked yet.
     """
     predict = _predict_function(fitted.model)
 
-    def truth_and_prediction(chunk: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def features_truth_and_prediction(
+        chunk: pd.DataFrame,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         truth = target_array(
             chunk, hp.target, hp.problem_type, source.name, fitted.survey.whole_labels
         )
-        return truth, predict(feature_array(chunk, fitted.schema, source.name))
+        features = feature_array(chunk, fitted.schema, source.name)
+        return features, truth, predict(features)
 
     score = Score(hp.problem_type)
     chunks = source.chunks(fitted.chunk_rows, numbers)
-    for truth, predicted in map_in_order(truth_and_prediction, chunks):
+    for features, truth, predicted in map_in_order(features_truth_and_prediction, chunks):
         score.add(truth, predicted)
+        if profile is not None:
+            profile.add(features)
     return score
 
 
@@ -221,10 +232,11 @@ def fit_and_save(
         f"Trained {hp.estimator} ({hp.problem_type}) on {fitted.survey.rows} rows, "
         f"{len(fitted.schema.names)} features, in {seconds:.2f} s"
     )
+    profile = DataProfile(fitted.schema, fitted.survey.ranges)
     scores = {
-        name: score_channel(
-            fitted, source, hp, fitted.survey.plain_numbers if name == "train" else ()
-        )
+        name: score_channel(fitted, source, hp, fitted.survey.plain_numbers, profile)
+        if name == "train"
+        else score_channel(fitted, source, hp)
         for name, source in sources.items()
     }
     metrics = {name: score.figures() for name, score in scores.items()}
@@ -243,5 +255,6 @@ def fit_and_save(
     if hp.problem_type == CLASSIFICATION:
         metadata["classes"] = fitted.survey.classes.tolist()
     save_model(model_dir, fitted.model, metadata)
+    profile.write(model_dir)
     for channel, figures in metrics.items():
         print("\n".join(metric_lines(channel, figures)))

@@ -41,6 +41,8 @@ class _Column:
     tally: Tally = field(default_factory=Tally)
     padded: bool = False  # some cell reads as a number (or empty) only once stripped
     moments: Moments = field(default_factory=lambda: Moments(1))
+    low: float = np.inf  # the least and greatest number read (the baseline's bucket range)
+    high: float = -np.inf
     distinct: set[str] | None = field(default_factory=set)  # None once over MAX_CATEGORIES
 
     def add(self, chunk: pd.DataFrame) -> None:
@@ -55,6 +57,9 @@ class _Column:
         self.tally.add(chunk, self.name, read)
         self.padded = self.padded or read.padded.any()
         self.moments.add(read.values[:, None])  # a cell that is no number is NaN: left out
+        if not np.isnan(read.values).all():
+            self.low = min(self.low, float(np.nanmin(read.values)))
+            self.high = max(self.high, float(np.nanmax(read.values)))
 
     @property
     def numeric(self) -> bool:
@@ -80,6 +85,7 @@ class Survey:
     schema: Schema
     categories: list[np.ndarray]  # of each categorical feature, in model order, sorted
     moments: Moments  # of the numeric features, in model order
+    ranges: tuple[tuple[float, float], ...]  # (least, greatest) of each numeric feature, in order
     classes: np.ndarray | None  # classification: the sorted labels
     whole_labels: bool | None  # classification: whether the labels are whole numbers
     sample: pd.DataFrame  # the sampled rows, as text
@@ -193,6 +199,9 @@ def survey(
         schema=schema,
         categories=[np.unique(np.array(list(c.distinct), dtype=str)) for c in categorical],
         moments=Moments.side_by_side(numeric),
+        ranges=tuple(
+            (columns[c.name].low, columns[c.name].high) for c in schema.columns if c.kind == NUMERIC
+        ),
         classes=classes,
         whole_labels=whole_labels if problem_type == CLASSIFICATION else None,
         sample=sample.frame if sample.frame is not None else pd.DataFrame(columns=source.columns),
