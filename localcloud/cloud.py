@@ -256,6 +256,10 @@ class LocalCloud:
         # The registry's state changes go on the bus from now on (none before: stack creation).
         self.sagemaker.backend.set_event_sink(self.events.put_event)
         self._stoppers.append(lambda: self.sagemaker.backend.set_event_sink(None))
+        # So do the pipeline's execution, stage and action state changes (the rejected-approval
+        # rule reads them); an execution the cloud's stop abandons puts none on a stopped bus.
+        self.codepipeline.set_event_sink(self.events.put_event)
+        self._stoppers.append(lambda: self.codepipeline.set_event_sink(None))
         # PutEvents is local (moto's raises on the template's CodePipeline targets); moto keeps
         # EventBridge's other actions. S3's object writes are seen as moto answers them.
         self.edge.mount("events", local_events.api.handle, target_prefix="AWSEvents.PutEvents")

@@ -8,6 +8,7 @@ from typing import Any
 from localcloud.cfn import StackContext, TemplateError, resolve
 
 PIPELINE_TYPE = "AWS::CodePipeline::Pipeline"
+PIPELINE_VERSION = 1  # the local pipeline is never updated
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from localcloud.codepipeline.runner import (
     RunReport,
     StopRequest,
 )
+from localcloud.codepipeline.state_events import Event, EventEmitter, PipelineEvents
 from localcloud.constants import ACCOUNT_ID, REGION
 from localcloud.core.exceptions import ValidationException
 
@@ -118,6 +119,7 @@ class Execution:
         self.stop: StopRequest | None = None
         self.superseded_by: str | None = None
         self.snapshot = report.to_json()
+        self.published: dict[str, Any] | None = None  # the snapshot the last events described
         self.done = threading.Event()
 
     @property
@@ -176,7 +178,13 @@ class Execution:
             self.snapshot = snapshot
             self.pipeline.condition.notify_all()
         self.pipeline.on_change(snapshot)
+        self.publish(snapshot)
         self.observer(report)
+
+    def publish(self, snapshot: dict[str, Any]) -> None:
+        """Put on the bus the state changes since the last snapshot published."""
+        before, self.published = self.published, snapshot
+        self.pipeline.emit(lambda: self.pipeline.events.changes(before, snapshot))
 
     def abandoned(self) -> bool:
         """Whether a stop abandons the action in progress."""
@@ -193,12 +201,15 @@ class Pipeline:
         on_change: Callable[[dict[str, Any]], None],
         account_id: str,
         region: str,
+        emitter: EventEmitter,
     ) -> None:
         self.definition = definition
         self.services = services
         self.on_change = on_change
         self.account_id = account_id
         self.arn = f"arn:aws:codepipeline:{region}:{account_id}:{definition.name}"
+        self.events = PipelineEvents(definition, region)
+        self.emitter = emitter
         self.created = self.updated = time.time()
         self.caller_arn = f"arn:aws:iam::{account_id}:root"
         self.condition = threading.Condition()
@@ -213,6 +224,10 @@ class Pipeline:
         self._latest_in_stage: dict[str, str] = {}
         self._approvals: dict[str, Approval] = {}
         self._request_tokens: dict[str, str] = {}
+
+    def emit(self, events: Callable[[], list[Event]]) -> None:
+        """Put the state-change events `events` builds on the bus, about this pipeline."""
+        self.emitter.emit(events, [self.arn])
 
     # --- what the API reads ------------------------------------------------------------------
     def view(self) -> PipelineView:
@@ -261,6 +276,7 @@ class Pipeline:
             if client_request_token:
                 self._request_tokens[client_request_token] = execution.id
         self.on_change(execution.snapshot)
+        execution.publish(execution.snapshot)
         execution.start()
         return execution
 
@@ -273,6 +289,10 @@ class Pipeline:
                 raise PipelineExecutionNotStoppableException(execution_id, status)
             if execution.stop is not None and (execution.stop.abandon or not abandon):
                 raise DuplicatedStopRequestException(execution_id)
+            if execution.stop is None:
+                # Before the runner can see the stop, so that STOPPING precedes STOPPED.
+                snapshot = execution.snapshot
+                self.emit(lambda: self.events.stopping(snapshot, reason))
             execution.stop = StopRequest(abandon, reason)
             self.condition.notify_all()
 
@@ -409,6 +429,7 @@ class CodePipelineBackend:
     account_id: str = ACCOUNT_ID
     region: str = REGION
     pipelines: dict[str, Pipeline] = field(default_factory=dict)
+    emitter: EventEmitter = field(default_factory=EventEmitter)  # every pipeline's events
 
     def add_pipeline(
         self,
@@ -418,7 +439,9 @@ class CodePipelineBackend:
     ) -> Pipeline:
         """Serve a pipeline (the stack's, read from its template) whose actions run with
         `services`; `on_change` gets every whole snapshot of every execution."""
-        pipeline = Pipeline(definition, services, on_change, self.account_id, self.region)
+        pipeline = Pipeline(
+            definition, services, on_change, self.account_id, self.region, self.emitter
+        )
         self.pipelines[definition.name] = pipeline
         return pipeline
 

@@ -69,6 +69,7 @@ class StageRecord:
     seconds: float = 0.0
     actions: list[ActionRecord] = field(default_factory=list)
     manual_retries: int = 0
+    last_retry: float | None = None  # when RetryStageExecution last ran it again
 
 
 @dataclass
@@ -239,6 +240,7 @@ class PipelineRunner:
         keep: set[str] = set()
         if retry_mode is not None:
             record.manual_retries += 1
+            record.last_retry = time.time()
             if retry_mode == FAILED_ACTIONS:
                 keep = {a.action for a in record.actions if a.status == SUCCEEDED}
             self.report.retried += [a for a in record.actions if a.action not in keep]

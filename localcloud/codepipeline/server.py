@@ -12,6 +12,7 @@ from localcloud.background import HttpRequest, HttpResponse, HttpServer
 from localcloud.codepipeline.jobs import JobStore
 from localcloud.codepipeline.models import CodePipelineBackend
 from localcloud.codepipeline.responses import CodePipelineResponses
+from localcloud.codepipeline.state_events import EventSink
 from localcloud.constants import ACCOUNT_ID, REGION
 from localcloud.core.json_protocol import JsonProtocol, actions_of
 from localcloud.core.signing import Credentials, SignatureVerifier
@@ -28,6 +29,7 @@ class CodePipelineService:
         service = CodePipelineService(credentials)
         service.start()   # clients get AWS_ENDPOINT_URL_CODEPIPELINE=service.url
         service.pipelines.add_pipeline(definition, services_for)   # the stack's pipeline
+        service.set_event_sink(bus.put_event)   # state-change events, once the bus exists
         execution_id = service.start_execution("abalone-pipeline")
         ...
         service.stop()
@@ -60,6 +62,11 @@ class CodePipelineService:
         execution's ExecutionTrigger (e.g. `{"triggerType": "CloudWatchEvent", "triggerDetail":
         <rule ARN>}`), StartPipelineExecution's by default."""
         return self.pipelines.start_execution(pipeline_name, trigger).id
+
+    def set_event_sink(self, sink: EventSink | None) -> None:
+        """Where the executions' state-change events go from now on (None: dropped), as
+        `EventBus.put_event` takes them: (source, detail-type, detail, resources)."""
+        self.pipelines.emitter.sink = sink
 
     @property
     def url(self) -> str:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from localcloud.codepipeline.definition import Action, PipelineDefinition
+from localcloud.codepipeline.definition import PIPELINE_VERSION, Action, PipelineDefinition
 from localcloud.codepipeline.models import INBOUND, STOPPING, Pipeline, PipelineView, Transition
 from localcloud.codepipeline.runner import FAILED, IN_PROGRESS
 from localcloud.constants import REGION
 
-PIPELINE_VERSION = 1  # the local pipeline is never updated
 EXECUTION_TYPE = "STANDARD"
 
 
