@@ -169,7 +169,9 @@ def deploy_version(settings: Settings, target: Target, arn: str) -> Rollout | No
     """Point the endpoint at a registered version; None when it already serves it.
 
     EndpointBusy when the endpoint is being changed, checked before and, for a change that
-    started in between (the other deployer won), after: then what this call created is removed.
+    started in between (the other deployer won: the endpoint is busy, or already on another
+    configuration, when the call fails), after: then what this call created is removed, and a
+    retry finds out what the endpoint serves now.
     """
     endpoint = sagemaker_name(settings.project_name, target.env)
     described = describe_endpoint(SAGEMAKER, endpoint)
@@ -177,15 +179,21 @@ def deploy_version(settings: Settings, target: Target, arn: str) -> Rollout | No
         raise EndpointBusy(f"endpoint {endpoint} is {described['EndpointStatus']}")
     if described is not None and served_package(SAGEMAKER, endpoint) == arn:
         return None
+    before = None if described is None else described["EndpointConfigName"]
     current = config_in_use(endpoint)
     tags = [{"Key": "model-package-version", "Value": str(version_of(arn))}]
     try:
         return roll_out(settings, target, {"ModelPackageName": arn}, tags, current)
     except ClientError as err:
         now = describe_endpoint(SAGEMAKER, endpoint)
-        if now is None or now["EndpointStatus"] not in BUSY:
+        if now is None or (
+            now["EndpointStatus"] not in BUSY and now["EndpointConfigName"] == before
+        ):
             raise
-        raise EndpointBusy(f"endpoint {endpoint} is {now['EndpointStatus']}") from err
+        raise EndpointBusy(
+            f"endpoint {endpoint} was changed by another deployment meanwhile "
+            f"({now['EndpointStatus']}, {now['EndpointConfigName']})"
+        ) from err
 
 
 def roll_out(
