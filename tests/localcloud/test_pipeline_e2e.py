@@ -307,3 +307,25 @@ def _wait_for_message(sqs: Any, queue: str, subject: str, timeout: float = 120) 
             if subject in envelope.get("Subject", ""):
                 return str(envelope["Message"])
     raise AssertionError(f"no message about {subject!r} in {timeout} s")
+
+
+def test_a_rejected_approval_marks_the_runs_version_rejected_and_prod_stays(
+    cloud: LocalCloud, first_run: RunReport
+) -> None:
+    sagemaker = boto3.client("sagemaker")
+    prod_before = prod_config(cloud)
+    # WHEN a run's approval is rejected
+    report = cloud.run_pipeline(lambda stage, action, configuration: (False, "not this one"))
+    # THEN the run stops at the approval, its version is Rejected with the reason (CodePipeline's
+    # action-failed event, the template's rule, RecordApproval), and prod keeps its model
+    assert report.status == "Failed"
+    assert report.message.startswith("Approve/ApproveProd:"), report.message
+    arn = report.artifacts["Registration"]["ModelPackageArn"]
+    deadline = time.monotonic() + 60
+    described = sagemaker.describe_model_package(ModelPackageName=arn)
+    while described["ModelApprovalStatus"] != "Rejected" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        described = sagemaker.describe_model_package(ModelPackageName=arn)
+    assert described["ModelApprovalStatus"] == "Rejected"
+    assert "not this one" in described["ApprovalDescription"]
+    assert prod_config(cloud) == prod_before
