@@ -36,6 +36,13 @@ def _rule(**target: Any) -> dict[str, Any]:
     }
 
 
+def _attribute(logical_id: str, attribute: str) -> str:
+    """What !GetAtt <id>.Arn gives for the template's functions and roles."""
+    if logical_id.endswith("Function"):
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{logical_id}"
+    return f"arn:aws:iam::123456789012:role/{logical_id}"
+
+
 def test_the_pipeline_template_rules_are_read_with_their_names_and_targets() -> None:
     template = load_template(PIPELINE_TEMPLATE)
     context = StackContext(
@@ -44,10 +51,13 @@ def test_the_pipeline_template_rules_are_read_with_their_names_and_targets() -> 
         {"DataBucket": "data-bucket", "PipelineEventsRole": "role",
          "TrainingDataRule": "abalone-pipeline-TrainingDataRule-X", "SourceRule": "s"},
         exports={"p-ProjectName": "abalone", "p-RepositoryName": "abalone-model"},
-        get_att=lambda logical_id, attribute: f"arn:aws:iam::123456789012:role/{logical_id}",
+        get_att=_attribute,
     )  # fmt: skip
     stack = Stack(name="abalone-pipeline", template=template, context=context, outputs={})
     rules = {rule.name: rule for rule in rules_of([stack], CREATED)}
+    # ... the registry's and the approval's rules invoke their functions
+    registry = next(r for r in rules.values() if "ModelPackageStateRule" in r.name)
+    assert [t.arn for t in registry.targets] == [_attribute("DeployModelFunction", "Arn")]
     training = rules["abalone-pipeline-TrainingDataRule-X"]
     assert training.matches(
         EVENT
