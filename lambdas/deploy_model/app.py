@@ -301,8 +301,9 @@ def follow_registry(event: dict[str, Any], context: Any) -> None:
                     settings,
                     f"{settings.project_name}: prod not moved to version {version_of(arn)}",
                     f"{busy} for longer than this function may wait; {endpoint} was not moved "
-                    f"to version {version_of(arn)} ({arn}). Retry with "
-                    f"python -m scripts.registry approve {version_of(arn)}",
+                    f"to version {version_of(arn)} ({arn}). This invocation fails, so Lambda "
+                    "delivers the event again (twice at most); if prod is still not on it "
+                    "after that, run the pipeline again, or reject and approve the version",
                 )
                 raise
             logger.info("waiting for the endpoint", extra={"reason": str(busy)})
