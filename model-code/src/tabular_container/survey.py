@@ -1,8 +1,8 @@
 """The first pass over the train channel: what fitting needs to know before it reads the rows.
 
 Chunk by chunk, without keeping rows: the row count, which columns are numeric (data.Tally's
-rule, unless declared categorical), the numeric columns' mean and spread, the categories, the
-class labels, and a seeded sample of rows for the kernel basis.
+rule, unless declared categorical), the numeric columns' mean, spread and range, the categories,
+the class labels, and a seeded sample of rows for the kernel basis.
 """
 
 from __future__ import annotations
