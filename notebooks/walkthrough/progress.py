@@ -29,9 +29,10 @@ STAGE_NOTES = {
     "splits; a status Lambda follows it to the end.",
     "DeployDev": "Creates or updates the dev endpoint with the new model and waits for InService.",
     "Evaluate": "Sends the held-out test split through the dev endpoint: fails when the MSE is "
-    "over the threshold or worse than prod's.",
-    "Approve": "Waits for a person (SNS notification with the evaluation summary).",
-    "DeployProd": "Updates the prod endpoint in place with the approved model.",
+    "over the threshold or worse than prod's; else registers the model as a registry version.",
+    "Approve": "Waits for a person (SNS notification with the evaluation summary); the answer "
+    "becomes the version's status.",
+    "DeployProd": "Updates the prod endpoint in place with the Approved version's model.",
 }
 
 
