@@ -179,8 +179,8 @@ def deploy_version(settings: Settings, target: Target, arn: str) -> Rollout | No
         raise EndpointBusy(f"endpoint {endpoint} is {described['EndpointStatus']}")
     if described is not None and served_package(SAGEMAKER, endpoint) == arn:
         return None
-    before = None if described is None else described["EndpointConfigName"]
-    current = config_in_use(endpoint)
+    # The answer in hand, not a new one: the other deployer may have started since.
+    current = before = updatable_config(endpoint, described)
     tags = [{"Key": "model-package-version", "Value": str(version_of(arn))}]
     try:
         return roll_out(settings, target, {"ModelPackageName": arn}, tags, current)
@@ -392,7 +392,11 @@ def version_name(project: str, env: str, now: datetime) -> str:
 
 def config_in_use(endpoint: str) -> str | None:
     """The endpoint's configuration, None if it does not exist; fail if it cannot be updated now."""
-    described = describe_endpoint(SAGEMAKER, endpoint)
+    return updatable_config(endpoint, describe_endpoint(SAGEMAKER, endpoint))
+
+
+def updatable_config(endpoint: str, described: dict[str, Any] | None) -> str | None:
+    """config_in_use of a DescribeEndpoint answer already in hand (None: no such endpoint)."""
     if described is None:
         return None
     status = described["EndpointStatus"]

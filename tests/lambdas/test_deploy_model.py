@@ -677,3 +677,38 @@ def test_an_event_of_another_group_is_refused(deploy_model, stub):
     # WHEN DeployModel gets it THEN it refuses, naming the group
     with pytest.raises(ValueError, match="group 'demo-v2', not 'demo'"):
         deploy_model.handler(event, None)
+
+
+def test_deployprod_waits_when_the_registry_rule_starts_prods_update_first(
+    deploy_model, cloud, pipeline, register
+):
+    # GIVEN prod in service on an older version, and the newer one this execution registered
+    older, newer = register("Approved"), register("Approved")
+    serve(cloud, older)
+    registered(cloud, newer)
+    # ... and the registry rule's DeployModel starting prod's update right after DeployProd
+    # first looked (every later DescribeEndpoint says Updating; UpdateEndpoint is refused)
+    looks = []
+
+    def racing(parsed: dict[str, Any], **_: Any) -> None:
+        looks.append(parsed.get("EndpointStatus"))
+        if len(looks) > 1:
+            parsed["EndpointStatus"] = "Updating"
+
+    def refused(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        error = {"Code": "ValidationException", "Message": "Cannot update in-progress endpoint"}
+        return AWSResponse("", 400, {}, None), {"Error": error}
+
+    events = deploy_model.SAGEMAKER.meta.events
+    events.register("after-call.sagemaker.DescribeEndpoint", racing)
+    events.register_first("before-call.sagemaker.UpdateEndpoint", refused)
+    pipeline.expect_continuation()
+    try:
+        # WHEN DeployProd runs
+        deploy_model.handler(prod_event(), None)
+    finally:
+        events.unregister("after-call.sagemaker.DescribeEndpoint", racing)
+        events.unregister("before-call.sagemaker.UpdateEndpoint", refused)
+    # THEN it waits (a continuation) instead of failing, and leaves nothing of its own behind
+    assert "deploying version 2 when it is InService" in pipeline.summary_text
+    assert names(cloud) == ({SERVED}, {SERVED})
