@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import tarfile
@@ -437,7 +438,7 @@ def test_instance_that_cannot_start_again_fails_the_endpoint_with_the_reason(
     endpoint, _ = start_endpoint(cloud, model_name)
     assert cloud.wait_endpoint_settled(endpoint)["EndpointStatus"] == "InService"
     for path in (endpoint_dir(cloud, endpoint) / "0001" / "model").iterdir():
-        path.unlink()
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
 
     # WHEN its serve process is killed, so every replacement fails to load the model
     _kill_instance(cloud, endpoint)
