@@ -195,6 +195,13 @@ class PipelineRunner:
         self.report = report
         self._artifacts: dict[str, dict[str, str]] = {}
         self._revision = ""
+        # (stage, action) -> the namespace its output variables are found under
+        self._namespaces = {
+            (stage.name, action.name): action.namespace
+            for stage in definition.stages
+            for action in stage.actions
+            if action.namespace
+        }
 
     def run(self, first_stage: int = 0, retry_mode: str | None = None) -> RunReport:
         """Run the stages in order until one does not succeed, the execution is stopped or
@@ -404,23 +411,15 @@ class PipelineRunner:
     def _configuration(self, action: Action) -> dict[str, Any]:
         """The action's configuration with this execution's variables resolved."""
         namespaces = {
-            done.namespace: found.output_variables
+            self._namespaces[(stage.name, found.action)]: found.output_variables
             for stage in self.report.stages
             for found in stage.actions
-            if found.status == SUCCEEDED
-            for done in self._actions_named(stage.name, found.action)
-            if done.namespace
+            if found.status == SUCCEEDED and (stage.name, found.action) in self._namespaces
         }
         try:
             return resolve_configuration(action.configuration, self.report.execution_id, namespaces)
         except UnresolvedVariable as unresolved:
             raise ActionFailed(str(unresolved)) from None
-
-    def _actions_named(self, stage: str, action: str) -> list[Action]:
-        index = self.definition.stage_index(stage)
-        if index is None:
-            return []
-        return [a for a in self.definition.stages[index].actions if a.name == action]
 
     def _approval(self, action: Action, record: ActionRecord) -> str:
         configuration = self._configuration(action)
