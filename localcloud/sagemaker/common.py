@@ -30,6 +30,7 @@ class Settings:
     drain_timeout: float = 60.0  # seconds an old serve process may finish requests after an update
     replacement_attempts: int = 3  # starts of a new instance after one dies, before Failed
     replacement_backoff: float = 0.5  # seconds before the first restart; doubles each attempt
+    capture_flush_seconds: float = 1.0  # how often captured records are written to S3
 
 
 def arn(kind: str, name: str) -> str:

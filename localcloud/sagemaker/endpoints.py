@@ -18,6 +18,7 @@ from typing import Any
 
 from localcloud.constants import ACCOUNT_ID, REGION
 from localcloud.processes import ProcessRegistry
+from localcloud.sagemaker.capture import CaptureWriter
 from localcloud.sagemaker.clients import AwsClients
 from localcloud.sagemaker.common import FAILURE_REASON_LIMIT, Settings, arn
 from localcloud.sagemaker.exceptions import (
@@ -42,6 +43,7 @@ from localcloud.sagemaker.storage import S3Storage
 from localcloud.sagemaker.store import Kind, ResourceStore
 from localcloud.sagemaker.tags import TagStore
 
+DEFAULT_CONTENT_TYPE = "application/octet-stream"  # a body sent or answered without a type
 ENDPOINT = Kind(
     "endpoint",
     "endpoint",
@@ -235,8 +237,17 @@ class Endpoints:
         """A new deployment, registered as the endpoint's pending one (caller holds the lock)."""
         endpoint.deployments_started += 1
         base_dir = self._layout.endpoint_dir(endpoint.name) / f"{endpoint.deployments_started:04d}"
+        capture = None
+        if config.capture is not None:
+            capture = CaptureWriter(
+                config.capture,
+                self._storage,
+                endpoint.name,
+                config.variant["VariantName"],
+                self._settings.capture_flush_seconds,
+            )
         deployment = Deployment(
-            endpoint.name, base_dir, config, model, self._registry, self._clients
+            endpoint.name, base_dir, config, model, self._registry, self._clients, capture
         )
         endpoint.pending = deployment
         return deployment
@@ -342,11 +353,18 @@ class Endpoints:
 
     # --- runtime ---------------------------------------------------------------------------
     def invoke(
-        self, name: str, body: bytes, headers: dict[str, str], received: float
+        self,
+        name: str,
+        body: bytes,
+        headers: dict[str, str],
+        received: float,
+        inference_id: str | None = None,
     ) -> Invocation:
         """InvokeEndpoint: forward to the serving deployment; errors as SageMaker Runtime's.
 
-        `received` is when the request arrived (`time.perf_counter()`), for OverheadLatency.
+        `received` is when the request arrived (`time.perf_counter()`), for OverheadLatency. An
+        answered request is captured (inside the deployment's traffic count, so a retiring
+        deployment writes it before it stops) when the endpoint config asks for capture.
         """
         endpoint = self.store.find(name)
         if endpoint is None:
@@ -356,6 +374,12 @@ class Endpoints:
         try:
             try:
                 status, answer_headers, answer = deployment.forward(body, headers)
+                if status < 400 and deployment.capture is not None:
+                    deployment.capture.record(
+                        (headers.get("Content-Type", DEFAULT_CONTENT_TYPE), body),
+                        (answer_headers.get("content-type", DEFAULT_CONTENT_TYPE), answer),
+                        inference_id,
+                    )
             finally:
                 deployment.release()
         except NoInstance:  # never reached a container: not an invocation

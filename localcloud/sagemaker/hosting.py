@@ -9,6 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from localcloud.sagemaker.capture import CapturePolicy
 from localcloud.sagemaker.common import arn
 from localcloud.sagemaker.containers import check_environment
 from localcloud.sagemaker.exceptions import ValidationException
@@ -78,6 +79,7 @@ class EndpointConfig:
 
     name: str
     request: dict[str, Any]
+    capture: CapturePolicy | None = None
     created: float = field(default_factory=time.time)
 
     @property
@@ -185,7 +187,7 @@ class Hosting:
             raise ValidationException(f"Could not find model data at {url}.") from error
 
     def create_endpoint_config(self, params: dict[str, Any]) -> EndpointConfig:
-        """CreateEndpointConfig: one production variant whose model exists."""
+        """CreateEndpointConfig: one production variant whose model exists, capture checked."""
         variants = params.get("ProductionVariants") or []
         if len(variants) != 1:
             raise ValidationException(
@@ -193,5 +195,6 @@ class Hosting:
                 f"configuration; got {len(variants)}"
             )
         self.models.get(variants[0]["ModelName"])
-        config = EndpointConfig(params["EndpointConfigName"], params)
+        capture = CapturePolicy.from_config(params.get("DataCaptureConfig"))
+        config = EndpointConfig(params["EndpointConfigName"], params, capture)
         return self.endpoint_configs.add(config, params.get("Tags", []))

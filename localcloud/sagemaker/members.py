@@ -4,7 +4,7 @@ botocore's model lists every member a SageMaker action takes; the local SageMake
 part of them. A request that sets any other member, or a value the local SageMaker cannot
 honour (a second instance, network isolation, Pipe mode), is refused with a ValidationException
 naming it, so nothing is accepted and silently ignored. Checked after botocore's model, before
-any work. `DataCaptureConfig` is the monitoring issue's: taken as given for now.
+any work.
 """
 
 from __future__ import annotations
@@ -253,8 +253,7 @@ MEMBERS: dict[str, Table] = {
 _INVOCATION: Table = {
     member: USED for member in ("EndpointName", "Body", "ContentType", "Accept", "CustomAttributes")
 }
-# Taken for data capture's inferenceId, which the monitoring issue makes real.
-_INVOCATION["InferenceId"] = USED
+_INVOCATION["InferenceId"] = USED  # data capture's eventMetadata.inferenceId
 RUNTIME_MEMBERS: dict[str, Table] = {
     "InvokeEndpoint": _INVOCATION,
     "InvokeEndpointWithResponseStream": _INVOCATION,

@@ -195,4 +195,6 @@ def _invoke(backend: LocalSageMaker, params: Mapping[str, Any], received: float)
     forwarded = {
         wire: params[member] for member, wire in FORWARDED_HEADERS.items() if member in params
     }
-    return backend.endpoints.invoke(params["EndpointName"], params["Body"], forwarded, received)
+    return backend.endpoints.invoke(
+        params["EndpointName"], params["Body"], forwarded, received, params.get("InferenceId")
+    )

@@ -21,6 +21,7 @@ import urllib3
 
 from localcloud.background import free_port
 from localcloud.processes import ProcessRegistry, Program
+from localcloud.sagemaker.capture import CaptureWriter
 from localcloud.sagemaker.clients import AwsClients
 from localcloud.sagemaker.common import FAILURE_REASON_LIMIT, Settings
 from localcloud.sagemaker.containers import program_environment
@@ -113,8 +114,10 @@ class Deployment:
         model: Model,
         registry: ProcessRegistry,
         clients: AwsClients,
+        capture: CaptureWriter | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.capture = capture
         self.base_dir = base_dir
         self._clients = clients
         self.config = config
@@ -316,9 +319,11 @@ class Deployment:
             program.send_stop()
 
     def stop(self) -> None:
-        """Stop the serve process (waits for it) and close its connections."""
+        """Stop the serve process (waits for it), close its connections, write its capture."""
         self.send_stop()
         instance, self.instance = self.instance, None
         if instance is not None:
             instance.program.stop()
             instance.close()
+        if self.capture is not None:
+            self.capture.close()

@@ -29,6 +29,11 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def _encryption(kms_key_id: str) -> dict[str, str]:
+    """The request members that encrypt an object with a KMS key (SSE-KMS), if one is given."""
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
+
+
 class S3Storage:
     """Transfers through the shared S3 client."""
 
@@ -75,17 +80,16 @@ class S3Storage:
     def upload_file(self, path: Path, uri: str, kms_key_id: str = "") -> None:
         """Put one file at an s3:// URI, encrypted with the KMS key when one is given (SSE-KMS)."""
         bucket, key = parse_s3_uri(uri)
-        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
         try:
-            self.client.upload_file(str(path), bucket, key, ExtraArgs=extra)
+            self.client.upload_file(str(path), bucket, key, ExtraArgs=_encryption(kms_key_id))
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"Could not upload {uri}: {error}") from error
 
-    def put_bytes(self, body: bytes, uri: str) -> None:
-        """Put one object at an s3:// URI."""
+    def put_bytes(self, body: bytes, uri: str, kms_key_id: str = "") -> None:
+        """Put one object at an s3:// URI, encrypted with the KMS key when one is given."""
         bucket, key = parse_s3_uri(uri)
         try:
-            self.client.put_object(Bucket=bucket, Key=key, Body=body)
+            self.client.put_object(Bucket=bucket, Key=key, Body=body, **_encryption(kms_key_id))
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"Could not upload {uri}: {error}") from error
 

@@ -6,6 +6,8 @@ only, and one training job's model is shared by every endpoint test.
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 import time
 import uuid
@@ -31,6 +33,7 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/sagemaker-execution"
 BUCKET = "abalone-data"
 VALIDATION_MSE = r"validation:mse=([0-9.eE+-]+);"
 NO_RETRIES = Config(retries={"total_max_attempts": 1}, read_timeout=30)
+ROWS = 5
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
@@ -73,6 +76,29 @@ def container_processes(base_dir: Path) -> dict[int, dict[str, str]]:
 def unique(prefix: str) -> str:
     """A resource name no other test uses."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def invoke(cloud: Cloud, endpoint: str, body: str | bytes, content_type: str, **kw: Any) -> Any:
+    """InvokeEndpoint, returning (body text, response)."""
+    response = cloud.runtime.invoke_endpoint(
+        EndpointName=endpoint, Body=body, ContentType=content_type, **kw
+    )
+    return response["Body"].read().decode(), response
+
+
+def csv_body(rows: list[dict[str, Any]], header: bool) -> str:
+    """Records as CSV, with or without the header row."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def endpoint_dir(cloud: Cloud, name: str) -> Path:
+    """Where the endpoint's deployments live."""
+    return cloud.state_dir / "sagemaker" / "endpoints" / name
 
 
 @dataclass(frozen=True)
@@ -149,11 +175,12 @@ class Cloud:
         )
 
     def create_endpoint_config(
-        self, name: str, model_name: str, variant: str = "AllTraffic"
+        self, name: str, model_name: str, variant: str = "AllTraffic", **request: Any
     ) -> None:
-        """CreateEndpointConfig with one variant."""
+        """CreateEndpointConfig with one variant (and the request's other members)."""
         self.sagemaker.create_endpoint_config(
             EndpointConfigName=name,
+            **request,
             ProductionVariants=[
                 {
                     "VariantName": variant,
@@ -165,10 +192,12 @@ class Cloud:
         )
 
 
-def start_endpoint(cloud: Cloud, model_name: str, variant: str = "AllTraffic") -> tuple[str, str]:
+def start_endpoint(
+    cloud: Cloud, model_name: str, variant: str = "AllTraffic", **config_request: Any
+) -> tuple[str, str]:
     """(endpoint, config) for a new endpoint on `model_name` (CreateEndpoint sent, not settled)."""
     config, endpoint = unique("config"), unique("endpoint")
-    cloud.create_endpoint_config(config, model_name, variant)
+    cloud.create_endpoint_config(config, model_name, variant, **config_request)
     cloud.sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
     return endpoint, config
 
@@ -253,3 +282,14 @@ def model_name(cloud: Cloud, model_data_url: str) -> str:
     name = unique("abalone-model")
     cloud.create_model(name, model_data_url)
     return name
+
+
+@pytest.fixture(scope="module")
+def rows(abalone_splits: Path) -> list[dict[str, Any]]:
+    """A few held-out records as raw features (no target)."""
+    with (abalone_splits / "test" / "test.csv").open() as stream:
+        records = list(csv.DictReader(stream))[:ROWS]
+    return [
+        {key: value if key == "sex" else float(value) for key, value in r.items() if key != "rings"}
+        for r in records
+    ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -14,7 +13,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,27 +23,19 @@ from tests.localcloud.sagemaker.conftest import (
     BUCKET,
     IMAGE_URI,
     REGISTRY,
+    ROWS,
     Cloud,
     container_processes,
+    csv_body,
+    endpoint_dir,
     error_of,
+    invoke,
     start_endpoint,
     unique,
     wait_for,
 )
 
 ARN_PREFIX = "arn:aws:sagemaker:us-east-1:123456789012"
-ROWS = 5
-
-
-@pytest.fixture(scope="module")
-def rows(abalone_splits: Path) -> list[dict[str, Any]]:
-    """A few held-out records as raw features (no target)."""
-    with (abalone_splits / "test" / "test.csv").open() as stream:
-        records = list(csv.DictReader(stream))[:ROWS]
-    return [
-        {key: value if key == "sex" else float(value) for key, value in r.items() if key != "rings"}
-        for r in records
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -60,29 +50,6 @@ def broken_model_url(cloud: Cloud) -> str:
     key = "models/broken/output/model.tar.gz"
     cloud.s3.put_object(Bucket=BUCKET, Key=key, Body=buffer.getvalue())
     return f"s3://{BUCKET}/{key}"
-
-
-def invoke(cloud: Cloud, endpoint: str, body: str | bytes, content_type: str, **kw: Any) -> Any:
-    """InvokeEndpoint, returning (body text, response)."""
-    response = cloud.runtime.invoke_endpoint(
-        EndpointName=endpoint, Body=body, ContentType=content_type, **kw
-    )
-    return response["Body"].read().decode(), response
-
-
-def csv_body(rows: list[dict[str, Any]], header: bool) -> str:
-    """Records as CSV, with or without the header row."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    if header:
-        writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
-def endpoint_dir(cloud: Cloud, name: str) -> Path:
-    """Where the endpoint's deployments live."""
-    return cloud.state_dir / "sagemaker" / "endpoints" / name
 
 
 # --- lifecycle ---------------------------------------------------------------------------------
