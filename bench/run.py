@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from bench import lambdas, serving, training
+from bench import lambdas, monitoring, serving, training
 from bench.cloud import ENDPOINT, gateway_overhead, local_cloud, pipeline_figures
 from bench.fuzz import fuzz, poster
 from bench.hardening import kill_a_worker_under_load, kill_the_instance_under_load
@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         results["lambdas"] = lambdas.measure(args.dist, args.import_repeats)
         print("bench: train on 1x, 10x, 100x abalone and a 200 MB CSV", flush=True)
         results["training"] = training.measure(work)
+        results["monitoring"] = monitoring.measure(work)
         print("bench: training the model, then ours against classic", flush=True)
         base, splits = serving.train(work)
         results["serving"] = serving.run(base, splits, args.seconds, args.rounds)
