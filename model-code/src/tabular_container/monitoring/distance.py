@@ -20,7 +20,6 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy import stats
 
 SIMPLE, ROBUST = "Simple", "Robust"
 LINFINITY, CHI_SQUARED = "LInfinity", "ChiSquared"
@@ -77,6 +76,8 @@ def categorical_distance(
         keep = expected > 0
         if keep.sum() < 2:
             return 1.0
+        from scipy import stats  # a second and a half to import: only for this method
+
         return float(stats.chisquare(observed[keep], expected[keep]).pvalue)
     linf = max(abs(baseline.get(key, 0) / n - current.get(key, 0) / m) for key in keys)
     return _robust(linf, n, m, method)
