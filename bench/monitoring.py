@@ -190,7 +190,8 @@ def summary(results: dict[str, Any]) -> list[str]:
     target = results["target_data_quality_seconds"]
     verdict = "met" if target["met"] else "MISSED"
     lines.append(
-        f"monitor_data_quality_100k_seconds: {target['value']:g} ({target['target']}) {verdict}"
+        f"monitor_data_quality_seconds ({results['records']:,} records): {target['value']:g} "
+        f"({target['target']} for {RECORDS:,}) {verdict}"
     )
     return lines
 
