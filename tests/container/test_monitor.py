@@ -494,3 +494,35 @@ def test_the_numeric_distance_is_the_kolmogorov_smirnov_statistic_of_small_sketc
     )
     # an item at level 1 stands for two values
     assert numerical_distance([[], [1.0]], [[1.0, 1.0]], "Simple") == 0.0
+
+
+def test_processingjobconfig_fills_in_what_the_environment_lacks(tmp_path, features, baseline_env):
+    # GIVEN the job's settings only in processingjobconfig.json, but for one the environment sets
+    source = write_capture(tmp_path / "capture", csv_traffic(features.head(40)))
+    base = tmp_path / "configured"
+    config = base / "config" / "processingjobconfig.json"
+    config.parent.mkdir(parents=True)
+    environment = {
+        "dataset_format": CAPTURE_FORMAT,
+        "dataset_source": str(source),
+        "output_path": str(tmp_path / "from-config"),
+        "publish_cloudwatch_metrics": "Enabled",
+        **baseline_env,
+    }
+    config.write_text(json.dumps({"ProcessingJobName": "job", "Environment": environment}))
+    environ = {**program_env(base), "output_path": str(tmp_path / "from-env")}
+    process = subprocess.run(
+        [sys.executable, str(MONITOR)], env=environ, capture_output=True, text=True, timeout=120
+    )
+    # THEN the job runs on the file's settings, and the environment's output_path wins
+    assert process.returncode == 0, process.stderr
+    assert (base / "output" / "message").read_text() == COMPLETED
+    assert (tmp_path / "from-env" / "statistics.json").is_file()
+    assert not (tmp_path / "from-config").exists()
+    assert (base / "output" / "metrics" / "cloudwatch" / "data-metrics.json").is_file()
+
+
+def test_a_job_without_dataset_source_says_so(tmp_path):
+    run = run_monitor(tmp_path, dataset_format=CAPTURE_FORMAT)
+    assert run.returncode != 0
+    assert run.message.startswith("dataset_source is not set")

@@ -115,7 +115,7 @@ def _names_and_types(
     return [f["name"] for f in features], {f["name"]: f.get("inferred_type", "") for f in features}
 
 
-def data_quality_job(settings: MonitorSettings, counts: Counter[str]) -> int:
+def data_quality_job(settings: MonitorSettings, paths: MonitorPaths, counts: Counter[str]) -> int:
     """Current statistics of the captured requests, checked against the baseline."""
     statistics = constraints = None
     if settings.baseline_statistics:
@@ -193,7 +193,7 @@ def data_quality_job(settings: MonitorSettings, counts: Counter[str]) -> int:
             writer.value(f"feature_non_null_{name}", data.counts[name].completeness)
             if name in findings.drift:
                 writer.value(f"feature_baseline_drift_{name}", findings.drift[name])
-        writer.write(MonitorPaths(_base()).metrics_dir)
+        writer.write(paths.metrics_dir)
     return len(findings.violations)
 
 
@@ -204,7 +204,7 @@ def _labels(truth: dict[str, Any]) -> list[float] | None:
         return None
 
 
-def model_quality_job(settings: MonitorSettings, counts: Counter[str]) -> int:
+def model_quality_job(settings: MonitorSettings, paths: MonitorPaths, counts: Counter[str]) -> int:
     """Regression metrics of the predictions against their labels, checked against the baseline."""
     constraints = None
     if settings.baseline_constraints:
@@ -253,11 +253,11 @@ def model_quality_job(settings: MonitorSettings, counts: Counter[str]) -> int:
         writer = _metric_writer(settings, MODEL_QUALITY)
         for name, metric in current[model_quality.METRICS_SECTION].items():
             writer.value(name, metric["value"])
-        writer.write(MonitorPaths(_base()).metrics_dir)
+        writer.write(paths.metrics_dir)
     return len(violations)
 
 
-def run(settings: MonitorSettings) -> int:
+def run(settings: MonitorSettings, paths: MonitorPaths) -> int:
     """Run the job the settings describe; the number of violations found."""
     counts: Counter[str] = Counter()
     started = time.perf_counter()
@@ -266,9 +266,9 @@ def run(settings: MonitorSettings) -> int:
     elif settings.mode == MERGE:
         found = merge_job(settings, counts)
     elif settings.analysis == MODEL_QUALITY:
-        found = model_quality_job(settings, counts)
+        found = model_quality_job(settings, paths, counts)
     else:
-        found = data_quality_job(settings, counts)
+        found = data_quality_job(settings, paths, counts)
     seconds = time.perf_counter() - started
     report = {
         "mode": settings.mode,
@@ -282,10 +282,6 @@ def run(settings: MonitorSettings) -> int:
     return found
 
 
-def _base() -> Path:
-    return SageMakerPaths.from_environ().base
-
-
 def _finish(paths: MonitorPaths, message: str, code: int) -> int:
     paths.message_file.parent.mkdir(parents=True, exist_ok=True)
     paths.message_file.write_text(message, encoding="utf-8")
@@ -295,9 +291,9 @@ def _finish(paths: MonitorPaths, message: str, code: int) -> int:
 
 def main() -> int:
     """Run `monitor`; exit 0 (with or without violations), 1 for bad input, 2 for our bugs."""
-    paths = MonitorPaths(_base())
+    paths = MonitorPaths(SageMakerPaths.from_environ().base)
     try:
-        found = run(MonitorSettings.from_environ(paths=paths))
+        found = run(MonitorSettings.from_environ(paths=paths), paths)
     except UserError as error:
         return _finish(paths, str(error).splitlines()[0], EXIT_USER_ERROR)
     except Exception as error:
