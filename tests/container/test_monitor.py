@@ -526,3 +526,100 @@ def test_a_job_without_dataset_source_says_so(tmp_path):
     run = run_monitor(tmp_path, dataset_format=CAPTURE_FORMAT)
     assert run.returncode != 0
     assert run.message.startswith("dataset_source is not set")
+
+
+def test_text_in_a_numeric_feature_is_a_data_type_violation(tmp_path, features, baseline_env):
+    sample = features.sample(500, replace=True, random_state=11).reset_index(drop=True)
+    sample["length"] = sample["length"].astype(object)
+    sample.loc[:99, "length"] = "long"  # 20% text: below 1 - datatype_check_threshold (90%)
+    run = analyse(tmp_path, write_capture(tmp_path / "capture", csv_traffic(sample)), baseline_env)
+    assert run.returncode == 0, run.stderr
+    by_check = {(v["feature_name"], v["constraint_check_type"]): v for v in run.violations}
+    violation = by_check[("length", "data_type_check")]
+    assert violation["description"].startswith(
+        "Data type match requirement is not met. Expected data type: Fractional, "
+        "Expected match: 90.0%. Observed: Only 80.0% of data is Fractional"
+    )
+    # text is a value, not a missing one
+    assert ("length", "completeness_check") not in by_check
+
+
+def test_absent_and_unknown_columns_are_missing_and_extra_column_violations(
+    tmp_path, features, baseline_env
+):
+    # GIVEN JSON requests without height, with a column the model does not know
+    sample = features.sample(200, replace=True, random_state=12).drop(columns="height")
+    sample["colour"] = "grey"
+    records = [
+        capture_record(json_body(sample.iloc[[i]]), "application/json", "JSON")
+        for i in range(len(sample))
+    ]
+    run = analyse(tmp_path, write_capture(tmp_path / "capture", records), baseline_env)
+    assert run.returncode == 0, run.stderr
+    checks = {(v["feature_name"], v["constraint_check_type"]) for v in run.violations}
+    assert ("height", "missing_column_check") in checks
+    assert ("colour", "extra_column_check") in checks
+    assert not any(name == "length" for name, _ in checks)
+
+
+def with_distribution(
+    tmp_path: Path, baseline_env: dict[str, str], **settings: str
+) -> dict[str, str]:
+    """The baseline constraints with other distribution_constraints."""
+    constraints = json.loads(Path(baseline_env["baseline_constraints"]).read_text())
+    constraints["monitoring_config"]["distribution_constraints"].update(settings)
+    path = tmp_path / f"constraints-{uuid.uuid4().hex[:6]}.json"
+    path.write_text(json.dumps(constraints))
+    return {**baseline_env, "baseline_constraints": str(path)}
+
+
+def test_robust_comparison_forgives_a_small_windows_noise_that_simple_does_not(
+    tmp_path, features, baseline_env
+):
+    # GIVEN 40 requests drawn from the training data: no drift, only sampling noise
+    source = write_capture(tmp_path / "capture", csv_traffic(features.sample(40, random_state=13)))
+    robust = analyse(
+        tmp_path, source, with_distribution(tmp_path, baseline_env, comparison_method="Robust")
+    )
+    simple = analyse(
+        tmp_path, source, with_distribution(tmp_path, baseline_env, comparison_method="Simple")
+    )
+    assert robust.returncode == simple.returncode == 0
+    drift = {
+        v["feature_name"]
+        for v in robust.violations
+        if v["constraint_check_type"] == "baseline_drift_check"
+    }
+    assert drift == set()
+    distances = {
+        kind: {
+            m["MetricName"]: m["Value"]
+            for m in run.metrics("DataQuality")
+            if "drift" in m["MetricName"]
+        }
+        for kind, run in (("robust", robust), ("simple", simple))
+    }
+    # Robust is Simple less the Kolmogorov-Smirnov term 1.8 sqrt((n + m) / nm), floored at 0
+    term = 1.8 * np.sqrt((len(features) + 40) / (len(features) * 40))
+    for name, value in distances["simple"].items():
+        assert distances["robust"][name] == pytest.approx(max(0.0, value - term), abs=1e-9)
+    assert any(v["constraint_check_type"] == "baseline_drift_check" for v in simple.violations)
+
+
+def test_chi_squared_flags_a_shifted_sex_mix(tmp_path, features, baseline_env):
+    # GIVEN traffic that is nearly all infants, each value one the baseline knows
+    sample = features.sample(600, replace=True, random_state=14).reset_index(drop=True)
+    sample.loc[:499, "sex"] = "I"
+    env = with_distribution(tmp_path, baseline_env, categorical_drift_method="ChiSquared")
+    run = analyse(tmp_path, write_capture(tmp_path / "capture", csv_traffic(sample)), env)
+    assert run.returncode == 0, run.stderr
+    (violation,) = [
+        v
+        for v in run.violations
+        if v["feature_name"] == "sex" and v["constraint_check_type"] == "baseline_drift_check"
+    ]
+    assert "p-value" in violation["description"] and "ChiSquared" in violation["description"]
+    # AND traffic with the baseline's own mix passes the test
+    same = features.sample(600, replace=True, random_state=15)
+    run = analyse(tmp_path, write_capture(tmp_path / "same", csv_traffic(same)), env)
+    assert not [v for v in run.violations if v["feature_name"] == "sex"]

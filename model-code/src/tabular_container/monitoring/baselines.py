@@ -43,8 +43,11 @@ def data_statistics(path: Path, variable: str) -> dict[str, Any]:
     for feature in _features(document, path, variable):
         numbers = feature.get("numerical_statistics")
         if numbers is not None:
-            sketch = numbers.get("distribution", {}).get("kll", {}).get("sketch", {})
-            data = sketch.get("data", []) if isinstance(sketch, dict) else None
+            try:
+                sketch = numbers.get("distribution", {}).get("kll", {}).get("sketch", {})
+                data = sketch.get("data", [])
+            except AttributeError:
+                data = None
             if not isinstance(data, list) or not all(isinstance(level, list) for level in data):
                 raise UserError(
                     f"{variable} file {path}: feature {feature['name']}'s KLL sketch 'data' "

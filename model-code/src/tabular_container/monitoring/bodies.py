@@ -220,7 +220,9 @@ def predictions(text: str, media: str, attribute: str | None) -> list[float] | N
     try:
         if media == JSON:
             document = json.loads(text)
-            key = (attribute or "predictions").removeprefix("$.")
+            # a column index (the analyzer's "0" for CSV answers) means the predictions list
+            named = attribute and not attribute.isdigit()
+            key = attribute.removeprefix("$.") if named else "predictions"
             values = document.get(key) if isinstance(document, dict) else document
             if not isinstance(values, list):
                 values = [values]
