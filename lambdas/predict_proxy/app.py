@@ -3,98 +3,91 @@
 It makes no control-plane call: the container names the model that answered in InvokeEndpoint's
 CustomAttributes (`model=<name>`), so a retrain shows on the very next request. An image that
 does not send it (one built before this contract) still answers, without the "model" key.
+
+Each prediction has an inference id: the caller's `X-Inference-Id` header, else a new UUID4. It
+goes to InvokeEndpoint as `InferenceId`, so data capture records it (`eventMetadata.inferenceId`)
+and `POST /ground-truth` can label the prediction by it; the answer carries it back as the
+`X-Inference-Id` header and the body's "inference_id".
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import time
+import uuid
 from http import HTTPStatus
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
+from api_proxy import (
+    INFERENCE_ID_HEADER,
+    INFERENCE_ID_RULE,
+    BadGateway,
+    BadRequest,
+    HttpError,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    header,
+    is_inference_id,
+    json_type,
+    parse_json,
+    request_body,
+    request_id,
+    respond,
+    stage_endpoint,
+)
 from json_logging import get_logger, set_correlation
-from tabular_container.constants import MODEL_ATTRIBUTE  # what `serve` names its model by
+from tabular_container.constants import JSON, MODEL_ATTRIBUTE  # serve's media type, model key
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's request limit
 DEFAULT_MAX_INSTANCES = 100
-JSON_TYPES = {
-    list: "array",
-    str: "string",
-    int: "number",
-    float: "number",
-    bool: "boolean",
-    type(None): "null",
-}
+INSTANCES_SHAPE = '{"instances": [{...}, ...]}'
 
 RUNTIME = boto3.client("sagemaker-runtime")
 logger = get_logger("predict_proxy")
 
 
-class HttpError(Exception):
-    """A request that ends in an HTTP error; the message is what the caller reads."""
-
-    status = HTTPStatus.INTERNAL_SERVER_ERROR
-
-
-class BadRequest(HttpError):
-    """The request (or, passed through, the model) says the input is wrong."""
-
-    status = HTTPStatus.BAD_REQUEST
-
-
-class PayloadTooLarge(HttpError):
-    """More than InvokeEndpoint accepts in one request."""
-
-    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-
-
-class BadGateway(HttpError):
-    """The model answered with an error or with something unreadable."""
-
-    status = HTTPStatus.BAD_GATEWAY
-
-
-class ServiceUnavailable(HttpError):
-    """The endpoint does not exist or is not serving."""
-
-    status = HTTPStatus.SERVICE_UNAVAILABLE
-
-
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point: one API Gateway proxy request, one proxy response, never a trace."""
-    request_id = (event.get("requestContext") or {}).get("requestId") or getattr(
-        context, "aws_request_id", "-"
-    )
-    endpoint = (event.get("stageVariables") or {}).get("endpointName", "")
-    set_correlation(request_id=request_id, endpoint=endpoint)
+    request = request_id(event, context)
+    endpoint = stage_endpoint(event)
+    set_correlation(request_id=request, endpoint=endpoint)
     started = time.monotonic()
+    headers: dict[str, str] = {}
     try:
-        status, body = HTTPStatus.OK, predict(endpoint, event)
+        inference_id = inference_id_of(event)
+        headers[INFERENCE_ID_HEADER] = inference_id
+        set_correlation(request_id=request, endpoint=endpoint, inference_id=inference_id)
+        status, body = HTTPStatus.OK, predict(endpoint, event, inference_id)
     except HttpError as err:
         status, body = err.status, {"message": str(err)}
     except Exception:
         logger.exception("unexpected error")
         status = HTTPStatus.INTERNAL_SERVER_ERROR
-        body = {"message": "internal error", "requestId": request_id}
+        body = {"message": "internal error", "requestId": request}
     logger.info(
         "request done",
         extra={"status": int(status), "ms": round((time.monotonic() - started) * 1000, 1)},
     )
-    return {
-        "statusCode": int(status),
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body),
-        "isBase64Encoded": False,
-    }
+    return respond(status, body, headers)
 
 
-def predict(endpoint: str, event: dict[str, Any]) -> dict[str, Any]:
+def inference_id_of(event: dict[str, Any]) -> str:
+    """The caller's `X-Inference-Id`, checked as InvokeEndpoint checks InferenceId, else a UUID4."""
+    given = header(event, INFERENCE_ID_HEADER)
+    if given is None:
+        return str(uuid.uuid4())
+    if not is_inference_id(given):
+        raise BadRequest(
+            f"the {INFERENCE_ID_HEADER} header must be {INFERENCE_ID_RULE}, got {given!r}"
+        )
+    return given
+
+
+def predict(endpoint: str, event: dict[str, Any], inference_id: str) -> dict[str, Any]:
     """Validate the body, send it on as it came, return the predictions and which model answered."""
     limit = int(os.environ.get("MAX_INSTANCES") or DEFAULT_MAX_INSTANCES)
     payload = request_body(event.get("body"), bool(event.get("isBase64Encoded")))
@@ -103,7 +96,7 @@ def predict(endpoint: str, event: dict[str, Any]) -> dict[str, Any]:
     count = len(parse_instances(payload, limit))
     if not endpoint:
         raise ServiceUnavailable("this API stage has no endpointName stage variable")
-    response = invoke(endpoint, payload)
+    response = invoke(endpoint, payload, inference_id)
     try:
         answer = json.loads(response["Body"].read())
     except ValueError:
@@ -113,20 +106,9 @@ def predict(endpoint: str, event: dict[str, Any]) -> dict[str, Any]:
         raise BadGateway(f"the model behind {endpoint} did not answer one prediction per instance")
     result = {"predictions": predictions, "endpoint": endpoint}
     model = attribute(response.get("CustomAttributes", ""), MODEL_ATTRIBUTE)
-    return result if model is None else {**result, "model": model}
-
-
-def request_body(body: str | None, is_base64: bool) -> bytes:
-    """The body's bytes as the caller sent them (API Gateway base64-encodes binary ones)."""
-    if not body:
-        return b""
-    if is_base64:
-        try:
-            return base64.b64decode(body, validate=True)
-        except binascii.Error:
-            raise BadRequest("the body is not valid base64") from None
-    # "surrogatepass": text that is no UTF-8 then fails parse_instances' check, a 400, not a 500.
-    return body.encode("utf-8", "surrogatepass")
+    if model is not None:
+        result["model"] = model
+    return {**result, "inference_id": inference_id}
 
 
 def attribute(custom_attributes: str, name: str) -> str | None:
@@ -140,24 +122,9 @@ def attribute(custom_attributes: str, name: str) -> str | None:
 
 def parse_instances(body: bytes, limit: int) -> list[dict[str, Any]]:
     """The records of `{"instances": [{...}, ...]}`, 1 to `limit` JSON objects, or a 400."""
-    if not body.strip():
-        raise BadRequest('the body is empty: send {"instances": [{...}, ...]}')
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequest("the body is not UTF-8 text") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise BadRequest(
-            f"the body is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
-        ) from None
-    except RecursionError:
-        raise BadRequest("the body is not valid JSON: it nests too deeply") from None
-    except ValueError as err:  # a number with more digits than Python converts
-        raise BadRequest(f"the body is not valid JSON: {str(err).split(':')[0]}") from None
+    document = parse_json(body, INSTANCES_SHAPE)
     if not isinstance(document, dict) or not isinstance(document.get("instances"), list):
-        raise BadRequest('the body must be a JSON object {"instances": [{...}, ...]}')
+        raise BadRequest(f"the body must be a JSON object {INSTANCES_SHAPE}")
     instances = document["instances"]
     if not instances:
         raise BadRequest(f"instances is empty: send 1 to {limit} records")
@@ -165,19 +132,20 @@ def parse_instances(body: bytes, limit: int) -> list[dict[str, Any]]:
         raise BadRequest(f"too many instances: {len(instances)}, at most {limit} per request")
     for index, record in enumerate(instances):
         if not isinstance(record, dict):
-            kind = JSON_TYPES.get(type(record), type(record).__name__)
+            kind = json_type(record)
             raise BadRequest(f"instances[{index}] must be a JSON object of features, not {kind}")
     return instances
 
 
-def invoke(endpoint: str, payload: bytes) -> dict[str, Any]:
+def invoke(endpoint: str, payload: bytes, inference_id: str) -> dict[str, Any]:
     """InvokeEndpoint, with SageMaker's errors turned into the caller's HTTP errors."""
     try:
         return RUNTIME.invoke_endpoint(
             EndpointName=endpoint,
             Body=payload,
-            ContentType="application/json",
-            Accept="application/json",
+            ContentType=JSON,
+            Accept=JSON,
+            InferenceId=inference_id,
         )
     except ClientError as err:
         code = err.response["Error"]["Code"]

@@ -5,14 +5,17 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from types import ModuleType
 
 import pytest
 from botocore.response import StreamingBody
 
-from tests.lambdas.conftest import load_event
+from tests.lambdas.conftest import Capture, load_event
 
 MODEL = "demo-dev-20250102-031000-beef"
+INFERENCE_ID = "order-4711/line-3"  # a caller's own id: printable ASCII, at most 64
+UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 RECORD = {"sex": "M", "length": 0.455, "diameter": 0.365, "height": 0.095}
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"  # the captured event's
 
@@ -23,9 +26,19 @@ def default_limit(predict_proxy: ModuleType, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("MAX_INSTANCES", raising=False)
 
 
-def request(body: object = None, *, raw: str | None = None, stage_variables: object = ...) -> dict:
-    """The captured API Gateway event as POST /dev/predict with this body."""
+def request(
+    body: object = None,
+    *,
+    raw: str | None = None,
+    stage_variables: object = ...,
+    inference_id: str | None = INFERENCE_ID,
+) -> dict:
+    """The captured API Gateway event as POST /dev/predict with this body (and, unless None,
+    this X-Inference-Id header)."""
     event = load_event("apigateway_aws_proxy.json")
+    if inference_id is not None:
+        event["headers"]["X-Inference-Id"] = inference_id
+        event["multiValueHeaders"]["X-Inference-Id"] = [inference_id]
     event.update(resource="/predict", path="/predict", isBase64Encoded=False, pathParameters=None)
     event["requestContext"].update(stage="dev", path="/dev/predict", resourcePath="/predict")
     event["body"] = raw if raw is not None else json.dumps(body)
@@ -46,8 +59,11 @@ def answer(payload: object, attributes: str | None = f"model={MODEL}") -> dict:
     return response if attributes is None else {**response, "CustomAttributes": attributes}
 
 
-def expect_invoke(runtime, body: bytes, payload: object, **kwargs: str | None) -> None:
-    """The endpoint gets exactly `body`, as the caller sent it, and answers `payload`."""
+def expect_invoke(
+    runtime, body: bytes, payload: object, inference_id: object = INFERENCE_ID, **kwargs: str | None
+) -> None:
+    """The endpoint gets exactly `body`, as the caller sent it, under `inference_id`, and
+    answers `payload`."""
     runtime.add_response(
         "invoke_endpoint",
         answer(payload, **kwargs),
@@ -56,17 +72,30 @@ def expect_invoke(runtime, body: bytes, payload: object, **kwargs: str | None) -
             "Body": body,
             "ContentType": "application/json",
             "Accept": "application/json",
+            "InferenceId": inference_id,
         },
     )
 
 
-def call(predict_proxy: ModuleType, event: dict) -> tuple[int, dict]:
-    """Invoke the handler; the proxy response must be well formed JSON."""
+def respond(predict_proxy: ModuleType, event: dict) -> dict:
+    """Invoke the handler; the proxy response must be well formed, its body JSON."""
     response = predict_proxy.handler(event, None)
     assert set(response) == {"statusCode", "headers", "body", "isBase64Encoded"}
-    assert response["headers"] == {"Content-Type": "application/json"}
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert set(response["headers"]) <= {"Content-Type", "X-Inference-Id"}
     assert response["isBase64Encoded"] is False
-    return response["statusCode"], json.loads(response["body"])
+    json.loads(response["body"])
+    return response
+
+
+def call(predict_proxy: ModuleType, event: dict) -> tuple[int, dict]:
+    """Invoke the handler: the status and the JSON body, the inference id left out of both
+    (the tests of the id look at it; here it is the one the request sent)."""
+    response = respond(predict_proxy, event)
+    body = json.loads(response["body"])
+    if response["statusCode"] == 200:
+        assert body.pop("inference_id") == response["headers"]["X-Inference-Id"]
+    return response["statusCode"], body
 
 
 def test_instances_get_predictions_and_the_model_that_answered(predict_proxy, stub):
@@ -301,3 +330,96 @@ def test_an_unexpected_error_gets_a_generic_500(predict_proxy, monkeypatch, caps
     errors = [line for line in logged if line["level"] == "ERROR"]
     assert "connection pool is full" in errors[0]["exception"]
     assert all(line["request_id"] == REQUEST_ID for line in logged)
+
+
+# --- the inference id ---------------------------------------------------------------------------
+
+
+def test_the_callers_inference_id_is_sent_as_inference_id_and_answered(predict_proxy, stub):
+    # GIVEN a request carrying its own X-Inference-Id
+    body = json.dumps({"instances": [RECORD]}).encode()
+    expect_invoke(stub(predict_proxy.RUNTIME), body, {"predictions": [7]})
+    # WHEN posted
+    response = respond(predict_proxy, request({"instances": [RECORD]}))
+    # THEN InvokeEndpoint got it as InferenceId (Stubber checks), and the answer carries it as a
+    # header and in the body, beside the keys the answer always had
+    assert response["statusCode"] == 200
+    assert response["headers"]["X-Inference-Id"] == INFERENCE_ID
+    assert json.loads(response["body"]) == {
+        "predictions": [7],
+        "endpoint": "demo-dev",
+        "model": MODEL,
+        "inference_id": INFERENCE_ID,
+    }
+
+
+@pytest.mark.parametrize("name", ["x-inference-id", "X-INFERENCE-ID", "X-Inference-Id"])
+def test_the_header_name_is_matched_whatever_its_case(predict_proxy, stub, name):
+    # GIVEN the header spelt as some client (or HTTP/2, lower case) sends it
+    event = request({"instances": [RECORD]}, inference_id=None)
+    event["headers"][name] = "abc"
+    expect_invoke(stub(predict_proxy.RUNTIME), event["body"].encode(), {"predictions": [7]}, "abc")
+    # WHEN posted THEN it is the id used
+    assert respond(predict_proxy, event)["headers"]["X-Inference-Id"] == "abc"
+
+
+def test_without_the_header_a_new_uuid4_is_used(predict_proxy, stub):
+    # GIVEN a request without X-Inference-Id
+    body = json.dumps({"instances": [RECORD]}).encode()
+    sent = Capture()
+    expect_invoke(stub(predict_proxy.RUNTIME), body, {"predictions": [7]}, sent)
+    # WHEN posted
+    response = respond(predict_proxy, request({"instances": [RECORD]}, inference_id=None))
+    # THEN a new UUID4 went to InvokeEndpoint and is the one answered, header and body
+    assert UUID4.fullmatch(sent.value)
+    assert response["headers"]["X-Inference-Id"] == sent.value
+    assert json.loads(response["body"])["inference_id"] == sent.value
+
+
+def test_each_request_without_the_header_gets_its_own_id(predict_proxy, stub):
+    # GIVEN two requests without X-Inference-Id
+    body = json.dumps({"instances": [RECORD]}).encode()
+    runtime = stub(predict_proxy.RUNTIME)
+    first, second = Capture(), Capture()
+    expect_invoke(runtime, body, {"predictions": [7]}, first)
+    expect_invoke(runtime, body, {"predictions": [7]}, second)
+    # WHEN both are posted THEN their ids differ
+    for _ in range(2):
+        respond(predict_proxy, request({"instances": [RECORD]}, inference_id=None))
+    assert first.value != second.value
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", " leading-space", "x" * 65, "caf\u00e9", "tab\there", "line\nbreak", "\x7f"],
+)
+def test_a_bad_inference_id_header_gets_400_naming_the_header_and_the_rule(predict_proxy, bad):
+    # GIVEN an X-Inference-Id InvokeEndpoint would refuse (no AWS call may happen: no stubs)
+    # WHEN posted
+    status, body = call(predict_proxy, request({"instances": [RECORD]}, inference_id=bad))
+    # THEN 400 naming the header, the rule and the value
+    assert status == 400
+    assert body["message"] == (
+        "the X-Inference-Id header must be 1 to 64 printable ASCII characters, the first not a "
+        f"space (InvokeEndpoint's InferenceId), got {bad!r}"
+    )
+
+
+@pytest.mark.parametrize("good", ["a", "x" * 64, "order 7 / line 3", "~!@#$%^&*()"])
+def test_every_id_invoke_endpoint_takes_is_accepted(predict_proxy, stub, good):
+    # GIVEN an X-Inference-Id at the edges of InvokeEndpoint's rule
+    body = json.dumps({"instances": [RECORD]}).encode()
+    expect_invoke(stub(predict_proxy.RUNTIME), body, {"predictions": [7]}, good)
+    # WHEN posted THEN it is used as it came
+    response = respond(predict_proxy, request({"instances": [RECORD]}, inference_id=good))
+    assert (response["statusCode"], response["headers"]["X-Inference-Id"]) == (200, good)
+
+
+def test_an_error_after_the_id_is_known_still_names_it(predict_proxy, stub):
+    # GIVEN the endpoint missing
+    stub(predict_proxy.RUNTIME).add_client_error(
+        "invoke_endpoint", "ValidationError", "Endpoint demo-dev of account 1 not found.", 400
+    )
+    # WHEN posted THEN the 503 carries the request's id, to find it in the logs
+    response = respond(predict_proxy, request({"instances": [RECORD]}))
+    assert (response["statusCode"], response["headers"]["X-Inference-Id"]) == (503, INFERENCE_ID)
