@@ -4,6 +4,11 @@ Dev gets the model of the training job; prod gets an Approved version of the mod
 as the pipeline's DeployProd action or as the registry rule's target: after any approval change
 in the group, prod is moved to the newest Approved version (so rejecting the version prod serves
 rolls prod back), and with none left prod stays as it is and the topic hears why.
+
+Every prod configuration (and dev's, with CAPTURE_DEV=true) captures requests and answers to
+`DATA_CAPTURE_S3_URI` (`capture/<endpoint>/<variant>/yyyy/mm/dd/hh/` in the data bucket). Capture
+cannot be changed on a running endpoint's configuration (UpdateEndpoint's retained properties do
+not cover it), so each deployment creates a new configuration, which carries it.
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ from model_registry import (
     served_package,
     version_of,
 )
-from tabular_container.constants import MODEL_NAME_ENV  # `serve` names its model with it
+
+# `serve` names its model with MODEL_NAME_ENV, and reads and answers these media types.
+from tabular_container.constants import CSV, JSON, MODEL_NAME_ENV
 
 TRAINING_JOB_FILE = "training_job.json"
 REGISTRATION_FILE = "registration.json"
@@ -49,6 +56,8 @@ INPUT_FILES = {"training_job": TRAINING_JOB_FILE, "registry": REGISTRATION_FILE}
 MODEL_SOURCES = tuple(INPUT_FILES)
 VARIANT = "AllTraffic"
 REGISTRY_EVENT = "SageMaker Model Package State Change"
+CAPTURED_ENVS = frozenset({"prod"})  # and dev when CAPTURE_DEV is "true"
+SWITCHES = {"true": True, "false": False}
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
 POLL_SECONDS = 10
 # Leave the registry follower this much of its invocation to report before Lambda stops it.
@@ -70,11 +79,34 @@ class Settings:
     project_name: str
     sagemaker_role_arn: str
     data_capture_s3_uri: str
+    capture_sampling_percentage: int
+    capture_dev: str
     keep_last: int
     model_package_group: str
     notification_topic_arn: str
     prod_instance_type: str
     prod_instance_count: int
+
+    def __post_init__(self) -> None:
+        """Refuse capture settings SageMaker would refuse, before anything is created."""
+        problems = []
+        if not 0 <= self.capture_sampling_percentage <= 100:
+            problems.append(
+                "CAPTURE_SAMPLING_PERCENTAGE must be a whole number from 0 to 100 (the share "
+                f"of requests captured), got {self.capture_sampling_percentage}"
+            )
+        if self.capture_dev not in SWITCHES:
+            problems.append(f'CAPTURE_DEV must be "true" or "false", got {self.capture_dev!r}')
+        if not self.data_capture_s3_uri.startswith("s3://"):
+            problems.append(
+                f"DATA_CAPTURE_S3_URI must be an s3:// URI, got {self.data_capture_s3_uri!r}"
+            )
+        if problems:
+            raise ConfigurationError("; ".join(problems))
+
+    def captures(self, env: str) -> bool:
+        """Whether the endpoint of `env` captures its traffic."""
+        return env in CAPTURED_ENVS or (env == "dev" and SWITCHES[self.capture_dev])
 
 
 @dataclass(frozen=True)
@@ -414,8 +446,9 @@ def updatable_config(endpoint: str, described: dict[str, Any] | None) -> str | N
 def endpoint_config_request(
     name: str, target: Target, settings: Settings, tags: list[dict[str, str]]
 ) -> dict[str, Any]:
-    """The CreateEndpointConfig parameters: one variant, all traffic, requests captured."""
-    return {
+    """The CreateEndpointConfig parameters: one variant, all traffic, and the data capture of
+    the environments that capture."""
+    request = {
         "EndpointConfigName": name,
         "ProductionVariants": [
             {
@@ -426,17 +459,24 @@ def endpoint_config_request(
                 "InitialVariantWeight": 1.0,
             }
         ],
-        "DataCaptureConfig": {
-            "EnableCapture": True,
-            "InitialSamplingPercentage": 100,
-            "DestinationS3Uri": settings.data_capture_s3_uri,
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            "CaptureContentTypeHeader": {
-                "CsvContentTypes": ["text/csv"],
-                "JsonContentTypes": ["application/json"],
-            },
-        },
         "Tags": tags,
+    }
+    if settings.captures(target.env):
+        request["DataCaptureConfig"] = data_capture_config(settings)
+    return request
+
+
+def data_capture_config(settings: Settings) -> dict[str, Any]:
+    """Capture requests and answers, as text for the media types `serve` takes and answers.
+
+    No KmsKeyId: the data bucket encrypts with S3-managed keys (SSE-S3), which need none.
+    """
+    return {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": settings.capture_sampling_percentage,
+        "DestinationS3Uri": settings.data_capture_s3_uri,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {"CsvContentTypes": [CSV], "JsonContentTypes": [JSON]},
     }
 
 

@@ -232,6 +232,12 @@ def predict_proxy(cloud: Cloud) -> ModuleType:
     return load_module("predict_proxy/app")
 
 
+@pytest.fixture
+def ground_truth(cloud: Cloud) -> ModuleType:
+    """lambdas/ground_truth/app.py."""
+    return load_module("ground_truth/app")
+
+
 class Capture:
     """A Stubber expected-parameter value that matches anything and keeps what it was given."""
 

@@ -36,6 +36,10 @@ class Resource:
     kind: str
     arn: str
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The request's condition keys IAM compares (`s3:prefix` of a listing); a key a statement
+    # tests that the request does not carry fails the test, as in IAM. Without a request (the
+    # scope tests, which look at resources alone), request conditions are taken to hold.
+    request: Mapping[str, str] | None = None
 
 
 # --- the templates, resolved offline for a project ------------------------------------------------
@@ -106,14 +110,27 @@ def stacks(project: str) -> dict[str, Stack]:
     return {"prep": prep, "pipeline": pipeline}
 
 
-def _tags_allow(condition: Mapping[str, Any], tags: Mapping[str, str]) -> bool:
-    """Whether the statement's `aws:ResourceTag` conditions hold; the other keys (PassedToService,
-    namespace) are about the request, not the resource, so they are taken to hold."""
+REQUEST_KEYS = frozenset({"s3:prefix"})  # the request keys evaluated (with a request)
+
+
+def _conditions_hold(
+    condition: Mapping[str, Any], tags: Mapping[str, str], request: Mapping[str, str] | None
+) -> bool:
+    """Whether the statement's `aws:ResourceTag` conditions hold, and its REQUEST_KEYS ones for
+    a request; the other keys (PassedToService, namespace) are taken to hold."""
     for operator, tests in condition.items():
         for key, wanted in tests.items():
             if key.startswith("aws:ResourceTag/"):
                 assert operator == "StringEquals", f"{operator} {key}: teach this test about it"
                 if tags.get(key.removeprefix("aws:ResourceTag/")) not in as_list(wanted):
+                    return False
+            elif key in REQUEST_KEYS and request is not None:
+                assert operator in ("StringEquals", "StringLike"), f"{operator} {key}: teach me"
+                value = request.get(key)
+                like = operator == "StringLike"
+                if value is None or not any(
+                    iam_matches(w, value) if like else w == value for w in as_list(wanted)
+                ):
                     return False
     return True
 
@@ -123,7 +140,7 @@ def reaches(statement: Mapping[str, Any], pattern: str, resource: Resource) -> b
     return (
         statement["Effect"] == "Allow"
         and iam_matches(pattern, resource.arn)
-        and _tags_allow(statement.get("Condition", {}), resource.tags)
+        and _conditions_hold(statement.get("Condition", {}), resource.tags, resource.request)
     )
 
 

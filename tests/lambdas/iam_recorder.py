@@ -196,6 +196,15 @@ def required(call: Call) -> list[tuple[str, str]]:
     return needed
 
 
+def request_keys(call: Call) -> dict[str, str]:
+    """The condition keys of the call's request that statements may test (iam_policy's
+    REQUEST_KEYS): a listing's `s3:prefix`, absent when it lists the whole bucket."""
+    if call.service == "s3" and call.operation in ("ListObjectsV2", "ListObjects"):
+        prefix = call.params.get("Prefix")
+        return {} if prefix is None else {"s3:prefix": prefix}
+    return {}
+
+
 def denied(calls: list[Call]) -> list[str]:
     """What the calls need and their function's role does not allow, one line each."""
     stack = stacks(PROJECT)["pipeline"]
@@ -206,7 +215,7 @@ def denied(calls: list[Call]) -> list[str]:
     for call in calls:
         role = _functions()[call.folder][0]
         for action, arn in required(call):
-            resource = Resource(call.operation, arn)
+            resource = Resource(call.operation, arn, request=request_keys(call))
             if not any(allows(s, action, resource) for s in statements.get(role, [])):
                 lines.append(f"{call}: {role} does not allow {action} on {arn}")
     return sorted(set(lines))

@@ -26,7 +26,18 @@ TRAINED_MODEL = "demo-pipeline/TrainedMod/trained.zip"
 DEV_DEPLOYMENT = "demo-pipeline/DevDeploym/dev.zip"
 JOB_NAME = "demo-0123456-20250102-030405"
 MODEL_URL = f"s3://demo-models/models/{JOB_NAME}/output/model.tar.gz"
-CAPTURE_URI = "s3://demo-models/data-capture/"
+CAPTURE_URI = "s3://demo-data/capture"
+# What every capturing configuration carries (the sampling percentage from the environment).
+CAPTURE = {
+    "EnableCapture": True,
+    "InitialSamplingPercentage": 37,
+    "DestinationS3Uri": CAPTURE_URI,
+    "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+    "CaptureContentTypeHeader": {
+        "CsvContentTypes": ["text/csv"],
+        "JsonContentTypes": ["application/json"],
+    },
+}
 TARGET = {"env": "dev", "instance_type": "ml.m5.large", "instance_count": 1}
 NEW = "demo-dev-20250102-031000-beef"
 OLD = [f"demo-dev-2024120{day}-120000-00a{day}" for day in range(1, 5)]  # oldest first
@@ -46,6 +57,8 @@ def environment(monkeypatch: pytest.MonkeyPatch, deploy_model: ModuleType) -> No
         "PROJECT_NAME": "demo",
         "SAGEMAKER_ROLE_ARN": ROLE_ARN,
         "DATA_CAPTURE_S3_URI": CAPTURE_URI,
+        "CAPTURE_SAMPLING_PERCENTAGE": "37",
+        "CAPTURE_DEV": "false",
         "KEEP_LAST": "2",
         "MODEL_PACKAGE_GROUP": "demo",
         "NOTIFICATION_TOPIC_ARN": f"{ARN.replace('sagemaker', 'sns')}demo-approvals",
@@ -115,7 +128,7 @@ def test_a_first_deployment_creates_the_endpoint(deploy_model, cloud: Cloud, pip
     pipeline.expect_success()
     # WHEN the action runs
     deploy_model.handler(event(), None)
-    # THEN model, configuration (with data capture) and endpoint exist, and deployment.json says so
+    # THEN model, configuration and endpoint exist, and deployment.json says so
     model = cloud.sagemaker.describe_model(ModelName=NEW)
     assert model["PrimaryContainer"]["Image"] == IMAGE_URI
     assert model["PrimaryContainer"]["ModelDataUrl"] == MODEL_URL
@@ -126,8 +139,8 @@ def test_a_first_deployment_creates_the_endpoint(deploy_model, cloud: Cloud, pip
     variant = config["ProductionVariants"][0]
     assert (variant["VariantName"], variant["ModelName"]) == ("AllTraffic", NEW)
     assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 1)
-    assert config["DataCaptureConfig"]["EnableCapture"] is True
-    assert config["DataCaptureConfig"]["DestinationS3Uri"] == CAPTURE_URI
+    # ... dev captures nothing unless CAPTURE_DEV says so
+    assert not config.get("DataCaptureConfig")  # moto answers {} for none
     assert cloud.sagemaker.describe_endpoint(EndpointName="demo-dev")["EndpointConfigName"] == NEW
     assert cloud.read_artifact(DEV_DEPLOYMENT, "deployment.json") == {
         "EndpointName": "demo-dev",
@@ -164,8 +177,11 @@ def test_older_versions_beyond_keep_last_are_deleted(deploy_model, cloud: Cloud,
     assert pipeline.summary_text.endswith("removed 6 old configuration(s)/model(s)")
 
 
-def queue_update(sagemaker, failing_delete: str | None = None) -> None:
-    """The calls of an in-place update: the endpoint serves OLD[1]; OLD[2], OLD[3] are newer."""
+def queue_update(
+    sagemaker, failing_delete: str | None = None, capture: dict[str, Any] | None = None
+) -> None:
+    """The calls of an in-place update: the endpoint serves OLD[1]; OLD[2], OLD[3] are newer.
+    The new configuration carries `capture` as its DataCaptureConfig, if given."""
     sagemaker.add_response(
         "describe_endpoint", endpoint("InService", OLD[1]), {"EndpointName": "demo-dev"}
     )
@@ -197,16 +213,7 @@ def queue_update(sagemaker, failing_delete: str | None = None) -> None:
                     "InitialVariantWeight": 1.0,
                 }
             ],
-            "DataCaptureConfig": {
-                "EnableCapture": True,
-                "InitialSamplingPercentage": 100,
-                "DestinationS3Uri": CAPTURE_URI,
-                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-                "CaptureContentTypeHeader": {
-                    "CsvContentTypes": ["text/csv"],
-                    "JsonContentTypes": ["application/json"],
-                },
-            },
+            **({} if capture is None else {"DataCaptureConfig": capture}),
             "Tags": TAGS,
         },
     )
@@ -358,6 +365,82 @@ def test_a_model_without_model_data_fails(deploy_model, cloud, pipeline):
     # WHEN the action runs THEN it names the missing key
     deploy_model.handler(event(), None)
     assert pipeline.message == "training_job.json in TrainedModel has no ModelDataUrl"
+
+
+# --- data capture ---------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("trained")
+def test_dev_captures_when_capture_dev_is_true(deploy_model, cloud, pipeline, monkeypatch):
+    # GIVEN the stack's CaptureDev set to true
+    monkeypatch.setenv("CAPTURE_DEV", "true")
+    pipeline.expect_success()
+    # WHEN DeployDev runs
+    deploy_model.handler(event(), None)
+    # THEN dev's new configuration captures input and output to capture/ of the data bucket,
+    # as text for the media types serve takes and answers, at the stack's sampling percentage
+    config = cloud.sagemaker.describe_endpoint_config(EndpointConfigName=NEW)
+    assert config["DataCaptureConfig"] == CAPTURE
+
+
+@pytest.mark.usefixtures("trained")
+def test_each_deployment_is_a_new_configuration_carrying_the_capture(
+    deploy_model, pipeline, stub, monkeypatch
+):
+    # GIVEN dev in service on OLD[1], and capture switched on since: UpdateEndpoint cannot change
+    # a running configuration's capture, so it has to come with a new configuration
+    monkeypatch.setenv("CAPTURE_DEV", "true")
+    queue_update(stub(deploy_model.SAGEMAKER), capture=CAPTURE)
+    pipeline.expect_success()
+    # WHEN the action runs
+    deploy_model.handler(event(), None)
+    # THEN a new configuration with the capture was created and the endpoint pointed at it, no
+    # variant property retained from the old one (Stubber checked each call's parameters)
+    assert pipeline.summary_text.startswith(f"Updating endpoint demo-dev with {NEW}")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "CAPTURE_SAMPLING_PERCENTAGE",
+            "101",
+            "CAPTURE_SAMPLING_PERCENTAGE must be a whole number from 0 to 100 (the share of "
+            "requests captured), got 101",
+        ),
+        (
+            "CAPTURE_SAMPLING_PERCENTAGE",
+            "-1",
+            "CAPTURE_SAMPLING_PERCENTAGE must be a whole number from 0 to 100 (the share of "
+            "requests captured), got -1",
+        ),
+        (
+            "CAPTURE_SAMPLING_PERCENTAGE",
+            "50.5",
+            "environment variable CAPTURE_SAMPLING_PERCENTAGE='50.5' is not int",
+        ),
+        ("CAPTURE_DEV", "yes", 'CAPTURE_DEV must be "true" or "false", got \'yes\''),
+        (
+            "DATA_CAPTURE_S3_URI",
+            "demo-data/capture",
+            "DATA_CAPTURE_S3_URI must be an s3:// URI, got 'demo-data/capture'",
+        ),
+    ],
+)
+@pytest.mark.usefixtures("trained")
+def test_a_bad_capture_setting_fails_before_anything_is_made(
+    deploy_model, cloud, pipeline, monkeypatch, variable, value, message
+):
+    # GIVEN a capture setting SageMaker would refuse (the template's MinValue/MaxValue and
+    # AllowedValues stop it on the console; a changed function environment would not)
+    monkeypatch.setenv(variable, value)
+    pipeline.expect_failure("ConfigurationError")
+    # WHEN DeployDev runs
+    deploy_model.handler(event(), None)
+    # THEN the action fails naming the setting, and nothing was created
+    assert pipeline.message == message
+    assert cloud.sagemaker.list_models()["Models"] == []
+    assert cloud.sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
 
 
 # --- prod: Approved versions of the model registry ------------------------------------------------
@@ -539,6 +622,8 @@ def test_prod_deploys_an_approved_version_from_its_package(
         "ml.m5.xlarge",
         2,
     )
+    # ... and prod captures its requests and answers, always
+    assert config["DataCaptureConfig"] == CAPTURE
     assert cloud.sagemaker.describe_endpoint(EndpointName="demo-prod")["EndpointConfigName"] == (
         PROD_NEW
     )

@@ -3,6 +3,8 @@ for both the action and the resource ARN built from the call's parameters."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.lambdas.iam_recorder import Call, denied
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:training-job/"
@@ -61,3 +63,22 @@ def test_a_role_handed_over_needs_pass_role_on_it():
         "lambdas/train_model: sagemaker.CreateTrainingJob: TrainModelRole does not allow "
         "iam:PassRole on arn:aws:iam::123456789012:role/admin"
     ]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "allowed"),
+    [
+        ("capture/demo-prod/", True),
+        ("capture/demo-dev/AllTraffic/", True),
+        ("ground-truth/demo-prod/", True),
+        ("capture/demo-v2-prod/", False),  # another project's endpoint in the same bucket
+        ("capture/", False),
+        ("train/", False),
+        (None, False),  # the whole bucket
+    ],
+)
+def test_a_listing_is_checked_against_the_statements_prefix_condition(prefix, allowed):
+    params = {"Bucket": "demo-data"} | ({} if prefix is None else {"Prefix": prefix})
+    call = Call("ground_truth", "s3", "ListObjectsV2", params)
+
+    assert (denied([call]) == []) is allowed

@@ -148,11 +148,22 @@ def resources_of(
                 _logs("/aws/sagemaker/TrainingJobs", f"{job}/algo-1-1735787045"),
             ),
         ]
+        data_bucket = stacks(project)["pipeline"].context.ref("DataBucket")
         for env in deploy_environments(project):
             endpoint = codepipeline_job.sagemaker_name(project, env)
             version = deploy_model.version_name(project, env, NOW)
             group = f"/aws/sagemaker/Endpoints/{endpoint}"
+            hour = NOW.strftime("%Y/%m/%d/%H")
             found += [
+                Resource(
+                    "capture object",
+                    f"arn:aws:s3:::{data_bucket}/capture/{endpoint}/AllTraffic/{hour}/"
+                    "04-05-000-0a1b2c3d.jsonl",
+                ),
+                Resource(
+                    "ground truth object",
+                    f"arn:aws:s3:::{data_bucket}/ground-truth/{endpoint}/{hour}/0a1b2c3d.jsonl",
+                ),
                 Resource("endpoint", _sagemaker("endpoint", endpoint)),
                 Resource("endpoint-config", _sagemaker("endpoint-config", version)),
                 Resource("model", _sagemaker("model", version)),

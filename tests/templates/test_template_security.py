@@ -80,7 +80,9 @@ def test_scoped_resources_name_this_stack_or_the_project(name: str) -> None:
                 continue
             if isinstance(resource, dict) and set(resource) <= {"Fn::GetAtt", "Ref"}:
                 continue  # a resource of this stack
-            own = re.fullmatch(r"\$\{(\w+)\.Arn\}/.*", str(resource.get("Fn::Sub")))
+            sub = resource.get("Fn::Sub")
+            text = sub[0] if isinstance(sub, list) else str(sub)  # !Sub [text, variables]
+            own = re.fullmatch(r"\$\{(\w+)\.Arn\}/.*", text)
             if own and own.group(1) in template["Resources"]:
                 continue  # objects in a bucket of this stack
             text = json.dumps(resource)

@@ -14,6 +14,7 @@ from scripts.aws_stacks.constraints import violation
 from tests.templates.conftest import (
     SECTION_ORDER,
     TEMPLATE_PATHS,
+    as_list,
     design_actions,
     design_lambdas,
     design_template_names,
@@ -137,7 +138,7 @@ def test_optional_parameters_default_to_empty_and_are_used_through_a_condition(n
             "AllowedSourceCidrs",
             *(f"{fn}ZipVersion" for fn in ("TrainModel", "GetStatus", "DeployModel")),
             *(f"{fn}ZipVersion" for fn in ("EvaluateModel", "PredictProxy")),
-            *(f"{fn}ZipVersion" for fn in ("RegisterModel", "RecordApproval")),
+            *(f"{fn}ZipVersion" for fn in ("RegisterModel", "RecordApproval", "GroundTruth")),
         }
 
 
@@ -485,18 +486,29 @@ def test_ecr_repository_scans_keeps_tags_immutable_and_expires_old_images() -> N
     assert rule["action"] == {"type": "expire"}
 
 
-def test_api_has_post_predict_behind_an_api_key_on_dev_and_prod() -> None:
+# Each route of the REST API: its path, and the function answering it.
+ROUTES = {"predict": "PredictProxyFunction", "ground-truth": "GroundTruthFunction"}
+
+
+def test_api_has_post_predict_and_ground_truth_behind_an_api_key_on_dev_and_prod() -> None:
     template = load_template("pipeline")
     (api,) = resources_of_type(template, "AWS::ApiGateway::RestApi").values()
     assert _render(api["Properties"]["Name"], template) == "abalone-api"
-    (resource,) = resources_of_type(template, "AWS::ApiGateway::Resource").values()
-    assert resource["Properties"]["PathPart"] == "predict"
-    (method,) = resources_of_type(template, "AWS::ApiGateway::Method").values()
-    props = method["Properties"]
-    assert props["HttpMethod"] == "POST"
-    assert props["ApiKeyRequired"] is True
-    assert props["Integration"]["Type"] == "AWS_PROXY"
-    assert "${PredictProxyFunction.Arn}" in props["Integration"]["Uri"]["Fn::Sub"]
+    resources = resources_of_type(template, "AWS::ApiGateway::Resource")
+    paths = {k: r["Properties"]["PathPart"] for k, r in resources.items()}
+    assert sorted(paths.values()) == sorted(ROUTES)
+    methods = resources_of_type(template, "AWS::ApiGateway::Method")
+    assert len(methods) == len(ROUTES)
+    for method in methods.values():
+        props = method["Properties"]
+        path = paths[props["ResourceId"]["Ref"]]
+        assert props["HttpMethod"] == "POST"
+        assert props["ApiKeyRequired"] is True
+        assert props["Integration"]["Type"] == "AWS_PROXY"
+        assert f"${{{ROUTES[path]}.Arn}}" in props["Integration"]["Uri"]["Fn::Sub"]
+    # ... and the stages' deployment is made after every method, so it holds them all
+    (deployment,) = resources_of_type(template, "AWS::ApiGateway::Deployment").values()
+    assert sorted(as_list(deployment["DependsOn"])) == sorted(methods)
 
     stages = resources_of_type(template, "AWS::ApiGateway::Stage")
     by_name = {s["Properties"]["StageName"]: (k, s["Properties"]) for k, s in stages.items()}
@@ -516,18 +528,20 @@ def test_api_has_post_predict_behind_an_api_key_on_dev_and_prod() -> None:
     (plan_key,) = resources_of_type(template, "AWS::ApiGateway::UsagePlanKey").values()
     assert plan_key["Properties"]["KeyId"] == {"Ref": "ApiKey"}
 
-    (permission,) = [
-        p
+    permissions = {
+        p["Properties"]["FunctionName"]["Ref"]: p["Properties"]
         for p in resources_of_type(template, "AWS::Lambda::Permission").values()
         if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
-    ]
-    perm = permission["Properties"]
-    assert perm["Principal"] == "apigateway.amazonaws.com"
-    assert perm["FunctionName"] == {"Ref": "PredictProxyFunction"}
-    assert perm["SourceArn"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}"
-        ":${Api}/*/POST/predict"
     }
+    assert set(permissions) == set(ROUTES.values())
+    for path, function in ROUTES.items():
+        assert permissions[function]["SourceArn"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}"
+            f":${{Api}}/*/POST/{path}"
+        }
+    # ... and the allow list, when set, covers both routes
+    statement = api["Properties"]["Policy"]["Fn::If"][1]["Statement"][0]
+    assert statement["Resource"] == [f"execute-api:/*/POST/{path}" for path in ROUTES]
 
 
 def test_bucket_names_stay_valid_for_the_longest_project_and_region() -> None:
