@@ -1,5 +1,5 @@
-"""The local SageMaker's state: training jobs, models, endpoint configs, endpoints, the model
-registry, tags."""
+"""The local SageMaker's state: training and processing jobs, models, endpoint configs, endpoints,
+the model registry, tags."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from localcloud.sagemaker.endpoints import Endpoints
 from localcloud.sagemaker.hosting import Hosting
 from localcloud.sagemaker.layout import StateLayout, read_endpoint_log, read_training_job_log
 from localcloud.sagemaker.model_registry import EventSink, ModelRegistry
+from localcloud.sagemaker.processing_jobs import ProcessingJobs
+from localcloud.sagemaker.processing_runner import ProcessingRunner
 from localcloud.sagemaker.storage import S3Storage
 from localcloud.sagemaker.tags import TagStore
 from localcloud.sagemaker.training_jobs import TrainingJobs
@@ -47,6 +49,8 @@ class LocalSageMaker:
         self.tags = TagStore(lock)
         runner = TrainingRunner(self.layout, storage, python, lock, registry, clients)
         self.training_jobs = TrainingJobs(self.layout, lock, self.tags, runner)
+        processing_runner = ProcessingRunner(self.layout, storage, python, lock, registry, clients)
+        self.processing_jobs = ProcessingJobs(self.layout, lock, self.tags, processing_runner)
         self.registry = ModelRegistry(self.layout.sagemaker, lock, self.tags)
         self.hosting = Hosting(self.layout, storage, lock, self.tags, self.registry)
         self.endpoints = Endpoints(
@@ -77,3 +81,4 @@ class LocalSageMaker:
         """Stop every training and serve process this local SageMaker started."""
         self.endpoints.shutdown()
         self.training_jobs.shutdown()
+        self.processing_jobs.shutdown()

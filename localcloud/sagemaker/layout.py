@@ -1,7 +1,8 @@
 """Where the local SageMaker keeps things in the state directory, and how image URIs resolve.
 
 `<state>/images/<repo>/<tag>/` holds the model-code snapshot an image URI names (made by the local
-build); `<state>/sagemaker/training-jobs/<name>/` is a job's /opt/ml (with `training.log`);
+build); `<state>/sagemaker/training-jobs/<name>/` is a job's /opt/ml (with `training.log`), and
+`<state>/sagemaker/processing-jobs/<name>/` a processing job's;
 `<state>/sagemaker/endpoints/<name>/<deployment>/` is one serve process's /opt/ml (with
 `serve.log`). The log readers work on the directory alone, so the CLI can show logs from
 another process.
@@ -30,10 +31,15 @@ class StateLayout:
         self.sagemaker = self.state_dir / "sagemaker"  # the model registry's file is here
         self.training_jobs = self.sagemaker / "training-jobs"
         self.endpoints = self.sagemaker / "endpoints"
+        self.processing_jobs = self.sagemaker / "processing-jobs"
 
     def training_job_dir(self, name: str) -> Path:
         """The job's SAGEMAKER_BASE_DIR."""
         return inside(self.training_jobs, name)
+
+    def processing_job_dir(self, name: str) -> Path:
+        """The job's /opt/ml (its SAGEMAKER_BASE_DIR, with `processing.log`)."""
+        return inside(self.processing_jobs, name)
 
     def endpoint_dir(self, name: str) -> Path:
         """The parent of the endpoint's deployment dirs, one per serve process."""

@@ -1,6 +1,7 @@
 """A container program's output in CloudWatch Logs, under SageMaker's group and stream names.
 
-Training jobs log to `/aws/sagemaker/TrainingJobs`, stream `<job>/algo-1-<epoch seconds>`; each
+Training jobs log to `/aws/sagemaker/TrainingJobs` (processing jobs to
+`/aws/sagemaker/ProcessingJobs`), stream `<job>/algo-1-<epoch seconds>`; each
 endpoint instance to `/aws/sagemaker/Endpoints/<endpoint>`, stream `<variant>/<instance id>`.
 The program still writes its own log file (FailureReason's tail and `read_*_log` read it); a
 follower thread sends each new line of that file to the shared `LogStreamWriter` as it appears,
@@ -22,6 +23,7 @@ from localcloud.processes import Program
 
 LOG = logging.getLogger("localcloud.sagemaker")
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 FOLLOW_SECONDS = 0.2
 READ_CHUNK_BYTES = 1 << 20
 
@@ -36,8 +38,8 @@ def log_group_arn(group: str) -> str:
     return f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group}"
 
 
-def training_stream(job: str) -> str:
-    """`<job>/algo-1-<epoch seconds>`: the one host's stream of a training job."""
+def job_stream(job: str) -> str:
+    """`<job>/algo-1-<epoch seconds>`: the one host's stream of a training or processing job."""
     return f"{job}/algo-1-{int(time.time())}"
 
 

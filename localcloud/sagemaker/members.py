@@ -58,6 +58,7 @@ CONTAINER: Table = {
     "ModelPackageName": USED,  # an Approved version of the registry (its image and model data)
 }
 METRICS_PAIR: Table = {"Statistics": USED, "Constraints": USED}
+APP_MANAGED = only(False, why="the local SageMaker moves every input and output through S3")
 
 MEMBERS: dict[str, Table] = {
     "CreateTrainingJob": {
@@ -126,13 +127,58 @@ MEMBERS: dict[str, Table] = {
             ),
             "DisableProfiler": USED,
         },
-        # Rules run as processing jobs, which the local SageMaker does not have.
-        "DebugRuleConfigurations": only([], why="Debugger rules run as processing jobs"),
-        "ProfilerRuleConfigurations": only([], why="profiler rules run as processing jobs"),
+        # Rules run AWS's own rule images, which the local SageMaker does not have.
+        "DebugRuleConfigurations": only([], why="Debugger rules run in AWS's rule images"),
+        "ProfilerRuleConfigurations": only([], why="profiler rules run in AWS's rule images"),
     },
     "DescribeTrainingJob": {"TrainingJobName": USED},
     "StopTrainingJob": {"TrainingJobName": USED},
     "ListTrainingJobs": PAGED_LIST_WITH_STATUS,
+    # A processing job runs on one local host and moves data through S3 prefixes, as files.
+    "CreateProcessingJob": {
+        "ProcessingJobName": USED,
+        "ProcessingInputs": {
+            "InputName": USED,
+            "AppManaged": APP_MANAGED,
+            "S3Input": {
+                "S3Uri": USED,
+                "LocalPath": USED,
+                "S3DataType": only("S3Prefix", why="inputs are read from an S3 prefix"),
+                "S3InputMode": only("File", why="inputs are downloaded as files (not Pipe)"),
+                # One instance: a shard by S3 key is the whole input, as replicated is.
+                "S3DataDistributionType": USED,
+                "S3CompressionType": only("None", why="inputs are downloaded as they are"),
+            },
+        },
+        "ProcessingOutputConfig": {
+            "Outputs": {
+                "OutputName": USED,
+                "AppManaged": APP_MANAGED,
+                # Continuous outputs are uploaded at the end too: the same objects, later.
+                "S3Output": {"S3Uri": USED, "LocalPath": USED, "S3UploadMode": USED},
+            },
+            "KmsKeyId": USED,
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": only(1, why="a processing job runs on one local host (algo-1)"),
+                "InstanceType": USED,
+                "VolumeSizeInGB": USED,
+            }
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": USED},
+        "AppSpecification": {
+            "ImageUri": USED,
+            "ContainerEntrypoint": USED,
+            "ContainerArguments": USED,
+        },
+        "Environment": USED,
+        "RoleArn": USED,
+        "Tags": USED,
+    },
+    "DescribeProcessingJob": {"ProcessingJobName": USED},
+    "StopProcessingJob": {"ProcessingJobName": USED},
+    "ListProcessingJobs": PAGED_LIST_WITH_STATUS,
     "CreateModel": {
         "ModelName": USED,
         "PrimaryContainer": CONTAINER,

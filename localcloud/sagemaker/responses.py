@@ -48,6 +48,24 @@ class SageMakerResponses:
         """ListTrainingJobs."""
         return self._backend.training_jobs.store.list(params)
 
+    # --- processing jobs -------------------------------------------------------------------
+    def create_processing_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateProcessingJob."""
+        return {"ProcessingJobArn": self._backend.processing_jobs.create(params).arn}
+
+    def describe_processing_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DescribeProcessingJob."""
+        return self._backend.processing_jobs.store.describe(params.get("ProcessingJobName", ""))
+
+    def stop_processing_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        """StopProcessingJob."""
+        self._backend.processing_jobs.stop(params.get("ProcessingJobName", ""))
+        return {}
+
+    def list_processing_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListProcessingJobs."""
+        return self._backend.processing_jobs.store.list(params)
+
     # --- models ----------------------------------------------------------------------------
     def create_model(self, params: dict[str, Any]) -> dict[str, Any]:
         """CreateModel."""

@@ -93,11 +93,12 @@ class S3Storage:
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"Could not upload {uri}: {error}") from error
 
-    def upload_tree(self, root: Path, uri: str) -> int:
+    def upload_tree(self, root: Path, uri: str, kms_key_id: str = "") -> int:
         """Every file under `root` to `<uri>/<path below root>`; how many there were."""
         files = sorted(path for path in root.rglob("*") if path.is_file()) if root.is_dir() else []
         for path in files:
-            self.upload_file(path, f"{uri.rstrip('/')}/{path.relative_to(root).as_posix()}")
+            relative = path.relative_to(root).as_posix()
+            self.upload_file(path, f"{uri.rstrip('/')}/{relative}", kms_key_id)
         return len(files)
 
     def extract_model(self, uri: str, target: Path) -> None:

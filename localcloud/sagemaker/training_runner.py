@@ -29,7 +29,7 @@ from localcloud.sagemaker.debugger import (
     local_dir,
 )
 from localcloud.sagemaker.layout import ImageNotFound, StateLayout, tail
-from localcloud.sagemaker.logs import TRAINING_LOG_GROUP, follow, training_stream
+from localcloud.sagemaker.logs import TRAINING_LOG_GROUP, follow, job_stream
 from localcloud.sagemaker.profiler import (
     DEFAULT_PROFILING_INTERVAL_MS,
     SystemMonitor,
@@ -204,9 +204,7 @@ class TrainingRunner:
                 registry=self._registry,
             )
             program = job.program
-        follow(
-            self._clients.client("logs"), program, TRAINING_LOG_GROUP, training_stream(job.name), 0
-        )
+        follow(self._clients.client("logs"), program, TRAINING_LOG_GROUP, job_stream(job.name), 0)
         return program
 
     def _start_monitor(self, job: TrainingJob, program: Program) -> SystemMonitor | None:

@@ -208,7 +208,7 @@ def test_a_disabled_profiler_writes_nothing_and_says_disabled(
                     {"RuleConfigurationName": "LossNotDecreasing", "RuleEvaluatorImage": "x"}
                 ]
             },
-            "Debugger rules run as processing jobs",
+            "Debugger rules run in AWS's rule images",
         ),
     ],
 )
