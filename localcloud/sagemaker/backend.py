@@ -1,5 +1,5 @@
 """The local SageMaker's state: training and processing jobs, models, endpoint configs, endpoints,
-the model registry, tags."""
+monitoring schedules, the model registry, tags."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from localcloud.sagemaker.endpoints import Endpoints
 from localcloud.sagemaker.hosting import Hosting
 from localcloud.sagemaker.layout import StateLayout, read_endpoint_log, read_training_job_log
 from localcloud.sagemaker.model_registry import EventSink, ModelRegistry
+from localcloud.sagemaker.monitoring import MonitoringSchedules
 from localcloud.sagemaker.processing_jobs import ProcessingJobs
 from localcloud.sagemaker.processing_runner import ProcessingRunner
 from localcloud.sagemaker.storage import S3Storage
@@ -64,6 +65,15 @@ class LocalSageMaker:
             self.tags,
             clients,
         )
+        self.monitoring_schedules = MonitoringSchedules(
+            lock,
+            self.tags,
+            self.processing_jobs,
+            self.endpoints,
+            storage,
+            clients,
+            self.settings.monitoring_poll_seconds,
+        )
 
     def set_event_sink(self, sink: EventSink | None) -> None:
         """Where this SageMaker's EventBridge events go (the local cloud's bus once it runs)."""
@@ -78,7 +88,8 @@ class LocalSageMaker:
         return read_endpoint_log(self.state_dir, name)
 
     def shutdown(self) -> None:
-        """Stop every training and serve process this local SageMaker started."""
+        """Stop every training, processing and serve process this local SageMaker started."""
+        self.monitoring_schedules.shutdown()
         self.endpoints.shutdown()
         self.training_jobs.shutdown()
         self.processing_jobs.shutdown()

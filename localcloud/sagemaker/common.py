@@ -31,6 +31,7 @@ class Settings:
     replacement_attempts: int = 3  # starts of a new instance after one dies, before Failed
     replacement_backoff: float = 0.5  # seconds before the first restart; doubles each attempt
     capture_flush_seconds: float = 1.0  # how often captured records are written to S3
+    monitoring_poll_seconds: float = 10.0  # how often the monitoring schedules are looked at
 
 
 def arn(kind: str, name: str) -> str:

@@ -59,6 +59,56 @@ CONTAINER: Table = {
 }
 METRICS_PAIR: Table = {"Statistics": USED, "Constraints": USED}
 APP_MANAGED = only(False, why="the local SageMaker moves every input and output through S3")
+MONITORING_SCHEDULE_CONFIG: Table = {
+    "ScheduleConfig": {
+        "ScheduleExpression": USED,
+        "DataAnalysisStartTime": USED,
+        "DataAnalysisEndTime": USED,
+    },
+    "MonitoringType": only(
+        "DataQuality", why="inline job definitions run data-quality monitoring of the capture"
+    ),
+    # MonitoringJobDefinitionName (separate job definitions) is not implemented.
+    "MonitoringJobDefinition": {
+        "BaselineConfig": {
+            "ConstraintsResource": USED,
+            "StatisticsResource": USED,
+        },
+        "MonitoringInputs": {
+            "EndpointInput": {
+                "EndpointName": USED,
+                "LocalPath": USED,
+                "S3InputMode": only("File", why="the capture is downloaded as files (not Pipe)"),
+                "S3DataDistributionType": USED,  # one instance: sharded is the whole input
+                "InferenceAttribute": USED,
+                "ExcludeFeaturesAttribute": USED,
+                "StartTimeOffset": USED,
+                "EndTimeOffset": USED,
+            }
+        },
+        "MonitoringOutputConfig": {
+            "MonitoringOutputs": {
+                "S3Output": {"S3Uri": USED, "LocalPath": USED, "S3UploadMode": USED}
+            },
+            "KmsKeyId": USED,
+        },
+        "MonitoringResources": {
+            "ClusterConfig": {
+                "InstanceCount": only(1, why="a monitoring job runs on one local host (algo-1)"),
+                "InstanceType": USED,
+                "VolumeSizeInGB": USED,
+            }
+        },
+        "MonitoringAppSpecification": {
+            "ImageUri": USED,
+            "ContainerEntrypoint": USED,
+            "ContainerArguments": USED,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": USED},
+        "Environment": USED,
+        "RoleArn": USED,
+    },
+}
 
 MEMBERS: dict[str, Table] = {
     "CreateTrainingJob": {
@@ -179,6 +229,35 @@ MEMBERS: dict[str, Table] = {
     "DescribeProcessingJob": {"ProcessingJobName": USED},
     "StopProcessingJob": {"ProcessingJobName": USED},
     "ListProcessingJobs": PAGED_LIST_WITH_STATUS,
+    # Data quality of an endpoint's capture, the job defined inline, run as a processing job.
+    "CreateMonitoringSchedule": {
+        "MonitoringScheduleName": USED,
+        "MonitoringScheduleConfig": MONITORING_SCHEDULE_CONFIG,
+        "Tags": USED,
+    },
+    "DescribeMonitoringSchedule": {"MonitoringScheduleName": USED},
+    "UpdateMonitoringSchedule": {
+        "MonitoringScheduleName": USED,
+        "MonitoringScheduleConfig": MONITORING_SCHEDULE_CONFIG,
+    },
+    "DeleteMonitoringSchedule": {"MonitoringScheduleName": USED},
+    "StartMonitoringSchedule": {"MonitoringScheduleName": USED},
+    "StopMonitoringSchedule": {"MonitoringScheduleName": USED},
+    "ListMonitoringSchedules": {
+        **PAGED_LIST_WITH_STATUS,
+        "EndpointName": USED,
+        "MonitoringJobDefinitionName": USED,
+        "MonitoringTypeEquals": USED,
+    },
+    "ListMonitoringExecutions": {
+        **PAGED_LIST_WITH_STATUS,
+        "MonitoringScheduleName": USED,
+        "EndpointName": USED,
+        "ScheduledTimeBefore": USED,
+        "ScheduledTimeAfter": USED,
+        "MonitoringJobDefinitionName": USED,
+        "MonitoringTypeEquals": USED,
+    },
     "CreateModel": {
         "ModelName": USED,
         "PrimaryContainer": CONTAINER,

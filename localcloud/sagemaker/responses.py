@@ -66,6 +66,45 @@ class SageMakerResponses:
         """ListProcessingJobs."""
         return self._backend.processing_jobs.store.list(params)
 
+    # --- monitoring schedules ----------------------------------------------------------------
+    def create_monitoring_schedule(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateMonitoringSchedule."""
+        schedule = self._backend.monitoring_schedules.create(params)
+        return {"MonitoringScheduleArn": schedule.arn}
+
+    def describe_monitoring_schedule(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DescribeMonitoringSchedule."""
+        store = self._backend.monitoring_schedules.store
+        return store.describe(params.get("MonitoringScheduleName", ""))
+
+    def update_monitoring_schedule(self, params: dict[str, Any]) -> dict[str, Any]:
+        """UpdateMonitoringSchedule."""
+        schedule = self._backend.monitoring_schedules.update(params)
+        return {"MonitoringScheduleArn": schedule.arn}
+
+    def delete_monitoring_schedule(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DeleteMonitoringSchedule."""
+        self._backend.monitoring_schedules.delete(params.get("MonitoringScheduleName", ""))
+        return {}
+
+    def start_monitoring_schedule(self, params: dict[str, Any]) -> dict[str, Any]:
+        """StartMonitoringSchedule."""
+        self._backend.monitoring_schedules.start(params.get("MonitoringScheduleName", ""))
+        return {}
+
+    def stop_monitoring_schedule(self, params: dict[str, Any]) -> dict[str, Any]:
+        """StopMonitoringSchedule."""
+        self._backend.monitoring_schedules.stop(params.get("MonitoringScheduleName", ""))
+        return {}
+
+    def list_monitoring_schedules(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListMonitoringSchedules."""
+        return self._backend.monitoring_schedules.list_schedules(params)
+
+    def list_monitoring_executions(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListMonitoringExecutions."""
+        return self._backend.monitoring_schedules.list_executions(params)
+
     # --- models ----------------------------------------------------------------------------
     def create_model(self, params: dict[str, Any]) -> dict[str, Any]:
         """CreateModel."""

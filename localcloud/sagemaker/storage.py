@@ -77,6 +77,27 @@ class S3Storage:
             )
         return count
 
+    def folders(self, uri: str) -> list[str]:
+        """The URIs of the "folders" right below an s3:// prefix (ending in "/")."""
+        bucket, prefix = parse_s3_uri(uri.rstrip("/") + "/")
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix, Delimiter="/"
+            )
+            found = [c["Prefix"] for page in pages for c in page.get("CommonPrefixes", [])]
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"Could not list {uri}: {error}") from error
+        return [f"s3://{bucket}/{folder}" for folder in found]
+
+    def has_objects(self, uri: str) -> bool:
+        """Whether any object lies under an s3:// prefix."""
+        bucket, prefix = parse_s3_uri(uri)
+        try:
+            listed = self.client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"Could not list {uri}: {error}") from error
+        return listed.get("KeyCount", 0) > 0
+
     def upload_file(self, path: Path, uri: str, kms_key_id: str = "") -> None:
         """Put one file at an s3:// URI, encrypted with the KMS key when one is given (SSE-KMS)."""
         bucket, key = parse_s3_uri(uri)

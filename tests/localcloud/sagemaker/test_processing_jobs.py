@@ -4,10 +4,7 @@ logs, and AWS's errors for requests the local SageMaker cannot run."""
 
 from __future__ import annotations
 
-import csv
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -16,146 +13,21 @@ from botocore.exceptions import ClientError
 
 from tests.localcloud.sagemaker.conftest import (
     BUCKET,
+    CAPTURE_FORMAT,
     IMAGE_URI,
-    ROLE_ARN,
+    PROCESSING,
     Cloud,
-    csv_body,
     error_of,
-    start_endpoint,
+    job_request,
+    read_json,
+    s3_input,
+    send_and_wait_captured,
     unique,
     wait_for,
+    wait_job_done,
 )
 
-PROCESSING = "/opt/ml/processing"
-CAPTURE_FORMAT = '{"sagemakerCaptureJson":{"captureIndexNames":["endpointInput","endpointOutput"]}}'
 SLEEPER_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/abalone:sleeper"
-ENDED = {"Completed", "Failed", "Stopped"}
-
-
-def job_request(name: str, output_uri: str, **overrides: Any) -> dict[str, Any]:
-    """A CreateProcessingJob request running the image's monitor, one output folder."""
-    request: dict[str, Any] = {
-        "ProcessingJobName": name,
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 5,
-            }
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
-        "AppSpecification": {"ImageUri": IMAGE_URI, "ContainerEntrypoint": ["monitor"]},
-        "RoleArn": ROLE_ARN,
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "result",
-                    "S3Output": {
-                        "S3Uri": output_uri,
-                        "LocalPath": f"{PROCESSING}/output",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
-    }
-    request.update(overrides)
-    return request
-
-
-def s3_input(name: str, uri: str, local_path: str) -> dict[str, Any]:
-    """A ProcessingInput downloading an S3 prefix (or one object) to `local_path`."""
-    return {
-        "InputName": name,
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": local_path,
-            "S3DataType": "S3Prefix",
-            "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated",
-        },
-    }
-
-
-def wait_job_done(cloud: Cloud, name: str, timeout: float = 120.0) -> dict[str, Any]:
-    """DescribeProcessingJob once the job has ended, whichever way."""
-
-    def ended() -> dict[str, Any] | None:
-        job = cloud.sagemaker.describe_processing_job(ProcessingJobName=name)
-        return job if job["ProcessingJobStatus"] in ENDED else None
-
-    return wait_for(ended, timeout, interval=0.5)
-
-
-def read_json(cloud: Cloud, uri: str) -> Any:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return json.loads(cloud.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-
-
-@pytest.fixture(scope="module")
-def baseline_uri(cloud: Cloud) -> str:
-    """A baselining job of the train channel, as Model Monitor's suggest_baseline runs one."""
-    name, output = unique("baseline"), f"s3://{BUCKET}/{unique('processing')}/baseline"
-    cloud.sagemaker.create_processing_job(
-        **job_request(
-            name,
-            output,
-            ProcessingInputs=[
-                s3_input("baseline_dataset_input", f"s3://{BUCKET}/train/", f"{PROCESSING}/input")
-            ],
-            Environment={
-                "dataset_format": '{"csv":{"header":true}}',
-                "dataset_source": f"{PROCESSING}/input",
-                "output_path": f"{PROCESSING}/output",
-                "ground_truth_attribute": "rings",
-            },
-        )
-    )
-    # the SDK's waiter (Job.wait) on the local SageMaker's answers
-    waiter = cloud.sagemaker.get_waiter("processing_job_completed_or_stopped")
-    waiter.wait(ProcessingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
-    job = cloud.sagemaker.describe_processing_job(ProcessingJobName=name)
-    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
-    return output
-
-
-@pytest.fixture(scope="module")
-def capture_endpoint(cloud: Cloud, model_name: str) -> tuple[str, str]:
-    """(endpoint, capture prefix URI) of an endpoint capturing everything."""
-    prefix = unique("capture")
-    endpoint, _ = start_endpoint(
-        cloud,
-        model_name,
-        DataCaptureConfig={
-            "EnableCapture": True,
-            "InitialSamplingPercentage": 100,
-            "DestinationS3Uri": f"s3://{BUCKET}/{prefix}",
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
-        },
-    )
-    described = cloud.wait_endpoint_settled(endpoint)
-    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
-    return endpoint, f"s3://{BUCKET}/{prefix}/{endpoint}"
-
-
-def send_and_wait_captured(cloud: Cloud, endpoint: str, uri: str, records: list[dict]) -> int:
-    """Invoke the endpoint once per record; the number of capture records once all are in S3."""
-    before = count_captured(cloud, uri)
-    for record in records:
-        cloud.runtime.invoke_endpoint(
-            EndpointName=endpoint, Body=csv_body([record], header=False), ContentType="text/csv"
-        )
-    return wait_for(lambda: (n := count_captured(cloud, uri)) >= before + len(records) and n)
-
-
-def count_captured(cloud: Cloud, uri: str) -> int:
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    pages = cloud.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
-    return sum(
-        len(cloud.s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()) for key in keys
-    )
 
 
 def data_quality_job(cloud: Cloud, capture_uri: str, baseline_uri: str) -> dict[str, Any]:
@@ -180,16 +52,6 @@ def data_quality_job(cloud: Cloud, capture_uri: str, baseline_uri: str) -> dict[
         )
     )
     return wait_job_done(cloud, name) | {"Output": output}
-
-
-@pytest.fixture(scope="module")
-def held_out(abalone_splits: Path) -> list[dict[str, Any]]:
-    """60 records of the test split as raw features."""
-    with (abalone_splits / "test" / "test.csv").open() as stream:
-        return [
-            {k: v if k == "sex" else float(v) for k, v in r.items() if k != "rings"}
-            for r in list(csv.DictReader(stream))[:60]
-        ]
 
 
 def test_monitor_as_a_processing_job_finds_drift_in_real_capture(
