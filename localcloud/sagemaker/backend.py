@@ -17,6 +17,7 @@ from localcloud.sagemaker.hosting import Hosting
 from localcloud.sagemaker.layout import StateLayout, read_endpoint_log, read_training_job_log
 from localcloud.sagemaker.model_registry import EventSink, ModelRegistry
 from localcloud.sagemaker.monitoring import MonitoringSchedules
+from localcloud.sagemaker.monitoring_job_definitions import JobDefinitions
 from localcloud.sagemaker.processing_jobs import ProcessingJobs
 from localcloud.sagemaker.processing_runner import ProcessingRunner
 from localcloud.sagemaker.storage import S3Storage
@@ -65,10 +66,12 @@ class LocalSageMaker:
             self.tags,
             clients,
         )
+        self.job_definitions = JobDefinitions(lock, self.tags)
         self.monitoring_schedules = MonitoringSchedules(
             lock,
             self.tags,
             self.processing_jobs,
+            self.job_definitions,
             self.endpoints,
             storage,
             clients,

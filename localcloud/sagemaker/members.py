@@ -59,6 +59,28 @@ CONTAINER: Table = {
 }
 METRICS_PAIR: Table = {"Statistics": USED, "Constraints": USED}
 APP_MANAGED = only(False, why="the local SageMaker moves every input and output through S3")
+ENDPOINT_INPUT: Table = {
+    "EndpointName": USED,
+    "LocalPath": USED,
+    "S3InputMode": only("File", why="the capture is downloaded as files (not Pipe)"),
+    "S3DataDistributionType": USED,  # one instance: sharded is the whole input
+    "InferenceAttribute": USED,
+    "ExcludeFeaturesAttribute": USED,
+    "StartTimeOffset": USED,
+    "EndTimeOffset": USED,
+}
+MONITORING_OUTPUT_CONFIG: Table = {
+    "MonitoringOutputs": {"S3Output": {"S3Uri": USED, "LocalPath": USED, "S3UploadMode": USED}},
+    "KmsKeyId": USED,
+}
+MONITORING_RESOURCES: Table = {
+    "ClusterConfig": {
+        "InstanceCount": only(1, why="a monitoring job runs on one local host (algo-1)"),
+        "InstanceType": USED,
+        "VolumeSizeInGB": USED,
+    }
+}
+MONITORING_APP: Table = {"ImageUri": USED, "ContainerEntrypoint": USED, "ContainerArguments": USED}
 MONITORING_SCHEDULE_CONFIG: Table = {
     "ScheduleConfig": {
         "ScheduleExpression": USED,
@@ -66,48 +88,28 @@ MONITORING_SCHEDULE_CONFIG: Table = {
         "DataAnalysisEndTime": USED,
     },
     "MonitoringType": only(
-        "DataQuality", why="inline job definitions run data-quality monitoring of the capture"
+        "DataQuality",
+        "ModelQuality",
+        why="the container's monitor checks data quality and (regression) model quality",
     ),
-    # MonitoringJobDefinitionName (separate job definitions) is not implemented.
+    "MonitoringJobDefinitionName": USED,
     "MonitoringJobDefinition": {
-        "BaselineConfig": {
-            "ConstraintsResource": USED,
-            "StatisticsResource": USED,
-        },
-        "MonitoringInputs": {
-            "EndpointInput": {
-                "EndpointName": USED,
-                "LocalPath": USED,
-                "S3InputMode": only("File", why="the capture is downloaded as files (not Pipe)"),
-                "S3DataDistributionType": USED,  # one instance: sharded is the whole input
-                "InferenceAttribute": USED,
-                "ExcludeFeaturesAttribute": USED,
-                "StartTimeOffset": USED,
-                "EndTimeOffset": USED,
-            }
-        },
-        "MonitoringOutputConfig": {
-            "MonitoringOutputs": {
-                "S3Output": {"S3Uri": USED, "LocalPath": USED, "S3UploadMode": USED}
-            },
-            "KmsKeyId": USED,
-        },
-        "MonitoringResources": {
-            "ClusterConfig": {
-                "InstanceCount": only(1, why="a monitoring job runs on one local host (algo-1)"),
-                "InstanceType": USED,
-                "VolumeSizeInGB": USED,
-            }
-        },
-        "MonitoringAppSpecification": {
-            "ImageUri": USED,
-            "ContainerEntrypoint": USED,
-            "ContainerArguments": USED,
-        },
+        "BaselineConfig": {"ConstraintsResource": USED, "StatisticsResource": USED},
+        "MonitoringInputs": {"EndpointInput": ENDPOINT_INPUT},
+        "MonitoringOutputConfig": MONITORING_OUTPUT_CONFIG,
+        "MonitoringResources": MONITORING_RESOURCES,
+        "MonitoringAppSpecification": MONITORING_APP,
         "StoppingCondition": {"MaxRuntimeInSeconds": USED},
         "Environment": USED,
         "RoleArn": USED,
     },
+}
+JOB_DEFINITION_COMMON: Table = {
+    "JobDefinitionName": USED,
+    "JobResources": MONITORING_RESOURCES,
+    "RoleArn": USED,
+    "StoppingCondition": {"MaxRuntimeInSeconds": USED},
+    "Tags": USED,
 }
 
 MEMBERS: dict[str, Table] = {
@@ -229,7 +231,7 @@ MEMBERS: dict[str, Table] = {
     "DescribeProcessingJob": {"ProcessingJobName": USED},
     "StopProcessingJob": {"ProcessingJobName": USED},
     "ListProcessingJobs": PAGED_LIST_WITH_STATUS,
-    # Data quality of an endpoint's capture, the job defined inline, run as a processing job.
+    # Data or model quality of an endpoint's capture, run as processing jobs.
     "CreateMonitoringSchedule": {
         "MonitoringScheduleName": USED,
         "MonitoringScheduleConfig": MONITORING_SCHEDULE_CONFIG,
@@ -258,6 +260,32 @@ MEMBERS: dict[str, Table] = {
         "MonitoringJobDefinitionName": USED,
         "MonitoringTypeEquals": USED,
     },
+    "CreateDataQualityJobDefinition": {
+        **JOB_DEFINITION_COMMON,
+        "DataQualityBaselineConfig": {"ConstraintsResource": USED, "StatisticsResource": USED},
+        "DataQualityAppSpecification": {**MONITORING_APP, "Environment": USED},
+        "DataQualityJobInput": {"EndpointInput": ENDPOINT_INPUT},
+        "DataQualityJobOutputConfig": MONITORING_OUTPUT_CONFIG,
+    },
+    "DescribeDataQualityJobDefinition": {"JobDefinitionName": USED},
+    "DeleteDataQualityJobDefinition": {"JobDefinitionName": USED},
+    "ListDataQualityJobDefinitions": {**PAGED_LIST, "EndpointName": USED},
+    "CreateModelQualityJobDefinition": {
+        **JOB_DEFINITION_COMMON,
+        "ModelQualityBaselineConfig": {"ConstraintsResource": USED},
+        "ModelQualityAppSpecification": {
+            **MONITORING_APP,
+            "Environment": USED,
+            "ProblemType": only(
+                "Regression", why="the container's monitor evaluates regression models"
+            ),
+        },
+        "ModelQualityJobInput": {"EndpointInput": ENDPOINT_INPUT, "GroundTruthS3Input": USED},
+        "ModelQualityJobOutputConfig": MONITORING_OUTPUT_CONFIG,
+    },
+    "DescribeModelQualityJobDefinition": {"JobDefinitionName": USED},
+    "DeleteModelQualityJobDefinition": {"JobDefinitionName": USED},
+    "ListModelQualityJobDefinitions": {**PAGED_LIST, "EndpointName": USED},
     "CreateModel": {
         "ModelName": USED,
         "PrimaryContainer": CONTAINER,

@@ -34,7 +34,14 @@ from localcloud.core.exceptions import AwsError
 from localcloud.sagemaker.clients import AwsClients
 from localcloud.sagemaker.common import list_page
 from localcloud.sagemaker.endpoints import Endpoints
-from localcloud.sagemaker.exceptions import ValidationException
+from localcloud.sagemaker.exceptions import ResourceInUse, ValidationException
+from localcloud.sagemaker.monitoring_job_definitions import (
+    DATA_QUALITY,
+    MODEL_QUALITY,
+    JobDefinition,
+    JobDefinitions,
+    MonitoringJob,
+)
 from localcloud.sagemaker.monitoring_schedule import (
     ENDED,
     MONITORING_SCHEDULE,
@@ -53,6 +60,8 @@ LOG = logging.getLogger("localcloud.sagemaker")
 CAPTURE_FORMAT = '{"sagemakerCaptureJson":{"captureIndexNames":["endpointInput","endpointOutput"]}}'
 NO_DATA = "Job inputs had no data"
 BASELINE_DIR = PurePosixPath("/opt/ml/processing/baseline")
+GROUND_TRUTH_DIR = PurePosixPath("/opt/ml/processing/groundtruth")
+JOB_PREFIXES = {DATA_QUALITY: "model-monitoring", MODEL_QUALITY: "model-quality-monitoring"}
 DEFAULT_WINDOW = (timedelta(hours=-1), timedelta(0))  # the hour before the scheduled time
 MAX_WINDOW = timedelta(hours=24)
 ISO = "%Y-%m-%dT%H:%M:%SZ"
@@ -74,6 +83,12 @@ class _NoData(Exception):
     """No capture in the window: the execution fails without a job."""
 
 
+def _ceil_second(moment: datetime) -> datetime:
+    """The moment rounded up to a whole second."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
+
+
 def _hours(start: datetime, end: datetime) -> Iterator[datetime]:
     """The whole UTC hours overlapping [start, end)."""
     hour = start.replace(minute=0, second=0, microsecond=0)
@@ -90,6 +105,7 @@ class MonitoringSchedules:
         lock: threading.RLock,
         tags: TagStore,
         processing_jobs: ProcessingJobs,
+        definitions: JobDefinitions,
         endpoints: Endpoints,
         storage: S3Storage,
         clients: AwsClients,
@@ -97,6 +113,7 @@ class MonitoringSchedules:
     ) -> None:
         self._lock = lock
         self._processing_jobs = processing_jobs
+        self._definitions = definitions
         self._endpoints = endpoints
         self._storage = storage
         self._clients = clients
@@ -111,9 +128,14 @@ class MonitoringSchedules:
     def create(self, params: dict[str, Any]) -> MonitoringSchedule:
         """CreateMonitoringSchedule: checked, stored, its first run planned (NOW: started)."""
         config = params["MonitoringScheduleConfig"]
-        expression = self._checked(config)
+        expression, job = self._checked(config)
         schedule = MonitoringSchedule(
-            params["MonitoringScheduleName"], copy.deepcopy(config), expression
+            params["MonitoringScheduleName"],
+            copy.deepcopy(config),
+            expression,
+            job.endpoint_input["EndpointName"],
+            job.monitoring_type,
+            job.definition_name,
         )
         self.store.add(schedule, params.get("Tags", []))
         self._plan(schedule)
@@ -123,9 +145,14 @@ class MonitoringSchedules:
         """UpdateMonitoringSchedule: a new configuration, its next run planned again."""
         schedule = self.store.get(params["MonitoringScheduleName"])
         config = params["MonitoringScheduleConfig"]
-        expression = self._checked(config)
+        expression, job = self._checked(config)
         with self._lock:
             schedule.config, schedule.expression = copy.deepcopy(config), expression
+            schedule.endpoint = job.endpoint_input["EndpointName"]
+            schedule.monitoring_type, schedule.definition_name = (
+                job.monitoring_type,
+                job.definition_name,
+            )
             schedule.modified = datetime.now(UTC).timestamp()
         self._plan(schedule)
         return schedule
@@ -150,6 +177,28 @@ class MonitoringSchedules:
         with self._lock:
             schedule.status, schedule.next_run = "Stopped", None
             schedule.modified = datetime.now(UTC).timestamp()
+
+    def create_definition(self, monitoring_type: str, params: dict[str, Any]) -> JobDefinition:
+        """Create{Data,Model}QualityJobDefinition: checked as a schedule's job would be."""
+        definition = JobDefinition(params["JobDefinitionName"], monitoring_type, params)
+        check_job(definition.job(), self._endpoints)
+        return self._definitions.stores[monitoring_type].add(definition, params.get("Tags", []))
+
+    def delete_definition(self, monitoring_type: str, name: str) -> None:
+        """Delete{Data,Model}QualityJobDefinition, unless a schedule runs it."""
+        definition = self._definitions.stores[monitoring_type].get(name)
+        with self._lock:
+            users = [
+                s.name
+                for s in self.store.all()
+                if (s.monitoring_type, s.definition_name) == (monitoring_type, name)
+            ]
+            if users:
+                raise ResourceInUse(
+                    f"Job definition {definition.arn} is used by monitoring schedule {users[0]}: "
+                    "delete the schedule first"
+                )
+            self._definitions.stores[monitoring_type].remove(name)
 
     def list_schedules(self, params: dict[str, Any]) -> dict[str, Any]:
         """ListMonitoringSchedules, with its endpoint, type and job definition filters."""
@@ -190,14 +239,14 @@ class MonitoringSchedules:
 
     @staticmethod
     def _filtered(summaries: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
-        """By EndpointName and MonitoringTypeEquals; a job definition name matches nothing here
-        (schedules here define their jobs inline)."""
-        if endpoint := params.get("EndpointName"):
-            summaries = [s for s in summaries if s.get("EndpointName") == endpoint]
-        if kind := params.get("MonitoringTypeEquals"):
-            summaries = [s for s in summaries if s.get("MonitoringType") == kind]
-        if "MonitoringJobDefinitionName" in params:
-            summaries = []
+        """By EndpointName, MonitoringTypeEquals and MonitoringJobDefinitionName."""
+        for param, key in (
+            ("EndpointName", "EndpointName"),
+            ("MonitoringTypeEquals", "MonitoringType"),
+            ("MonitoringJobDefinitionName", "MonitoringJobDefinitionName"),
+        ):
+            if param in params:
+                summaries = [s for s in summaries if s.get(key) == params[param]]
         return summaries
 
     def shutdown(self) -> None:
@@ -207,14 +256,27 @@ class MonitoringSchedules:
             self._thread.join()
 
     # --- checks ----------------------------------------------------------------------------
-    def _checked(self, config: dict[str, Any]) -> ScheduleExpression:
-        """Refuse a configuration no execution could run, before anything is stored."""
-        definition = config.get("MonitoringJobDefinition")
-        if definition is None:
+    def job_of(self, config: dict[str, Any]) -> MonitoringJob:
+        """The job a schedule's configuration runs: its inline definition, or the named one."""
+        monitoring_type = config.get("MonitoringType", DATA_QUALITY)
+        if "MonitoringJobDefinition" in config:
+            if "MonitoringJobDefinitionName" in config or monitoring_type != DATA_QUALITY:
+                raise ValidationException(
+                    "An inline MonitoringJobDefinition is a DataQuality job: give a "
+                    "MonitoringJobDefinitionName with MonitoringType for the others"
+                )
+            return MonitoringJob(DATA_QUALITY, config["MonitoringJobDefinition"])
+        if "MonitoringJobDefinitionName" not in config or "MonitoringType" not in config:
             raise ValidationException(
-                "MonitoringScheduleConfig.MonitoringJobDefinition is required: the local "
-                "SageMaker runs job definitions given inline"
+                "MonitoringScheduleConfig needs MonitoringJobDefinition, or "
+                "MonitoringJobDefinitionName and MonitoringType"
             )
+        store = self._definitions.stores[monitoring_type]
+        return store.get(config["MonitoringJobDefinitionName"]).job()
+
+    def _checked(self, config: dict[str, Any]) -> tuple[ScheduleExpression, MonitoringJob]:
+        """Refuse a configuration no execution could run, before anything is stored."""
+        job = self.job_of(config)
         schedule_config = config["ScheduleConfig"]
         expression = ScheduleExpression.parse(schedule_config["ScheduleExpression"])
         bounds = [
@@ -226,7 +288,7 @@ class MonitoringSchedules:
                     "ScheduleConfig.DataAnalysisStartTime and DataAnalysisEndTime are required "
                     "when ScheduleExpression is NOW (offsets such as -PT1H and -PT0H)"
                 )
-            start, end = self._window(config, expression)
+            start, end = self._window(config, expression, job)
             if not start < end or end - start > MAX_WINDOW:
                 raise ValidationException(
                     "The analysis window of a NOW schedule must start before it ends and last "
@@ -239,25 +301,13 @@ class MonitoringSchedules:
                 "EndTimeOffset"
             )
         else:
-            self._window(config, expression)
-        (monitoring_input,) = definition["MonitoringInputs"]
-        endpoint_input = monitoring_input["EndpointInput"]
-        endpoint = self._endpoints.store.get(endpoint_input["EndpointName"])
-        if endpoint.config.capture is None:
-            raise ValidationException(
-                f"Endpoint {endpoint.name} does not capture data: its configuration "
-                f"{endpoint.config.name} needs a DataCaptureConfig with EnableCapture"
-            )
-        command_of(definition["MonitoringAppSpecification"])
-        base = Path("/opt/ml")  # only checks the paths
-        local_path(base, endpoint_input["LocalPath"], "EndpointInput.LocalPath")
-        (output,) = definition["MonitoringOutputConfig"]["MonitoringOutputs"]
-        local_path(base, output["S3Output"]["LocalPath"], "MonitoringOutputs.S3Output.LocalPath")
-        return expression
+            self._window(config, expression, job)
+        check_job(job, self._endpoints)
+        return expression, job
 
     @staticmethod
     def _window(
-        config: dict[str, Any], expression: ScheduleExpression
+        config: dict[str, Any], expression: ScheduleExpression, job: MonitoringJob
     ) -> tuple[timedelta, timedelta]:
         """(start, end) of the analysis window, as offsets from the scheduled time."""
         if expression.once:
@@ -266,10 +316,8 @@ class MonitoringSchedules:
                 parse_offset(schedule_config["DataAnalysisStartTime"], "DataAnalysisStartTime"),
                 parse_offset(schedule_config["DataAnalysisEndTime"], "DataAnalysisEndTime"),
             )
-        (monitoring_input,) = config["MonitoringJobDefinition"]["MonitoringInputs"]
-        endpoint_input = monitoring_input["EndpointInput"]
-        start = endpoint_input.get("StartTimeOffset")
-        end = endpoint_input.get("EndTimeOffset")
+        start = job.endpoint_input.get("StartTimeOffset")
+        end = job.endpoint_input.get("EndTimeOffset")
         window = (
             DEFAULT_WINDOW[0] if start is None else parse_offset(start, "StartTimeOffset"),
             DEFAULT_WINDOW[1] if end is None else parse_offset(end, "EndTimeOffset"),
@@ -313,7 +361,11 @@ class MonitoringSchedules:
     def _execute(self, schedule: MonitoringSchedule, scheduled: datetime) -> None:
         """One execution: its processing job started, or Failed at once with the reason."""
         execution = MonitoringExecution(
-            schedule.name, schedule.endpoint, schedule.monitoring_type, scheduled
+            schedule.name,
+            schedule.endpoint,
+            schedule.monitoring_type,
+            schedule.definition_name,
+            scheduled,
         )
         with self._lock:
             schedule.executions.append(execution)
@@ -338,25 +390,28 @@ class MonitoringSchedules:
 
     def _job_request(self, schedule: MonitoringSchedule, scheduled: datetime) -> dict[str, Any]:
         """The CreateProcessingJob request of one execution; _NoData when nothing was captured."""
-        definition = schedule.definition
-        endpoint_input = definition["MonitoringInputs"][0]["EndpointInput"]
+        job = self.job_of(schedule.config)  # again: a named definition may be gone since
+        definition, endpoint_input = job.definition, job.endpoint_input
         endpoint = self._endpoints.store.get(endpoint_input["EndpointName"])
         capture = endpoint.config.capture
         if capture is None:
             raise ValidationException(f"Endpoint {endpoint.name} does not capture data")
-        start_offset, end_offset = self._window(schedule.config, schedule.expression)
+        start_offset, end_offset = self._window(schedule.config, schedule.expression, job)
         start, end = scheduled + start_offset, scheduled + end_offset
         source = PurePosixPath(endpoint_input["LocalPath"])
         inputs = []
         for variant_uri in self._storage.folders(f"{capture.destination}/{endpoint.name}"):
             variant = variant_uri.rstrip("/").rsplit("/", 1)[1]
-            for hour in _hours(start, end):
-                uri = f"{variant_uri}{hour.strftime(HOUR_PATH)}/"
-                if self._storage.has_objects(uri):
-                    local = source / endpoint.name / variant / hour.strftime(HOUR_PATH)
-                    inputs.append(_s3_input(f"endpoint_input_{len(inputs) + 1}", uri, str(local)))
+            local = source / endpoint.name / variant
+            inputs += self._hour_inputs("endpoint_input", variant_uri, local, start, end)
         if not inputs:
             raise _NoData
+        labels = []
+        if job.ground_truth_uri is not None:
+            uri = job.ground_truth_uri.rstrip("/") + "/"
+            labels = self._hour_inputs("groundtruth_input", uri, GROUND_TRUTH_DIR, start, end)
+            if not labels:
+                raise _NoData
         (output,) = definition["MonitoringOutputConfig"]["MonitoringOutputs"]
         environment = {
             "dataset_format": CAPTURE_FORMAT,
@@ -367,7 +422,8 @@ class MonitoringSchedules:
             "sagemaker_monitoring_schedule_name": schedule.name,
             "sagemaker_endpoint_datacapture_prefix": f"{capture.destination}/{endpoint.name}",
             "start_time": start.strftime(ISO),
-            "end_time": end.strftime(ISO),
+            # inferenceTime has whole seconds: a record in the window's last second is inside
+            "end_time": _ceil_second(end).strftime(ISO),
             "metric_time": scheduled.strftime(ISO),
         }
         for member, variable in (
@@ -385,6 +441,13 @@ class MonitoringSchedules:
                 folder = BASELINE_DIR / kind
                 inputs.append(_s3_input(f"baseline_{kind}", uri, str(folder)))
                 environment[variable] = str(folder / uri.rstrip("/").rsplit("/", 1)[1])
+        if job.monitoring_type == MODEL_QUALITY:
+            environment.update(
+                analysis_type="MODEL_QUALITY",
+                problem_type=job.problem_type or "Regression",
+                ground_truth_source=str(GROUND_TRUTH_DIR),
+            )
+            inputs += labels
         environment.update(definition.get("Environment", {}))
         output_config = definition["MonitoringOutputConfig"]
         report_uri = (
@@ -393,7 +456,9 @@ class MonitoringSchedules:
         )
         app = definition["MonitoringAppSpecification"]
         return {
-            "ProcessingJobName": f"model-monitoring-{scheduled:%Y%m%d%H%M}-{uuid.uuid4().hex[:24]}",
+            "ProcessingJobName": (
+                f"{JOB_PREFIXES[job.monitoring_type]}-{scheduled:%Y%m%d%H%M}-{uuid.uuid4().hex[:24]}"
+            ),
             "ProcessingInputs": inputs,
             "ProcessingOutputConfig": {
                 "Outputs": [
@@ -416,6 +481,18 @@ class MonitoringSchedules:
             "Environment": environment,
             "RoleArn": definition["RoleArn"],
         }
+
+    def _hour_inputs(
+        self, name: str, uri: str, local: PurePosixPath, start: datetime, end: datetime
+    ) -> list[dict[str, Any]]:
+        """One input per hour folder `<uri>yyyy/mm/dd/hh/` of the window that holds objects."""
+        inputs = []
+        for hour in _hours(start, end):
+            folder = f"{uri}{hour.strftime(HOUR_PATH)}/"
+            if self._storage.has_objects(folder):
+                path = str(local / hour.strftime(HOUR_PATH))
+                inputs.append(_s3_input(f"{name}_{len(inputs) + 1}", folder, path))
+        return inputs
 
     def _ended(self, execution: MonitoringExecution, job: ProcessingJob) -> None:
         """The execution's status from its job's; the job's metrics put into CloudWatch first."""
@@ -445,6 +522,22 @@ class MonitoringSchedules:
                 LOG.warning(
                     "monitoring job %s: its metrics were not published: %s", job.name, error
                 )
+
+
+def check_job(job: MonitoringJob, endpoints: Endpoints) -> None:
+    """Refuse a job no execution could run: its endpoint must capture, its program and paths
+    be ones a processing job takes."""
+    endpoint = endpoints.store.get(job.endpoint_input["EndpointName"])
+    if endpoint.config.capture is None:
+        raise ValidationException(
+            f"Endpoint {endpoint.name} does not capture data: its configuration "
+            f"{endpoint.config.name} needs a DataCaptureConfig with EnableCapture"
+        )
+    command_of(job.definition["MonitoringAppSpecification"])
+    base = Path("/opt/ml")  # only checks the paths
+    local_path(base, job.endpoint_input["LocalPath"], "EndpointInput.LocalPath")
+    (output,) = job.definition["MonitoringOutputConfig"]["MonitoringOutputs"]
+    local_path(base, output["S3Output"]["LocalPath"], "MonitoringOutputs.S3Output.LocalPath")
 
 
 def _s3_input(name: str, uri: str, local: str) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from localcloud.sagemaker.exceptions import ResourceInUse, ResourceNotFound
 from localcloud.sagemaker.schedule_expression import ScheduleExpression
 from localcloud.sagemaker.store import Kind
 
-DATA_QUALITY = "DataQuality"
 ENDED = frozenset({"Completed", "CompletedWithViolations", "Failed", "Stopped"})
 
 MONITORING_SCHEDULE = Kind(
@@ -42,6 +41,7 @@ class MonitoringExecution:
     schedule: str
     endpoint: str
     monitoring_type: str
+    definition_name: str | None
     scheduled_time: datetime
     created: float = field(default_factory=time.time)
     status: str = "Pending"
@@ -72,6 +72,7 @@ class MonitoringExecution:
         optional = {
             "ProcessingJobArn": self.processing_job_arn,
             "FailureReason": self.failure_reason,
+            "MonitoringJobDefinitionName": self.definition_name,
         }
         out.update({key: value for key, value in optional.items() if value is not None})
         return out
@@ -84,6 +85,9 @@ class MonitoringSchedule:
     name: str
     config: dict[str, Any]
     expression: ScheduleExpression
+    endpoint: str
+    monitoring_type: str
+    definition_name: str | None
     created: float = field(default_factory=time.time)
     status: str = "Scheduled"
     modified: float = 0.0
@@ -98,21 +102,6 @@ class MonitoringSchedule:
         """MonitoringScheduleArn."""
         return arn("monitoring-schedule", self.name)
 
-    @property
-    def definition(self) -> dict[str, Any]:
-        """The inline MonitoringJobDefinition."""
-        return self.config["MonitoringJobDefinition"]
-
-    @property
-    def endpoint(self) -> str:
-        """The monitored endpoint's name."""
-        return self.definition["MonitoringInputs"][0]["EndpointInput"]["EndpointName"]
-
-    @property
-    def monitoring_type(self) -> str:
-        """DataQuality: the one type an inline definition can run here."""
-        return self.config.get("MonitoringType", DATA_QUALITY)
-
     def describe(self) -> dict[str, Any]:
         """The DescribeMonitoringSchedule response."""
         out = {
@@ -125,7 +114,7 @@ class MonitoringSchedule:
 
     def summary(self) -> dict[str, Any]:
         """The schedule's entry in ListMonitoringSchedules."""
-        return {
+        out = {
             "MonitoringScheduleName": self.name,
             "MonitoringScheduleArn": self.arn,
             "CreationTime": self.created,
@@ -134,3 +123,6 @@ class MonitoringSchedule:
             "EndpointName": self.endpoint,
             "MonitoringType": self.monitoring_type,
         }
+        if self.definition_name is not None:
+            out["MonitoringJobDefinitionName"] = self.definition_name
+        return out

@@ -13,6 +13,7 @@ from typing import Any
 from localcloud.sagemaker import eventstream
 from localcloud.sagemaker.backend import LocalSageMaker
 from localcloud.sagemaker.endpoints import Invocation
+from localcloud.sagemaker.monitoring_job_definitions import DATA_QUALITY, MODEL_QUALITY
 
 # What SageMaker Runtime passes between the caller and the container (it strips the rest).
 FORWARDED_HEADERS = {
@@ -104,6 +105,47 @@ class SageMakerResponses:
     def list_monitoring_executions(self, params: dict[str, Any]) -> dict[str, Any]:
         """ListMonitoringExecutions."""
         return self._backend.monitoring_schedules.list_executions(params)
+
+    # --- monitoring job definitions ---------------------------------------------------------
+    def create_data_quality_job_definition(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateDataQualityJobDefinition."""
+        made = self._backend.monitoring_schedules.create_definition(DATA_QUALITY, params)
+        return {"JobDefinitionArn": made.arn}
+
+    def describe_data_quality_job_definition(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DescribeDataQualityJobDefinition."""
+        store = self._backend.job_definitions.stores[DATA_QUALITY]
+        return store.describe(params.get("JobDefinitionName", ""))
+
+    def delete_data_quality_job_definition(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DeleteDataQualityJobDefinition."""
+        name = params.get("JobDefinitionName", "")
+        self._backend.monitoring_schedules.delete_definition(DATA_QUALITY, name)
+        return {}
+
+    def list_data_quality_job_definitions(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListDataQualityJobDefinitions."""
+        return self._backend.job_definitions.list(DATA_QUALITY, params)
+
+    def create_model_quality_job_definition(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateModelQualityJobDefinition."""
+        made = self._backend.monitoring_schedules.create_definition(MODEL_QUALITY, params)
+        return {"JobDefinitionArn": made.arn}
+
+    def describe_model_quality_job_definition(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DescribeModelQualityJobDefinition."""
+        store = self._backend.job_definitions.stores[MODEL_QUALITY]
+        return store.describe(params.get("JobDefinitionName", ""))
+
+    def delete_model_quality_job_definition(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DeleteModelQualityJobDefinition."""
+        name = params.get("JobDefinitionName", "")
+        self._backend.monitoring_schedules.delete_definition(MODEL_QUALITY, name)
+        return {}
+
+    def list_model_quality_job_definitions(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListModelQualityJobDefinitions."""
+        return self._backend.job_definitions.list(MODEL_QUALITY, params)
 
     # --- models ----------------------------------------------------------------------------
     def create_model(self, params: dict[str, Any]) -> dict[str, Any]:

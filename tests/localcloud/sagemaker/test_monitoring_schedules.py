@@ -1,9 +1,12 @@
-"""Monitoring schedules through boto3: data quality of an endpoint's real capture run by the
-image's `monitor`, executions with AWS's statuses, reports where SageMaker puts them, metrics in
-CloudWatch, the schedule's life cycle and AWS's errors."""
+"""Monitoring schedules through boto3: data quality of an endpoint's real capture and model
+quality with its ground truth, run by the image's `monitor`; executions with AWS's statuses,
+reports where SageMaker puts them, metrics in CloudWatch, the life cycle of schedules and job
+definitions, and AWS's errors."""
 
 from __future__ import annotations
 
+import csv
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,9 +20,12 @@ from tests.localcloud.sagemaker.conftest import (
     IMAGE_URI,
     ROLE_ARN,
     Cloud,
+    count_captured,
+    csv_body,
     error_of,
     read_json,
     send_and_wait_captured,
+    start_endpoint,
     unique,
     wait_for,
 )
@@ -275,7 +281,7 @@ def test_an_endpoint_that_does_not_capture_cannot_be_monitored(cloud, endpoint, 
     assert text.startswith(f"Endpoint {endpoint} does not capture data")
 
 
-def test_separate_job_definitions_are_refused_by_name(cloud, baseline_uri, capture_endpoint):
+def test_an_inline_definition_is_data_quality_only(cloud, baseline_uri, capture_endpoint):
     endpoint, _ = capture_endpoint
     config = schedule_config(endpoint, baseline_uri)
     config["MonitoringType"] = "ModelQuality"
@@ -283,10 +289,157 @@ def test_separate_job_definitions_are_refused_by_name(cloud, baseline_uri, captu
         cloud.sagemaker.create_monitoring_schedule(
             MonitoringScheduleName=unique("model-quality"), MonitoringScheduleConfig=config
         )
-    assert error_of(excinfo)[1].startswith(
-        "The local SageMaker does not support MonitoringScheduleConfig.MonitoringType="
-        "'ModelQuality' on CreateMonitoringSchedule"
+    assert error_of(excinfo) == (
+        "ValidationException",
+        "An inline MonitoringJobDefinition is a DataQuality job: give a "
+        "MonitoringJobDefinitionName with MonitoringType for the others",
     )
+
+
+def model_quality_definition(
+    cloud: Cloud, endpoint: str, labels_uri: str, mse_threshold: float
+) -> str:
+    """A model-quality job definition whose baseline allows an MSE up to `mse_threshold`."""
+    name = unique("model-quality")
+    constraints = {
+        "version": 0.0,
+        "regression_constraints": {
+            "mse": {"threshold": mse_threshold, "comparison_operator": "GreaterThanThreshold"}
+        },
+    }
+    key = f"monitoring/{name}/constraints.json"
+    cloud.s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(constraints).encode())
+    inline = schedule_config(endpoint, "unused")["MonitoringJobDefinition"]
+    cloud.sagemaker.create_model_quality_job_definition(
+        JobDefinitionName=name,
+        ModelQualityBaselineConfig={"ConstraintsResource": {"S3Uri": f"s3://{BUCKET}/{key}"}},
+        ModelQualityAppSpecification={
+            **inline["MonitoringAppSpecification"],
+            "ProblemType": "Regression",
+        },
+        ModelQualityJobInput={
+            "EndpointInput": {
+                **inline["MonitoringInputs"][0]["EndpointInput"],
+                "InferenceAttribute": "predictions",
+            },
+            "GroundTruthS3Input": {"S3Uri": labels_uri},
+        },
+        ModelQualityJobOutputConfig=inline["MonitoringOutputConfig"],
+        JobResources=inline["MonitoringResources"],
+        RoleArn=ROLE_ARN,
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+    return name
+
+
+def run_definition_once(cloud: Cloud, definition: str) -> dict[str, Any]:
+    """A NOW schedule of a model-quality definition; its execution once ended."""
+    name = unique("quality-now")
+    cloud.sagemaker.create_monitoring_schedule(
+        MonitoringScheduleName=name,
+        MonitoringScheduleConfig={
+            "ScheduleConfig": {
+                "ScheduleExpression": "NOW",
+                "DataAnalysisStartTime": "-PT1H",
+                "DataAnalysisEndTime": "-PT0H",
+            },
+            "MonitoringJobDefinitionName": definition,
+            "MonitoringType": "ModelQuality",
+        },
+    )
+
+    def ended() -> dict[str, Any] | None:
+        found = cloud.sagemaker.list_monitoring_executions(MonitoringScheduleName=name)
+        (execution,) = found["MonitoringExecutionSummaries"]
+        return execution if execution["MonitoringExecutionStatus"] in EXECUTION_ENDED else None
+
+    return wait_for(ended, 120, interval=0.5)
+
+
+def test_model_quality_merges_ground_truth_and_checks_the_evaluations_constraints(
+    cloud, model_name, abalone_splits
+):
+    # GIVEN an endpoint that captured 30 predictions with inference ids, and their true rings
+    # uploaded in Model Monitor's ground-truth format under the hour they arrived
+    prefix = unique("capture")
+    endpoint, _ = start_endpoint(
+        cloud,
+        model_name,
+        DataCaptureConfig={
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": f"s3://{BUCKET}/{prefix}",
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {
+                "CsvContentTypes": ["text/csv"],
+                "JsonContentTypes": ["application/json"],
+            },
+        },
+    )
+    assert cloud.wait_endpoint_settled(endpoint)["EndpointStatus"] == "InService"
+    with (abalone_splits / "test" / "test.csv").open() as stream:
+        rows = list(csv.DictReader(stream))[:30]
+    for index, row in enumerate(rows):
+        features = {k: v for k, v in row.items() if k != "rings"}
+        cloud.runtime.invoke_endpoint(
+            EndpointName=endpoint,
+            Body=csv_body([features], header=False),
+            ContentType="text/csv",
+            InferenceId=f"label-me-{index}",
+        )
+    capture_uri = f"s3://{BUCKET}/{prefix}/{endpoint}"
+    wait_for(lambda: count_captured(cloud, capture_uri) == 30)
+    labels = "".join(
+        json.dumps(
+            {
+                "groundTruthData": {"data": row["rings"], "encoding": "CSV"},
+                "eventMetadata": {"eventId": f"label-me-{index}"},
+                "eventVersion": "0",
+            }
+        )
+        + "\n"
+        for index, row in enumerate(rows)
+    )
+    hour = datetime.now(UTC).strftime("%Y/%m/%d/%H")
+    labels_prefix = f"{unique('ground-truth')}/{endpoint}"
+    cloud.s3.put_object(Bucket=BUCKET, Key=f"{labels_prefix}/{hour}/labels.jsonl", Body=labels)
+    labels_uri = f"s3://{BUCKET}/{labels_prefix}"
+    # WHEN model quality runs against a loose and a tight MSE constraint
+    loose = run_definition_once(cloud, model_quality_definition(cloud, endpoint, labels_uri, 50.0))
+    tight = model_quality_definition(cloud, endpoint, labels_uri, 0.01)
+    strict = run_definition_once(cloud, tight)
+    # THEN the first completes, the second completes with the mse violation
+    assert loose["MonitoringExecutionStatus"] == "Completed", loose.get("FailureReason")
+    assert loose["MonitoringType"] == "ModelQuality"
+    assert strict["MonitoringExecutionStatus"] == "CompletedWithViolations"
+    assert strict["MonitoringJobDefinitionName"] == tight
+    job = cloud.sagemaker.describe_processing_job(
+        ProcessingJobName=strict["ProcessingJobArn"].rsplit("/", 1)[1]
+    )
+    assert job["ProcessingJobName"].startswith("model-quality-monitoring-")
+    assert job["Environment"]["analysis_type"] == "MODEL_QUALITY"
+    statistics = read_json(cloud, f"{report_uri(strict)}/statistics.json")
+    assert statistics["dataset"]["item_count"] == 30
+    (violation,) = read_json(cloud, f"{report_uri(strict)}/constraint_violations.json")[
+        "violations"
+    ]
+    assert violation["metric_name"] == "mse"
+    # ... the metrics are in CloudWatch's model-metrics namespace
+    metrics = boto3.client("cloudwatch").list_metrics(
+        Namespace="aws/sagemaker/Endpoints/model-metrics",
+        Dimensions=[{"Name": "Endpoint", "Value": endpoint}],
+    )["Metrics"]
+    assert {"mae", "mse", "rmse", "r2"} <= {m["MetricName"] for m in metrics}
+    # ... and a definition a schedule runs cannot be deleted
+    with pytest.raises(ClientError) as excinfo:
+        cloud.sagemaker.delete_model_quality_job_definition(JobDefinitionName=tight)
+    assert error_of(excinfo)[0] == "ResourceInUse"
+    cloud.sagemaker.delete_monitoring_schedule(
+        MonitoringScheduleName=strict["MonitoringScheduleName"]
+    )
+    cloud.sagemaker.delete_model_quality_job_definition(JobDefinitionName=tight)
+    listed = cloud.sagemaker.list_model_quality_job_definitions(EndpointName=endpoint)
+    assert tight not in {d["MonitoringJobDefinitionName"] for d in listed["JobDefinitionSummaries"]}
 
 
 @pytest.mark.parametrize(
