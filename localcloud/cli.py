@@ -1,4 +1,5 @@
-"""`python -m localcloud demo | up | start | run | approve | status | logs | env | push | down`."""
+"""`python -m localcloud demo | up | start | run | approve | status | logs | monitor | env | push |
+down`."""
 
 # The commands and their output only: the background process is localcloud.daemon, the
 # connection file's schema localcloud.connection (this docstring is the --help description).
@@ -444,6 +445,61 @@ def push_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def monitor(args: argparse.Namespace) -> int:
+    """Run the monitoring schedules now over the last hours, and show what they found."""
+    from localcloud.monitoring_runs import run_now
+
+    connection = _require_connection(args)
+    sagemaker, s3 = aws_client(connection, "sagemaker"), aws_client(connection, "s3")
+    if args.schedule:
+        names = [args.schedule]
+    else:
+        summaries = sagemaker.list_monitoring_schedules(StatusEquals="Scheduled")
+        names = [
+            s["MonitoringScheduleName"]
+            for s in summaries["MonitoringScheduleSummaries"]
+            if not _one_time(sagemaker, s["MonitoringScheduleName"])
+        ]
+    if not names:
+        print(
+            "localcloud: no monitoring schedule to run: create one (aws sagemaker "
+            "create-monitoring-schedule, or the SageMaker SDK's DefaultModelMonitor)",
+            file=sys.stderr,
+        )
+        return 1
+    failed = 0
+    for name in names:
+        execution = run_now(sagemaker, name, args.hours, progress=print)
+        status = execution["MonitoringExecutionStatus"]
+        reason = f": {execution['FailureReason']}" if "FailureReason" in execution else ""
+        print(f"{name}: {status}{reason}")
+        if status == "CompletedWithViolations":
+            for violation in _violations(sagemaker, s3, execution):
+                where = violation.get("feature_name") or violation.get("metric_name", "")
+                print(
+                    f"  {where}: {violation['constraint_check_type']}: {violation['description']}"
+                )
+        failed += status not in {"Completed", "CompletedWithViolations"}
+    return 1 if failed else 0
+
+
+def _one_time(sagemaker: Any, name: str) -> bool:
+    """Whether a schedule runs once (NOW): an earlier `monitor`'s run, not one to repeat."""
+    described = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
+    return described["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "NOW"
+
+
+def _violations(sagemaker: Any, s3: Any, execution: dict[str, Any]) -> list[dict[str, Any]]:
+    """The constraint_violations.json of an execution's report."""
+    job = sagemaker.describe_processing_job(
+        ProcessingJobName=execution["ProcessingJobArn"].rsplit("/", 1)[1]
+    )
+    uri = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    body = s3.get_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/constraint_violations.json")
+    return list(json.loads(body["Body"].read()).get("violations", []))
+
+
 def port_number(text: str) -> int:
     """A TCP port from the command line (1 to 65535), or argparse's one-line error."""
     try:
@@ -464,6 +520,14 @@ def positive_integer(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
     return value
+
+
+def hours_back(text: str) -> int:
+    """A window length in hours from the command line (1 to 24), or argparse's error."""
+    hours = positive_integer(text)
+    if hours > 24:
+        raise argparse.ArgumentTypeError(f"{hours} is more than 24 (a one-time run's limit)")
+    return hours
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -519,6 +583,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     logs_command.add_argument(
         "--lines", type=positive_integer, default=40, help="lines per log (40)"
     )
+    monitor_command = command(
+        "monitor", monitor, "run the monitoring schedules now and show their violations"
+    )
+    monitor_command.add_argument("--schedule", default="", help="only this schedule")
+    monitor_command.add_argument(
+        "--hours",
+        type=hours_back,
+        default=1,
+        help="analyse the last HOURS hours of capture (1 to 24; default 1)",
+    )
     args = parser.parse_args(argv)
     args.state_dir = getattr(args, "state_dir", STATE_DIR)
     args.dist = getattr(args, "dist", DIST_DIR)
@@ -530,7 +604,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return int(args.function(args))
-    except (StackError, urllib.error.URLError, ConnectionError, ClientError) as error:
+    except (
+        StackError,
+        urllib.error.URLError,
+        ConnectionError,
+        ClientError,
+        TimeoutError,
+    ) as error:
         print(f"localcloud: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -14,6 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from localcloud.monitoring_runs import one_time_name, run_now
 from localcloud.sagemaker.schedule_expression import ScheduleExpression, parse_offset
 from tests.localcloud.sagemaker.conftest import (
     BUCKET,
@@ -215,6 +216,49 @@ def test_a_recurring_schedule_lives_as_on_aws(cloud, baseline_uri, capture_endpo
     with pytest.raises(ClientError) as excinfo:
         cloud.sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
     assert error_of(excinfo) == ("ResourceNotFound", f"Monitoring Schedule {arn} does not exist.")
+
+
+def test_run_now_runs_a_recurring_schedules_job_once_over_the_last_hours(
+    cloud, held_out, baseline_uri, capture_endpoint
+):
+    endpoint, capture_uri = capture_endpoint
+    send_and_wait_captured(cloud, endpoint, capture_uri, held_out[:10])
+    name = unique("monitor-daily")
+    config = schedule_config(endpoint, baseline_uri, "cron(0 3 ? * * *)")
+    cloud.sagemaker.create_monitoring_schedule(
+        MonitoringScheduleName=name, MonitoringScheduleConfig=config
+    )
+    lines: list[str] = []
+    execution = run_now(cloud.sagemaker, name, hours=2, progress=lines.append)
+    # the run is a one-time copy of the schedule's job, over the last two hours
+    assert execution["MonitoringExecutionStatus"] in {"Completed", "CompletedWithViolations"}
+    copy_name = execution["MonitoringScheduleName"]
+    assert copy_name.startswith(f"{name}-now-")
+    copied = cloud.sagemaker.describe_monitoring_schedule(MonitoringScheduleName=copy_name)
+    assert copied["MonitoringScheduleConfig"]["ScheduleConfig"] == {
+        "ScheduleExpression": "NOW",
+        "DataAnalysisStartTime": "-PT2H",
+        "DataAnalysisEndTime": "-PT0H",
+    }
+    assert (
+        copied["MonitoringScheduleConfig"]["MonitoringJobDefinition"]
+        == (config["MonitoringJobDefinition"])
+    )
+    assert lines[0] == f"{name}: started {copy_name} over the last 2 hour(s)"
+    assert lines[-1] == f"{name}: {execution['MonitoringExecutionStatus']}"
+    # ... and the schedule itself is untouched, with no execution of its own yet
+    described = cloud.sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
+    assert "LastMonitoringExecutionSummary" not in described
+
+
+def test_a_one_time_name_fits_sagemakers_limit():
+    moment = datetime(2024, 5, 6, 22, 0, 1, tzinfo=UTC)
+    assert one_time_name("abalone-prod-data-quality", moment) == (
+        "abalone-prod-data-quality-now-20240506220001"
+    )
+    long = one_time_name("x" * 63, moment)
+    assert len(long) == 63
+    assert long.endswith("-now-20240506220001")
 
 
 @pytest.mark.parametrize(
