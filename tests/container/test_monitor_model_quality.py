@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,9 @@ def registry_constraints(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         app = importlib.import_module("lambdas.register_model.app")
+    # Its boto3 clients were made at import, for this test's environment: later tests (the
+    # Lambda tests' moto) import it again, for theirs.
+    sys.modules.pop("lambdas.register_model.app")
     path = tmp_path_factory.mktemp("registry") / "constraints.json"
     path.write_text(json.dumps(app.model_quality_constraints(MSE_GATE)))
     return path
