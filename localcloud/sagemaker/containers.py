@@ -9,8 +9,10 @@ the cloud's own variables (credentials included) reach it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from localcloud.processes import base_path
 from localcloud.sagemaker.debugger import CONFIG_FILE_ENV
@@ -54,3 +56,22 @@ def program_environment(
         "SAGEMAKER_BASE_DIR": str(base_dir),
         **own,
     }
+
+
+def stop_running_programs(
+    jobs: Iterable[Any], lock: threading.RLock, threads: Iterable[threading.Thread]
+) -> None:
+    """Stop the program of every job still running (all at once, then each waited for), and
+    wait for the jobs' threads: a training or processing job's shutdown."""
+    with lock:
+        programs = []
+        for job in jobs:
+            if job.status in {"InProgress", "Stopping"}:
+                job.stop_requested = True
+                if job.program is not None:
+                    job.program.send_stop()
+                    programs.append(job.program)
+    for program in programs:
+        program.stop()
+    for thread in threads:
+        thread.join()

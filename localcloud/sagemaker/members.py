@@ -251,8 +251,8 @@ MEMBERS: dict[str, Table] = {
         "MonitoringJobDefinitionName": USED,
         "MonitoringTypeEquals": USED,
     },
-    "ListMonitoringExecutions": {
-        **PAGED_LIST_WITH_STATUS,
+    "ListMonitoringExecutions": {  # no NameContains: executions have no names
+        **{k: rule for k, rule in PAGED_LIST_WITH_STATUS.items() if k != "NameContains"},
         "MonitoringScheduleName": USED,
         "EndpointName": USED,
         "ScheduledTimeBefore": USED,

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from localcloud.sagemaker.containers import check_environment
+from localcloud.sagemaker.containers import check_environment, stop_running_programs
 from localcloud.sagemaker.exceptions import ValidationException
 from localcloud.sagemaker.layout import StateLayout
 from localcloud.sagemaker.processing_job import PROCESSING_JOB, ProcessingJob, local_path
@@ -102,15 +102,4 @@ class ProcessingJobs:
 
     def shutdown(self) -> None:
         """Stop every running program and wait for the runners to finish."""
-        with self._lock:
-            programs = []
-            for job in self.store.all():
-                if job.status in {"InProgress", "Stopping"}:
-                    job.stop_requested = True
-                    if job.program is not None:
-                        job.program.send_stop()
-                        programs.append(job.program)
-        for program in programs:
-            program.stop()
-        for thread in self._threads:
-            thread.join()
+        stop_running_programs(self.store.all(), self._lock, self._threads)

@@ -389,21 +389,26 @@ def baseline_uri(cloud: Cloud) -> str:
     return output
 
 
+def capture_config(prefix: str, percentage: int = 100, **overrides: Any) -> dict[str, Any]:
+    """A DataCaptureConfig as DeployModel sends it: input and output, CSV and JSON as text."""
+    return {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": percentage,
+        "DestinationS3Uri": f"s3://{BUCKET}/{prefix}",
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {
+            "CsvContentTypes": ["text/csv"],
+            "JsonContentTypes": ["application/json"],
+        },
+        **overrides,
+    }
+
+
 @pytest.fixture(scope="module")
 def capture_endpoint(cloud: Cloud, model_name: str) -> tuple[str, str]:
     """(endpoint, capture prefix URI) of an endpoint capturing everything."""
     prefix = unique("capture")
-    endpoint, _ = start_endpoint(
-        cloud,
-        model_name,
-        DataCaptureConfig={
-            "EnableCapture": True,
-            "InitialSamplingPercentage": 100,
-            "DestinationS3Uri": f"s3://{BUCKET}/{prefix}",
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
-        },
-    )
+    endpoint, _ = start_endpoint(cloud, model_name, DataCaptureConfig=capture_config(prefix))
     described = cloud.wait_endpoint_settled(endpoint)
     assert described["EndpointStatus"] == "InService", described.get("FailureReason")
     return endpoint, f"s3://{BUCKET}/{prefix}/{endpoint}"

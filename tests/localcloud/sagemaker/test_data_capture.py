@@ -22,6 +22,7 @@ from localcloud.sagemaker.storage import S3Storage
 from tests.localcloud.sagemaker.conftest import (
     BUCKET,
     Cloud,
+    capture_config,
     container_processes,
     csv_body,
     endpoint_dir,
@@ -37,21 +38,6 @@ HOUR_AND_FILE = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.jsonl"
 )
 INFERENCE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
-
-
-def capture_config(prefix: str, percentage: int = 100, **overrides: Any) -> dict[str, Any]:
-    """A DataCaptureConfig as DeployModel sends it: input and output, CSV and JSON as text."""
-    return {
-        "EnableCapture": True,
-        "InitialSamplingPercentage": percentage,
-        "DestinationS3Uri": f"s3://{BUCKET}/{prefix}",
-        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-        "CaptureContentTypeHeader": {
-            "CsvContentTypes": ["text/csv"],
-            "JsonContentTypes": ["application/json"],
-        },
-        **overrides,
-    }
 
 
 def captured(cloud: Cloud, prefix: str) -> dict[str, list[dict[str, Any]]]:

@@ -21,6 +21,7 @@ from tests.localcloud.sagemaker.conftest import (
     IMAGE_URI,
     ROLE_ARN,
     Cloud,
+    capture_config,
     count_captured,
     csv_body,
     error_of,
@@ -406,20 +407,7 @@ def test_model_quality_merges_ground_truth_and_checks_the_evaluations_constraint
     # GIVEN an endpoint that captured 30 predictions with inference ids, and their true rings
     # uploaded in Model Monitor's ground-truth format under the hour they arrived
     prefix = unique("capture")
-    endpoint, _ = start_endpoint(
-        cloud,
-        model_name,
-        DataCaptureConfig={
-            "EnableCapture": True,
-            "InitialSamplingPercentage": 100,
-            "DestinationS3Uri": f"s3://{BUCKET}/{prefix}",
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            "CaptureContentTypeHeader": {
-                "CsvContentTypes": ["text/csv"],
-                "JsonContentTypes": ["application/json"],
-            },
-        },
-    )
+    endpoint, _ = start_endpoint(cloud, model_name, DataCaptureConfig=capture_config(prefix))
     assert cloud.wait_endpoint_settled(endpoint)["EndpointStatus"] == "InService"
     with (abalone_splits / "test" / "test.csv").open() as stream:
         rows = list(csv.DictReader(stream))[:30]
