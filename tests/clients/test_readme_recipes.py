@@ -1,8 +1,9 @@
 """The README's "Approve, then call the API" commands, verbatim, against the local cloud.
 
 A run is started with `aws codepipeline start-pipeline-execution`, waits at the approval, is
-approved with the README's get-pipeline-state + put-approval-result, and prod then answers the
-README's curl with the key from `aws apigateway get-api-key --include-value`.
+approved with the README's get-pipeline-state + put-approval-result, prod then answers the
+README's curl with the key from `aws apigateway get-api-key --include-value`, and the README's
+ground-truth curl labels that prediction by the inference id it answered.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def test_the_readme_approval_and_api_commands_run_unchanged(shell: UserShell) ->
         return action.get("status") == "InProgress" and bool(action.get("token"))
 
     wait_for(shell, "no approval waited", waiting_for_approval)
-    approve, call_api = readme_blocks(SECTION)
+    approve, call_api, label = readme_blocks(SECTION)
     approved = shell.run(approve)
     assert approved.returncode == 0, approved.stderr
     deadline = time.monotonic() + 600
@@ -74,5 +75,29 @@ def test_the_readme_approval_and_api_commands_run_unchanged(shell: UserShell) ->
     )
     answered = shell.run(script.replace("curl -X POST", "curl -s -f -X POST"))
     assert answered.returncode == 0, answered.stderr
-    predictions = json.loads(answered.stdout)["predictions"]
+    answer = json.loads(answered.stdout)
+    predictions = answer["predictions"]
     assert len(predictions) == 1 and isinstance(predictions[0], float)
+
+    # The README's label for that prediction: its id is in capture once the capture is written
+    # (about a second), so the recipe is retried as the answer says to until then.
+    local_labels = local_urls(outputs, shell.connection["api_url"])[outputs["ProdGroundTruthUrl"]]
+    script = (
+        label.replace("<ProdGroundTruthUrl>", local_labels)
+        .replace("5f0c...-...", answer["inference_id"])
+        .replace("curl -X POST", "curl -s -X POST")
+    )
+    script = f"API_KEY=$(aws apigateway get-api-key --api-key {outputs['ApiKeyId']} " + (
+        f"--include-value --query value --output text)\n{script}"
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        labelled = shell.run(script)
+        assert labelled.returncode == 0, labelled.stderr
+        accepted = json.loads(labelled.stdout)
+        if "accepted" in accepted or time.monotonic() > deadline:
+            break
+        assert accepted["message"].startswith("unknown inference ids"), accepted
+        time.sleep(1)
+    assert accepted["accepted"] == 1, accepted
+    assert accepted["s3_uri"].startswith(f"s3://{outputs['DataBucketName']}/ground-truth/")
