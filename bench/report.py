@@ -6,7 +6,7 @@ import operator
 from pathlib import Path
 from typing import Any
 
-from bench import training
+from bench import capture, training
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -29,6 +29,12 @@ TARGETS = {
         5.0,
         " ms",
         "`/prod/predict` p50 - direct InvokeEndpoint p50",
+    ),
+    "capture_p50_ratio": (
+        "<=",
+        capture.TARGET_RATIO,
+        "x",
+        "single-record InvokeEndpoint p50, data capture on (100%, input and output) ÷ off",
     ),
     "pipeline_seconds": ("<=", 60.0, " s", "local pipeline, source to prod endpoint InService"),
     "train_200mb_peak_rss_gb": (
@@ -59,6 +65,7 @@ def targets_of(results: dict[str, Any]) -> dict[str, Any]:
         ),
         "serve_p50_over_inprocess": round(served_us / floor["pipeline_predict_us"], 2),
         "gateway_p50_overhead_ms": results["gateway"]["overhead_p50_ms"],
+        **capture.target_values(results["capture"]),
         "pipeline_seconds": results["pipeline"]["seconds"],
         **training.target_values(results["training"]),
     }

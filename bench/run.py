@@ -1,9 +1,10 @@
 """`python -m bench`: every benchmark and the full hardening runs, in one run, on this machine.
 
-Order matters on two shared cores: the Lambda imports and the serving comparison run before the
-local cloud starts (its idle services would be noise), then everything that needs the cloud, the
-destructive endpoint kill last. Writes bench/results/latest.json, rewrites the README's
-performance section and prints the target figures.
+Order matters on two shared cores: the Lambda imports, the serving comparison and the data
+capture comparison (its own local SageMaker, stopped after) run before the local cloud starts
+(its idle services would be noise), then everything that needs the cloud, the destructive
+endpoint kill last. Writes bench/results/latest.json, rewrites the README's performance section
+and prints the target figures.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 import requests
 
-from bench import lambdas, monitoring, serving, training
+from bench import capture, lambdas, monitoring, serving, training
 from bench.cloud import ENDPOINT, gateway_overhead, local_cloud, pipeline_figures
 from bench.fuzz import fuzz, poster
 from bench.hardening import kill_a_worker_under_load, kill_the_instance_under_load
@@ -130,6 +131,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--load-seconds", type=float, default=30.0, help="gateway load (30)")
     parser.add_argument("--gateway-requests", type=int, default=500, help="per path (500)")
     parser.add_argument("--fuzz-examples", type=int, default=1000, help="per target (1000)")
+    parser.add_argument(
+        "--capture-requests", type=int, default=capture.REQUESTS, help="per endpoint (2000)"
+    )
     parser.add_argument("--import-repeats", type=int, default=5, help="cold imports (5)")
     parser.add_argument("--dist", type=Path, default=DIST, help="the Lambda zips (make package)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="the JSON results")
@@ -151,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             "workers_each": WORKERS,
             "load_seconds": args.load_seconds,
             "fuzz_examples_per_target": args.fuzz_examples,
+            "capture_requests_each": args.capture_requests,
         },
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
@@ -165,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         results["serving"] = serving.run(base, splits, args.seconds, args.rounds)
         print("bench: fuzzing /invocations", flush=True)
         fuzz_serve = hardening_on_serve(base, splits, args.fuzz_examples)
+        results["capture"] = capture.measure(work, args.capture_requests)
         print("bench: local cloud: pipeline, gateway, load, faults, fuzzing", flush=True)
         results |= cloud_parts(work, args)
         results["hardening"]["fuzz_invocations"] = fuzz_serve
@@ -182,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             for part in ("fuzz_gateway", "fuzz_invocations")
         )
         and results["hardening"]["load_gateway_c32"]["errors"] == 0
+        and results["capture"]["records"]["match"]  # every capture record written
     )
     print(f"bench: results in {args.output}; README section rewritten")
     return 0 if hardened else 1

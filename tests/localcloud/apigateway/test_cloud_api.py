@@ -176,7 +176,10 @@ def test_the_allow_list_parameter_admits_listed_sources_and_refuses_others(
     api = apigateway.get_rest_api(restApiId=api_id)
     (statement,) = json.loads(api["policy"])["Statement"]
     assert statement["Condition"]["IpAddress"]["aws:SourceIp"] == ALLOWED.split(",")
-    assert statement["Resource"] == "execute-api:/*/POST/predict"
+    assert statement["Resource"] == [
+        "execute-api:/*/POST/predict",
+        "execute-api:/*/POST/ground-truth",
+    ]
     key = cloud.api_key
     assert post(cloud, key).status_code != 403  # 127.0.0.1 is listed
     # WHEN the list no longer names this machine (a new policy, then a deployment, as on AWS)
@@ -206,6 +209,8 @@ def test_each_execute_api_output_maps_to_the_local_url_answering_for_it(cloud: L
     assert mapped == {
         outputs(cloud)["DevPredictUrl"]: f"{cloud.gateway_url}/dev/predict",
         outputs(cloud)["ProdPredictUrl"]: f"{cloud.gateway_url}/prod/predict",
+        outputs(cloud)["DevGroundTruthUrl"]: f"{cloud.gateway_url}/dev/ground-truth",
+        outputs(cloud)["ProdGroundTruthUrl"]: f"{cloud.gateway_url}/prod/ground-truth",
     }
     for local in mapped.values():
         # a route that exists wants a key (Forbidden), unlike one that does not
