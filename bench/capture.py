@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -32,23 +30,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from unittest import mock
-
-import boto3
-from moto.server import ThreadedMotoServer
 
 from bench.training import splits
-from localcloud.core.signing import Credentials
-from localcloud.sagemaker import Settings, start_server
+from localcloud.sagemaker import Settings
 from localcloud.samples import sample_records
 from tests.localcloud.sagemaker.conftest import (
     BUCKET,
-    IMAGE_URI,
-    MODEL_CODE,
-    NO_RETRIES,
     Cloud,
     count_captured,
     csv_body,
+    local_sagemaker,
     start_endpoint,
     unique,
 )
@@ -58,61 +49,19 @@ WARMUP = 100  # per endpoint, before any is measured
 BLOCKS = 10  # the run cut in as many stretches, each's p50 ratio showing the spread
 TARGET_RATIO = 1.1
 CSV = "text/csv"
-LOOPBACK = "127.0.0.1"
-REGION = "us-east-1"
 CAPTURE_WAIT_SECONDS = 30.0
 
 
 @contextmanager
-def local_sagemaker(work: Path, data: Path) -> Iterator[Cloud]:
-    """moto and a local SageMaker (AWS_ENDPOINT_URL*), the splits in S3; both stopped after."""
-    state_dir = work / "localcloud"
-    shutil.copytree(
-        MODEL_CODE,
-        state_dir / "images" / "abalone" / IMAGE_URI.rpartition(":")[2],
-        ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"),
-    )
-    credentials = Credentials.generate()
-    requests_log = logging.getLogger("werkzeug")  # moto's server logs every request to stderr
+def quiet_local_sagemaker(work: Path, data: Path) -> Iterator[Cloud]:
+    """The tests' local SageMaker, without moto's server logging every request to stderr."""
+    requests_log = logging.getLogger("werkzeug")
     level = requests_log.level
     requests_log.setLevel(logging.WARNING)
-    moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
-    moto.start()
     try:
-        host, port = moto.get_host_and_port()
-        environment = {
-            **credentials.environment(),
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        }
-        with mock.patch.dict(os.environ, environment):
-            os.environ.pop("AWS_PROFILE", None)  # restored with the rest on the way out
-            server = start_server(
-                state_dir, credentials, host=LOOPBACK, settings=Settings(health_timeout=60)
-            )
-            try:
-                os.environ["AWS_ENDPOINT_URL_SAGEMAKER"] = server.url
-                os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = server.url
-                session = boto3.session.Session()
-                s3 = session.client("s3")
-                s3.create_bucket(Bucket=BUCKET)
-                for channel in ("train", "validation", "test"):
-                    s3.upload_file(
-                        str(data / channel / f"{channel}.csv"), BUCKET, f"{channel}/{channel}.csv"
-                    )
-                yield Cloud(
-                    sagemaker=session.client("sagemaker", config=NO_RETRIES),
-                    runtime=session.client("sagemaker-runtime", config=NO_RETRIES),
-                    s3=s3,
-                    server=server,
-                    state_dir=state_dir,
-                    credentials=credentials,
-                )
-            finally:
-                server.stop()
+        with local_sagemaker(work / "localcloud", data, health_timeout=60) as cloud:
+            yield cloud
     finally:
-        moto.stop()
         requests_log.setLevel(level)
 
 
@@ -202,7 +151,7 @@ def measure(work: Path, requests_each: int = REQUESTS, warmup: int = WARMUP) -> 
     )
     data = splits(work / "capture")
     records, _ = sample_records(data, 1)
-    with local_sagemaker(work / "capture", data) as cloud:
+    with quiet_local_sagemaker(work / "capture", data) as cloud:
         names, uri = endpoints(cloud)
         body = csv_body(records, header=False).encode()
         times = interleaved(cloud.runtime, names, body, requests_each, warmup)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -212,40 +215,41 @@ def endpoint(cloud: Cloud, model_name: str) -> str:
     return name
 
 
-@pytest.fixture(scope="package")
-def cloud(abalone_splits: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    """moto server + local SageMaker, reached through the AWS_ENDPOINT_URL* variables."""
-    state_dir = tmp_path_factory.mktemp("localcloud")
-    snapshot = state_dir / "images" / "abalone" / "test-snapshot"
+@contextmanager
+def local_sagemaker(state_dir: Path, splits: Path, health_timeout: float = 30) -> Iterator[Cloud]:
+    """moto server + local SageMaker on loopback, reached through the AWS_ENDPOINT_URL* variables
+    (set for the duration, then restored), the model code as IMAGE_URI and the splits in BUCKET.
+    """
     shutil.copytree(
-        MODEL_CODE, snapshot, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache")
+        MODEL_CODE,
+        state_dir / "images" / "abalone" / IMAGE_URI.rpartition(":")[2],
+        ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"),
     )
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
     server = None
     credentials = Credentials.generate()
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in {
-            **credentials.environment(),
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        }.items():
-            env.setenv(key, value)
-        env.delenv("AWS_PROFILE", raising=False)
+    environment = {
+        **credentials.environment(),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+    }
+    with mock.patch.dict(os.environ, environment):
+        os.environ.pop("AWS_PROFILE", None)  # restored with the rest on the way out
         try:
-            server = start_server(state_dir, credentials, settings=Settings(health_timeout=30))
-            env.setenv("AWS_ENDPOINT_URL_SAGEMAKER", server.url)
-            env.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", server.url)
+            server = start_server(
+                state_dir, credentials, settings=Settings(health_timeout=health_timeout)
+            )
+            os.environ["AWS_ENDPOINT_URL_SAGEMAKER"] = server.url
+            os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = server.url
             session = boto3.session.Session()
             s3 = session.client("s3")
             s3.create_bucket(Bucket=BUCKET)
             for channel in ("train", "validation", "test"):
                 s3.upload_file(
-                    str(abalone_splits / channel / f"{channel}.csv"),
-                    BUCKET,
-                    f"{channel}/{channel}.csv",
+                    str(splits / channel / f"{channel}.csv"), BUCKET, f"{channel}/{channel}.csv"
                 )
             yield Cloud(
                 sagemaker=session.client("sagemaker", config=NO_RETRIES),
@@ -259,6 +263,13 @@ def cloud(abalone_splits: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             if server is not None:
                 server.stop()
             moto.stop()
+
+
+@pytest.fixture(scope="package")
+def cloud(abalone_splits: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    """The package's one local SageMaker (see local_sagemaker)."""
+    with local_sagemaker(tmp_path_factory.mktemp("localcloud"), abalone_splits) as running:
+        yield running
 
 
 @pytest.fixture(scope="package")
