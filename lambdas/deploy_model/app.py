@@ -8,7 +8,8 @@ rolls prod back), and with none left prod stays as it is and the topic hears why
 Every prod configuration (and dev's, with CAPTURE_DEV=true) captures requests and answers to
 `DATA_CAPTURE_S3_URI` (`capture/<endpoint>/<variant>/yyyy/mm/dd/hh/` in the data bucket). Capture
 cannot be changed on a running endpoint's configuration (UpdateEndpoint's retained properties do
-not cover it), so each deployment creates a new configuration, which carries it.
+not cover it), so each deployment creates a new configuration, which carries it. Every prod
+deployment also points prod's monitoring schedules at the version's baselines (prod_monitoring).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from model_registry import (
     served_package,
     version_of,
 )
+from prod_monitoring import MONITORED_ENV, MonitoringFailed, MonitoringSettings, point_schedules
 
 # `serve` names its model with MODEL_NAME_ENV, and reads and answers these media types.
 from tabular_container.constants import CSV, JSON, MODEL_NAME_ENV
@@ -181,6 +183,12 @@ def deploy_registered(job: CodePipelineJob, settings: Settings, target: Target) 
         rollout = deploy_version(settings, target, arn)
     except EndpointBusy as busy:
         return Pending(f"{busy}; deploying version {version} when it is InService", str(version))
+    monitoring = ""
+    if target.env == MONITORED_ENV:
+        try:
+            monitoring = "; " + "; ".join(monitor(settings, arn))
+        except MonitoringFailed as failed:
+            raise JobFailed(f"{endpoint} is on version {version}, but {failed}") from None
     if rollout is None:
         described = SAGEMAKER.describe_endpoint(EndpointName=endpoint)
         config = described["EndpointConfigName"]
@@ -189,12 +197,21 @@ def deploy_registered(job: CodePipelineJob, settings: Settings, target: Target) 
         ]["ModelName"]
         rollout = Rollout(endpoint, config, "Kept", [])
         write_deployment(job, rollout, registration, target, arn, model)
-        return Done(f"{endpoint} already serves version {version} ({config})")
+        return Done(f"{endpoint} already serves version {version} ({config}){monitoring}")
     write_deployment(job, rollout, registration, target, arn)
     return Done(
         f"{rollout.verb} endpoint {endpoint} with {rollout.name} (version {version}, {arn}); "
-        f"removed {len(rollout.removed)} old configuration(s)/model(s)"
+        f"removed {len(rollout.removed)} old configuration(s)/model(s){monitoring}"
     )
+
+
+def monitor(settings: Settings, arn: str) -> list[str]:
+    """Point prod's monitoring schedules at the version's baselines (prod_monitoring)."""
+    lines = point_schedules(
+        SAGEMAKER, settings_from_env(MonitoringSettings), settings.project_name, arn
+    )
+    logger.info("monitoring pointed at the version", extra={"arn": arn, "done": lines})
+    return lines
 
 
 def deploy_version(settings: Settings, target: Target, arn: str) -> Rollout | None:
@@ -341,6 +358,16 @@ def follow_registry(event: dict[str, Any], context: Any) -> None:
             logger.info("waiting for the endpoint", extra={"reason": str(busy)})
             time.sleep(POLL_SECONDS)
             continue
+        try:
+            monitoring = monitor(settings, arn)
+        except MonitoringFailed as failed:
+            announce(
+                settings,
+                f"{settings.project_name}: prod unmonitored on version {version_of(arn)}",
+                f"{endpoint} serves or is moving to version {version_of(arn)}, but {failed}. "
+                "This invocation fails, so Lambda delivers the event again (twice at most).",
+            )
+            raise
         if rollout is None:
             logger.info("prod already serves the newest Approved version", extra={"arn": arn})
             return
@@ -348,7 +375,8 @@ def follow_registry(event: dict[str, Any], context: Any) -> None:
             settings,
             f"{settings.project_name}: prod moving to version {version_of(arn)}",
             f"Version {changed} changed, so {endpoint} is {rollout.verb.lower()} to the newest "
-            f"Approved version, {version_of(arn)} ({arn}), as configuration {rollout.name}.",
+            f"Approved version, {version_of(arn)} ({arn}), as configuration {rollout.name}; "
+            f"monitoring: {'; '.join(monitoring)}.",
         )
         return
 

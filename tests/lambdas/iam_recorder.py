@@ -46,7 +46,13 @@ SAGEMAKER_NAMES = (
     ("EndpointName", "endpoint"),
     ("EndpointConfigName", "endpoint-config"),
     ("ModelName", "model"),
+    ("MonitoringScheduleName", "monitoring-schedule"),
 )
+# JobDefinitionName names a different kind of resource in each monitoring type's calls.
+JOB_DEFINITION_KINDS = {
+    "DataQuality": "data-quality-job-definition",
+    "ModelQuality": "model-quality-job-definition",
+}
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,9 @@ def _resource_arn(call: Call) -> str:
         if call.operation == "CreateModelPackage":  # authorized on the group
             group = params["ModelPackageGroupName"].lower()
             return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/{group}"
+        if "JobDefinitionName" in params:
+            (kind,) = (k for t, k in JOB_DEFINITION_KINDS.items() if t in call.operation)
+            return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{params['JobDefinitionName']}"
         for parameter, kind in SAGEMAKER_NAMES:
             if parameter in params:
                 return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{params[parameter].lower()}"

@@ -3,15 +3,21 @@ serves only Approved versions of the registry and follows the registry's changes
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import tarfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 
+from localcloud.monitoring_runs import run_now
 from tabular_container.constants import MODEL_NAME_ENV
 from tests.lambdas.conftest import (
     IMAGE_URI,
@@ -20,6 +26,15 @@ from tests.lambdas.conftest import (
     assert_no_secrets,
     job_event,
     load_event,
+    load_module,
+)
+from tests.localcloud.sagemaker.conftest import IMAGE_URI as LOCAL_IMAGE_URI
+from tests.localcloud.sagemaker.conftest import Cloud as LocalSageMaker
+from tests.localcloud.sagemaker.conftest import (
+    count_captured,
+    local_sagemaker,
+    unique,
+    wait_for,
 )
 
 TRAINED_MODEL = "demo-pipeline/TrainedMod/trained.zip"
@@ -48,6 +63,7 @@ TAGS = [
     {"Key": "training-job", "Value": JOB_NAME},
 ]
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:"
+MONITORING_ROLE_ARN = "arn:aws:iam::123456789012:role/demo-monitoring"
 
 
 @pytest.fixture(autouse=True)
@@ -64,10 +80,29 @@ def environment(monkeypatch: pytest.MonkeyPatch, deploy_model: ModuleType) -> No
         "NOTIFICATION_TOPIC_ARN": f"{ARN.replace('sagemaker', 'sns')}demo-approvals",
         "PROD_INSTANCE_TYPE": "ml.m5.large",
         "PROD_INSTANCE_COUNT": "2",
+        "MONITORING_ROLE_ARN": MONITORING_ROLE_ARN,
+        "MONITORING_REPORTS_S3_URI": "s3://demo-data/monitoring",
+        "GROUND_TRUTH_S3_URI": "s3://demo-data/ground-truth",
+        "MONITORING_INSTANCE_TYPE": "ml.m5.large",
+        "MODEL_QUALITY_WINDOW_HOURS": "24",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(deploy_model, "utc_stamp", lambda now: "20250102-031000")
     monkeypatch.setattr(deploy_model, "secrets", SimpleNamespace(token_hex=lambda n: "beef"))
+
+
+@pytest.fixture(autouse=True)
+def schedules_pointed(monkeypatch: pytest.MonkeyPatch, deploy_model: ModuleType) -> list[str]:
+    """moto has no monitoring schedules: the versions prod's schedules were pointed at, in order
+    (the last tests run the real prod_monitoring against the local SageMaker)."""
+    pointed: list[str] = []
+
+    def point(sagemaker: Any, settings: Any, project: str, arn: str) -> list[str]:
+        pointed.append(arn)
+        return [f"schedules on version {arn.rsplit('/', 1)[1]}"]
+
+    monkeypatch.setattr(deploy_model, "point_schedules", point)
+    return pointed
 
 
 @pytest.fixture
@@ -601,7 +636,7 @@ def test_prod_refuses_a_version_that_is_not_approved(
 
 
 def test_prod_deploys_an_approved_version_from_its_package(
-    deploy_model, cloud, pipeline, register, capsys
+    deploy_model, cloud, pipeline, register, schedules_pointed, capsys
 ):
     # GIVEN an Approved version and no prod endpoint yet
     arn = register("Approved")
@@ -640,14 +675,18 @@ def test_prod_deploys_an_approved_version_from_its_package(
         "Environment": "prod",
         "ModelPackageArn": arn,
     }
+    # ... and prod's monitoring follows the version
+    assert schedules_pointed == [arn]
     assert pipeline.summary_text == (
         f"Creating endpoint demo-prod with {PROD_NEW} (version 1, {arn}); "
-        "removed 0 old configuration(s)/model(s)"
+        "removed 0 old configuration(s)/model(s); schedules on version 1"
     )
     assert_no_secrets(cloud, capsys.readouterr().out)
 
 
-def test_prod_already_serving_the_version_is_kept(deploy_model, cloud, pipeline, register):
+def test_prod_already_serving_the_version_is_kept(
+    deploy_model, cloud, pipeline, register, schedules_pointed
+):
     # GIVEN prod already on the Approved version (the registry rule deployed it first)
     arn = register("Approved")
     registered(cloud, arn)
@@ -657,7 +696,10 @@ def test_prod_already_serving_the_version_is_kept(deploy_model, cloud, pipeline,
     deploy_model.handler(prod_event(), None)
     # THEN nothing is made, and deployment.json names what serves it
     assert names(cloud) == ({SERVED}, {SERVED})
-    assert pipeline.summary_text == f"demo-prod already serves version 1 ({SERVED})"
+    assert pipeline.summary_text == (
+        f"demo-prod already serves version 1 ({SERVED}); schedules on version 1"
+    )
+    assert schedules_pointed == [arn]  # a retry after a failed monitoring step gets there
     deployment = cloud.read_artifact(PROD_DEPLOYMENT, "deployment.json")
     assert (deployment["EndpointConfigName"], deployment["ModelName"]) == (SERVED, SERVED)
 
@@ -687,7 +729,7 @@ def test_rejecting_the_served_version_rolls_prod_back_to_the_older_approved_one(
     assert notice["Subject"] == "demo: prod moving to version 2"
     assert notice["Message"] == (
         "Version 3 (Rejected) changed, so demo-prod is updating to the newest Approved "
-        f"version, 2 ({older}), as configuration {PROD_NEW}."
+        f"version, 2 ({older}), as configuration {PROD_NEW}; monitoring: schedules on version 2."
     )
 
 
@@ -797,3 +839,251 @@ def test_deployprod_waits_when_the_registry_rule_starts_prods_update_first(
     # THEN it waits (a continuation) instead of failing, and leaves nothing of its own behind
     assert "deploying version 2 when it is InService" in pipeline.summary_text
     assert names(cloud) == ({SERVED}, {SERVED})
+
+
+def test_deployprod_fails_when_prods_monitoring_cannot_follow_the_version(
+    deploy_model, cloud, pipeline, register, monkeypatch
+):
+    # GIVEN an Approved version whose schedules SageMaker refuses to point at it
+    arn = register("Approved")
+    registered(cloud, arn)
+
+    def refused(*_: Any) -> list[str]:
+        raise deploy_model.MonitoringFailed(
+            "demo-prod-data-quality was not pointed at version 1: Access denied"
+        )
+
+    monkeypatch.setattr(deploy_model, "point_schedules", refused)
+    pipeline.expect_failure()
+    # WHEN DeployProd runs
+    deploy_model.handler(prod_event(), None)
+    # THEN the action fails saying prod moved but is not monitored (a retry points them)
+    assert pipeline.message == (
+        "demo-prod is on version 1, but demo-prod-data-quality was not pointed at version 1: "
+        "Access denied"
+    )
+    assert cloud.sagemaker.describe_endpoint(EndpointName="demo-prod")["EndpointConfigName"] == (
+        PROD_NEW
+    )
+
+
+def test_the_registry_rule_announces_and_fails_when_monitoring_cannot_follow(
+    deploy_model, cloud, register, inbox, monkeypatch
+):
+    # GIVEN a version approved in the registry and schedules that cannot be pointed at it
+    arn = register("Approved")
+
+    def refused(*_: Any) -> list[str]:
+        raise deploy_model.MonitoringFailed("version 1 has no DriftCheckBaselines")
+
+    monkeypatch.setattr(deploy_model, "point_schedules", refused)
+    # WHEN the registry rule delivers the change THEN the invocation fails (Lambda retries it)
+    with pytest.raises(deploy_model.MonitoringFailed):
+        deploy_model.handler(registry_event(arn, "Approved"), None)
+    # ... and the topic hears that prod is unmonitored
+    [notice] = published(cloud, inbox)
+    assert notice["Subject"] == "demo: prod unmonitored on version 1"
+    assert notice["Message"].startswith(
+        "demo-prod serves or is moving to version 1, but version 1 has no DriftCheckBaselines."
+    )
+
+
+# --- prod's monitoring, against the local SageMaker (moto has no monitoring schedules) -------
+MONITORED_TARGET = {**PROD_TARGET, "instance_count": 1}
+EVIDENCE = "demo-models"
+
+
+@pytest.fixture
+def local(
+    deploy_model: ModuleType,
+    cloud: Cloud,
+    abalone_splits: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[LocalSageMaker]:
+    """A local SageMaker on this test's moto, which DeployModel and its real prod_monitoring use."""
+    # Loaded first: a module's clients are made at import, and must not point at this server.
+    monkeypatch.setattr(
+        deploy_model, "point_schedules", load_module("prod_monitoring").point_schedules
+    )
+    load_module("register_model/app")
+    with local_sagemaker(tmp_path, abalone_splits, moto_url=cloud.url) as running:
+        monkeypatch.setattr(deploy_model, "SAGEMAKER", running.sagemaker)
+        for bucket in ("demo-data", EVIDENCE):
+            cloud.s3.create_bucket(Bucket=bucket)
+        yield running
+
+
+def trained_with_baselines(local: LocalSageMaker, cloud: Cloud) -> tuple[str, dict[str, str]]:
+    """A model trained by the local SageMaker, and its baselines where RegisterModel puts them:
+    (model URL, DriftCheckBaselines)."""
+    name = unique("demo-train")
+    local.sagemaker.create_training_job(**local.training_job_request(name))
+    job = local.wait_training_done(name, timeout=120)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    model_url = job["ModelArtifacts"]["S3ModelArtifacts"]
+    bucket, _, key = model_url.removeprefix("s3://").partition("/")
+    tarball = cloud.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(tarball)) as archive:
+        documents = {
+            f"data-quality-{kind}.json": archive.extractfile(f"baselines/{kind}.json").read()
+            for kind in ("statistics", "constraints")
+        }
+    register_model = load_module("register_model/app")
+    documents["model-quality-constraints.json"] = json.dumps(
+        register_model.model_quality_constraints(50.0)
+    ).encode()
+    uris = {}
+    for filename, body in documents.items():
+        evidence_key = f"models/{name}/output/evidence/{filename}"
+        cloud.s3.put_object(Bucket=EVIDENCE, Key=evidence_key, Body=body)
+        uris[filename] = f"s3://{EVIDENCE}/{evidence_key}"
+    baselines = {
+        "ModelDataQuality": {
+            kind.title(): {
+                "ContentType": "application/json",
+                "S3Uri": uris[f"data-quality-{kind}.json"],
+            }
+            for kind in ("statistics", "constraints")
+        },
+        "ModelQuality": {
+            "Constraints": {
+                "ContentType": "application/json",
+                "S3Uri": uris["model-quality-constraints.json"],
+            }
+        },
+    }
+    return model_url, baselines
+
+
+def register_approved(local: LocalSageMaker, model_url: str, baselines: dict[str, Any]) -> str:
+    """An Approved version of the group "demo" in the local SageMaker's registry; its ARN."""
+    try:
+        local.sagemaker.create_model_package_group(ModelPackageGroupName="demo")
+    except ClientError as err:
+        assert err.response["Error"]["Code"] == "ValidationException"  # made by the first call
+    return local.sagemaker.create_model_package(
+        ModelPackageGroupName="demo",
+        InferenceSpecification={
+            "Containers": [{"Image": LOCAL_IMAGE_URI, "ModelDataUrl": model_url}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+        DriftCheckBaselines=baselines,
+        ModelApprovalStatus="Approved",
+    )["ModelPackageArn"]
+
+
+def schedule_definitions(local: LocalSageMaker) -> dict[str, str]:
+    """Prod's schedules -> the job definition each runs; each schedule hourly."""
+    found = {}
+    for name in ("demo-prod-data-quality", "demo-prod-model-quality"):
+        config = local.sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)[
+            "MonitoringScheduleConfig"
+        ]
+        assert config["ScheduleConfig"] == {"ScheduleExpression": "cron(0 * ? * * *)"}
+        found[name] = config["MonitoringJobDefinitionName"]
+    return found
+
+
+def test_prods_schedules_run_the_served_versions_baselines_and_follow_each_deployment(
+    deploy_model, cloud, pipeline, local, inbox, abalone_splits, monkeypatch
+):
+    # GIVEN a model trained in the local SageMaker, registered and Approved with its baselines,
+    # and prod capturing every request
+    monkeypatch.setenv("CAPTURE_SAMPLING_PERCENTAGE", "100")
+    model_url, baselines = trained_with_baselines(local, cloud)
+    first = register_approved(local, model_url, baselines)
+    registered(cloud, first)
+    pipeline.expect_success()
+    # WHEN DeployProd deploys it
+    deploy_model.handler(
+        job_event(
+            MONITORED_TARGET,
+            inputs={"Registration": REGISTRATION},
+            outputs={"ProdDeployment": PROD_DEPLOYMENT},
+        ),
+        None,
+    )
+    # THEN prod's two hourly schedules run the version's definitions, with its baselines
+    assert schedule_definitions(local) == {
+        "demo-prod-data-quality": "demo-prod-data-quality-v000001",
+        "demo-prod-model-quality": "demo-prod-model-quality-v000001",
+    }
+    assert pipeline.summary_text.endswith(
+        "; created demo-prod-data-quality (hourly) on demo-prod-data-quality-v000001; "
+        "created demo-prod-model-quality (hourly) on demo-prod-model-quality-v000001"
+    )
+    data_quality = local.sagemaker.describe_data_quality_job_definition(
+        JobDefinitionName="demo-prod-data-quality-v000001"
+    )
+    assert data_quality["DataQualityBaselineConfig"] == {
+        "ConstraintsResource": {"S3Uri": baselines["ModelDataQuality"]["Constraints"]["S3Uri"]},
+        "StatisticsResource": {"S3Uri": baselines["ModelDataQuality"]["Statistics"]["S3Uri"]},
+    }
+    assert data_quality["DataQualityAppSpecification"]["ImageUri"] == LOCAL_IMAGE_URI
+    assert data_quality["RoleArn"] == MONITORING_ROLE_ARN
+    model_quality = local.sagemaker.describe_model_quality_job_definition(
+        JobDefinitionName="demo-prod-model-quality-v000001"
+    )
+    assert model_quality["ModelQualityJobInput"]["GroundTruthS3Input"] == {
+        "S3Uri": "s3://demo-data/ground-truth/demo-prod"
+    }
+    assert model_quality["ModelQualityAppSpecification"]["ProblemType"] == "Regression"
+
+    # WHEN prod answers 20 labelled requests and each schedule's job runs once
+    assert local.wait_endpoint_settled("demo-prod", timeout=120)["EndpointStatus"] == "InService"
+    with (abalone_splits / "test" / "test.csv").open() as stream:
+        rows = list(csv.DictReader(stream))[:20]
+    for index, row in enumerate(rows):
+        features = ",".join(value for key, value in row.items() if key != "rings")
+        local.runtime.invoke_endpoint(
+            EndpointName="demo-prod",
+            Body=features,
+            ContentType="text/csv",
+            InferenceId=f"label-{index}",
+        )
+    wait_for(lambda: count_captured(local, "s3://demo-data/capture/demo-prod") == 20, 60)
+    labels = "".join(
+        json.dumps(
+            {
+                "groundTruthData": {"data": row["rings"], "encoding": "CSV"},
+                "eventMetadata": {"eventId": f"label-{index}"},
+                "eventVersion": "0",
+            }
+        )
+        + "\n"
+        for index, row in enumerate(rows)
+    )
+    hour = datetime.now(UTC).strftime("%Y/%m/%d/%H")
+    cloud.s3.put_object(
+        Bucket="demo-data", Key=f"ground-truth/demo-prod/{hour}/labels.jsonl", Body=labels
+    )
+    # THEN both complete: the definitions are ones SageMaker runs, on the version's baselines
+    for schedule in ("demo-prod-data-quality", "demo-prod-model-quality"):
+        execution = run_now(local.sagemaker, schedule, timeout=180)
+        assert execution["MonitoringExecutionStatus"] == "Completed", execution.get("FailureReason")
+        # the one-time copy names the definition too, which keeps it from being deleted
+        local.sagemaker.delete_monitoring_schedule(
+            MonitoringScheduleName=execution["MonitoringScheduleName"]
+        )
+
+    # WHEN a second version is approved and the registry rule moves prod to it
+    second = register_approved(local, model_url, baselines)
+    monkeypatch.setattr(deploy_model, "secrets", SimpleNamespace(token_hex=lambda n: "cafe"))
+    deploy_model.handler(registry_event(second, "Approved"), None)
+    # THEN the schedules run version 2's definitions and version 1's are gone
+    assert schedule_definitions(local) == {
+        "demo-prod-data-quality": "demo-prod-data-quality-v000002",
+        "demo-prod-model-quality": "demo-prod-model-quality-v000002",
+    }
+    for kind in ("data_quality", "model_quality"):
+        listed = getattr(local.sagemaker, f"list_{kind}_job_definitions")(NameContains="demo-prod")
+        assert [d["MonitoringJobDefinitionName"] for d in listed["JobDefinitionSummaries"]] == [
+            f"demo-prod-{kind.replace('_', '-')}-v000002"
+        ]
+    [notice] = published(cloud, inbox)
+    assert notice["Message"].endswith(
+        "monitoring: moved demo-prod-data-quality to demo-prod-data-quality-v000002; "
+        "moved demo-prod-model-quality to demo-prod-model-quality-v000002."
+    )

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from localcloud.cfn import resolve
+from tests.lambdas.conftest import load_module
 from tests.lambdas.iam_policy import ACCOUNT, REGION, Resource, Stack, allows, reaches, stacks
 from tests.templates.conftest import as_list, identity_statements
 
@@ -47,7 +48,12 @@ NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 # The region's API Gateway logging role is an account setting: by design it writes the logs of
 # every API in the account and region, so it is the one role that reaches past the project.
 ACCOUNT_WIDE_ROLES = {"ApiGatewayCloudWatchRole"}
-OBJECT_KEYS = ("test/test.csv", "pipeline/data.zip", "models/job/output/model.tar.gz")
+OBJECT_KEYS = (
+    "test/test.csv",
+    "pipeline/data.zip",
+    "models/job/output/model.tar.gz",
+    "models/job/output/evidence/data-quality-constraints.json",
+)
 # CloudWatch Logs authorizes actions on a log group (CreateLogGroup, DescribeLogStreams) against
 # the group's ARN with an empty stream name.
 GROUP = ":log-stream:"
@@ -66,6 +72,16 @@ def _sagemaker(kind: str, name: str) -> str:
 SHARED = [
     Resource("training job log group", _logs("/aws/sagemaker/TrainingJobs")),
     Resource("notebook log group", _logs("/aws/sagemaker/NotebookInstances")),
+    Resource("processing job log group", _logs("/aws/sagemaker/ProcessingJobs")),
+    # SageMaker names monitoring jobs itself, without the project: no pattern can tell one
+    # project's monitoring job log streams from another's.
+    *(
+        Resource(
+            "monitoring job log stream",
+            _logs("/aws/sagemaker/ProcessingJobs", f"{prefix}-202501020300-0a1b2c3d/algo-1-1"),
+        )
+        for prefix in ("model-monitoring", "model-quality-monitoring", "groundtruth-merge")
+    ),
 ]
 
 
@@ -137,6 +153,8 @@ def resources_of(
 ) -> Callable[[str], list[Resource]]:
     """`resources_of(project)`: everything a project's stacks and one pipeline run make."""
 
+    prod_monitoring = load_module("prod_monitoring")
+
     def resources(project: str) -> list[Resource]:
         found = [r for stack in stacks(project).values() for r in _stack_resources(stack)]
         tag = train_model.image_commit(f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/x:{COMMIT[:7]}")
@@ -169,6 +187,21 @@ def resources_of(
                 Resource("model", _sagemaker("model", version)),
                 Resource("endpoint log group", _logs(group)),
                 Resource("endpoint log stream", _logs(group, "AllTraffic/i-0123456789abcdef0")),
+            ]
+        prod = codepipeline_job.sagemaker_name(project, prod_monitoring.MONITORED_ENV)
+        for monitor in prod_monitoring.MONITORS:
+            schedule = monitor.schedule(prod)
+            found += [
+                Resource("monitoring-schedule", _sagemaker("monitoring-schedule", schedule)),
+                Resource(
+                    "job definition",
+                    _sagemaker(f"{monitor.suffix}-job-definition", monitor.definition(prod, 3)),
+                ),
+                Resource(
+                    "monitoring report",
+                    f"arn:aws:s3:::{data_bucket}/monitoring/{prod}/{schedule}/"
+                    f"{NOW:%Y/%m/%d/%H}/constraint_violations.json",
+                ),
             ]
         return found
 

@@ -22,7 +22,12 @@ from tests.lambdas.conftest import LAMBDAS, REPO_ROOT, Cloud
 FUNCTIONS = sorted(lambda_functions())
 # What each function's code imports from lambdas/shared, directly or through another shared module.
 SHARED_USED = {
-    "deploy_model": ["codepipeline_job.py", "json_logging.py", "model_registry.py"],
+    "deploy_model": [
+        "codepipeline_job.py",
+        "json_logging.py",
+        "model_registry.py",
+        "prod_monitoring.py",
+    ],
     "evaluate_model": ["codepipeline_job.py", "held_out.py", "json_logging.py"],
     "get_status": ["codepipeline_job.py", "json_logging.py"],
     "ground_truth": ["api_proxy.py", "json_logging.py"],

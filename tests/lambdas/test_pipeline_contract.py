@@ -114,9 +114,15 @@ def check_user_parameters(app: ModuleType, user_parameters: dict[str, Any] | Non
 
 
 def environment_of(app: ModuleType) -> set[str]:
-    """The variables a function reads: its Settings fields, upper-cased, and LOG_LEVEL."""
-    if hasattr(app, "Settings"):
-        return {f.name.upper() for f in dataclasses.fields(app.Settings)} | {"LOG_LEVEL"}
+    """The variables a function reads: the fields of its settings dataclasses (Settings, and
+    DeployModel's MonitoringSettings), upper-cased, and LOG_LEVEL."""
+    settings = [
+        value
+        for name, value in vars(app).items()
+        if name.endswith("Settings") and dataclasses.is_dataclass(value)
+    ]
+    if settings:
+        return {f.name.upper() for cls in settings for f in dataclasses.fields(cls)} | {"LOG_LEVEL"}
     return {"MAX_INSTANCES", "LOG_LEVEL"}  # PredictProxy reads its one setting directly
 
 

@@ -216,25 +216,32 @@ def endpoint(cloud: Cloud, model_name: str) -> str:
 
 
 @contextmanager
-def local_sagemaker(state_dir: Path, splits: Path, health_timeout: float = 30) -> Iterator[Cloud]:
+def local_sagemaker(
+    state_dir: Path, splits: Path, health_timeout: float = 30, moto_url: str | None = None
+) -> Iterator[Cloud]:
     """moto server + local SageMaker on loopback, reached through the AWS_ENDPOINT_URL* variables
     (set for the duration, then restored), the model code as IMAGE_URI and the splits in BUCKET.
+
+    With `moto_url`, the local SageMaker uses that running moto server instead of its own.
     """
     shutil.copytree(
         MODEL_CODE,
         state_dir / "images" / "abalone" / IMAGE_URI.rpartition(":")[2],
         ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"),
     )
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
+    moto = None
+    if moto_url is None:
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        moto.start()
+        host, port = moto.get_host_and_port()
+        moto_url = f"http://{host}:{port}"
     server = None
     credentials = Credentials.generate()
     environment = {
         **credentials.environment(),
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ENDPOINT_URL": moto_url,
     }
     with mock.patch.dict(os.environ, environment):
         os.environ.pop("AWS_PROFILE", None)  # restored with the rest on the way out
@@ -262,7 +269,8 @@ def local_sagemaker(state_dir: Path, splits: Path, health_timeout: float = 30) -
         finally:
             if server is not None:
                 server.stop()
-            moto.stop()
+            if moto is not None:
+                moto.stop()
 
 
 @pytest.fixture(scope="package")
