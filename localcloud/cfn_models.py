@@ -12,6 +12,8 @@ declares, and every stack resource has its logical id, type and the physical id 
 The model package group lives in the local SageMaker, not in moto: its model creates it there
 through the SageMaker API (the cloud's endpoint and credentials are in the environment by then).
 
+Alarms go into moto's CloudWatch, where the local alarm evaluator reads them.
+
 Two types are listed without a copy in moto: the CodePipeline pipeline (the local CodePipeline
 service serves it from the template) and S3 bucket policies (moto would enforce their Deny
 statements with the `aws:SecureTransport` condition ignored, refusing every plain-HTTP call).
@@ -32,6 +34,7 @@ from moto.apigateway.models import apigateway_backends
 from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import parsing
 from moto.cloudformation.utils import random_suffix
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.codebuild.models import codebuild_backends
 from moto.codecommit.models import codecommit_backends
 from moto.core.common_models import CloudFormationModel
@@ -408,6 +411,56 @@ class SnsSubscription(_Listed, CloudFormationModel):
         return cls(subscription.arn, lambda: backend.unsubscribe(subscription.arn))
 
 
+class CloudWatchAlarm(_Listed, CloudFormationModel):
+    """A metric alarm on one metric, in moto's CloudWatch, where the local alarm evaluator
+    reads it; Ref is its name, as on AWS."""
+
+    type_name, name_property = "AWS::CloudWatch::Alarm", "AlarmName"
+    modelled = frozenset(
+        {
+            "AlarmName",
+            "AlarmDescription",
+            "Namespace",
+            "MetricName",
+            "Dimensions",
+            "Statistic",
+            "Period",
+            "EvaluationPeriods",
+            "DatapointsToAlarm",
+            "Threshold",
+            "ComparisonOperator",
+            "TreatMissingData",
+            "AlarmActions",
+            "OKActions",
+            "ActionsEnabled",
+        }
+    )
+
+    @classmethod
+    def create(cls, request: _Request) -> CloudWatchAlarm:
+        properties = request.properties
+        backend = cloudwatch_backends[request.account_id][request.region_name]
+        points = properties.get("DatapointsToAlarm")
+        backend.put_metric_alarm(
+            name=request.name,
+            namespace=properties["Namespace"],
+            metric_name=properties["MetricName"],
+            comparison_operator=properties["ComparisonOperator"],
+            evaluation_periods=int(properties["EvaluationPeriods"]),
+            period=int(properties["Period"]),
+            threshold=float(properties["Threshold"]),
+            statistic=properties["Statistic"],
+            description=properties.get("AlarmDescription", ""),
+            dimensions=properties.get("Dimensions", []),
+            alarm_actions=properties.get("AlarmActions", []),
+            ok_actions=properties.get("OKActions", []),
+            datapoints_to_alarm=None if points is None else int(points),
+            actions_enabled=str(properties.get("ActionsEnabled", True)).lower() == "true",
+            treat_missing_data=properties.get("TreatMissingData"),
+        )
+        return cls(request.name, lambda: backend.delete_alarms([request.name]))
+
+
 class SageMakerModelPackageGroup(_Listed, CloudFormationModel):
     """The group, created through the SageMaker API (the local SageMaker, behind the edge); Ref
     is its ARN, as on AWS."""
@@ -553,6 +606,7 @@ MODELS: tuple[type[CloudFormationModel], ...] = (
     CodeBuildProject,
     CodeCommitRepository,
     SnsSubscription,
+    CloudWatchAlarm,
     SageMakerModelPackageGroup,
     CodePipelinePipeline,
     S3BucketPolicy,

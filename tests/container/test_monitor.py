@@ -216,6 +216,8 @@ def test_heavier_shells_are_baseline_drift_of_that_feature(tmp_path, features, b
     distance = float(violation["description"].split()[3])
     assert drift["feature_baseline_drift_shell_weight"] == pytest.approx(distance, rel=1e-5)
     assert drift["feature_baseline_drift_length"] <= 0.1
+    # AND the one metric an alarm watches counts the drifted features
+    assert drift["baseline_drift_check_violations"] == len(drifted) == 1
 
 
 def test_a_new_sex_is_a_categorical_values_violation(tmp_path, features, baseline_env):
@@ -356,6 +358,10 @@ def test_metric_files_are_put_metric_data_lines(tmp_path, features, baseline_env
         assert {f"feature_non_null_{feature}", f"feature_baseline_drift_{feature}"} <= names
     for feature in features.columns[1:]:
         assert f"feature_data_{feature}" in names
+    (count,) = [m for m in metrics if m["MetricName"] == "baseline_drift_check_violations"]
+    assert count["Value"] == sum(
+        v["constraint_check_type"] == "baseline_drift_check" for v in run.violations
+    )
     for metric in metrics:
         assert set(metric) in (
             {"MetricName", "Timestamp", "Dimensions", "Value", "Unit"},
@@ -595,7 +601,7 @@ def test_robust_comparison_forgives_a_small_windows_noise_that_simple_does_not(
         kind: {
             m["MetricName"]: m["Value"]
             for m in run.metrics("DataQuality")
-            if "drift" in m["MetricName"]
+            if m["MetricName"].startswith("feature_baseline_drift_")
         }
         for kind, run in (("robust", robust), ("simple", simple))
     }

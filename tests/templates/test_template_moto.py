@@ -45,6 +45,7 @@ MOTO_SKIPPED_TYPES = {
         "AWS::ApiGateway::UsagePlan",
         "AWS::ApiGateway::UsagePlanKey",
         "AWS::SageMaker::ModelPackageGroup",
+        "AWS::CloudWatch::Alarm",
     },
 }
 # Outputs whose value comes from a skipped resource: moto leaves them out (and exports the

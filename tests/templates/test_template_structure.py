@@ -395,7 +395,13 @@ def test_sources_are_event_driven() -> None:
         for r in rules.values()
         if r["Properties"]["Targets"][0].get("RoleArn")  # the ones that start the pipeline
     }
-    assert set(patterns) == {"aws.codecommit", "aws.s3"}
+    assert set(patterns) == {"aws.codecommit", "aws.s3", "aws.cloudwatch"}
+    drift = patterns["aws.cloudwatch"]
+    assert drift["State"] == {"Fn::If": ["RetrainsOnDrift", "ENABLED", "DISABLED"]}
+    assert drift["EventPattern"]["detail"] == {
+        "alarmName": [{"Ref": "DataDriftAlarm"}],
+        "state": {"value": ["ALARM"]},
+    }
     codecommit = patterns["aws.codecommit"]["EventPattern"]
     assert codecommit["detail"]["referenceName"] == [{"Ref": "BranchName"}]
     s3 = patterns["aws.s3"]["EventPattern"]

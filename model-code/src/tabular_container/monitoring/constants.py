@@ -52,6 +52,9 @@ DATA_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
 NAMESPACES = {DATA_QUALITY: DATA_METRICS_NAMESPACE, MODEL_QUALITY: MODEL_METRICS_NAMESPACE}
 METRIC_FILES = {DATA_QUALITY: "data-metrics.json", MODEL_QUALITY: "model-metrics.json"}
+# Ours, beside the analyzer's per-feature metrics: how many features failed baseline_drift_check,
+# the one data-quality metric an alarm needs to hear of drift in any feature.
+DRIFT_VIOLATIONS_METRIC = "baseline_drift_check_violations"
 
 # The exit message (/opt/ml/output/message) and its wording.
 COMPLETED = "Completed: Job completed successfully with no violations."

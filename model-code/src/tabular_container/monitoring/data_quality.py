@@ -29,6 +29,8 @@ from tabular_container.monitoring.distance import (
 
 COMPLETENESS_TOLERANCE = 1e-12
 
+DRIFT_CHECK = "baseline_drift_check"  # the constraint_check_type of a drifted feature
+
 
 def percent(share: float) -> str:
     """A share as the analyzer prints it: 100.0, 99.7175."""
@@ -210,7 +212,7 @@ def _drift(
         if distance > threshold:
             findings.flag(
                 name,
-                "baseline_drift_check",
+                DRIFT_CHECK,
                 f"Baseline drift distance: {distance:.6g} exceeds threshold: {threshold:g}",
             )
         return
@@ -225,13 +227,13 @@ def _drift(
         if distance < threshold:
             findings.flag(
                 name,
-                "baseline_drift_check",
+                DRIFT_CHECK,
                 f"Baseline drift p-value: {distance:.6g} is below threshold: {threshold:g} "
                 "(ChiSquared)",
             )
     elif distance > threshold:
         findings.flag(
             name,
-            "baseline_drift_check",
+            DRIFT_CHECK,
             f"Baseline drift distance: {distance:.6g} exceeds threshold: {threshold:g}",
         )

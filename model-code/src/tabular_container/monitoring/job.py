@@ -36,6 +36,7 @@ from tabular_container.monitoring.constants import (
     CONSTRAINTS_FILE,
     DATA_QUALITY,
     DISABLED,
+    DRIFT_VIOLATIONS_METRIC,
     MODEL_QUALITY,
     NO_DATA,
     REPORT_FILE,
@@ -193,6 +194,8 @@ def data_quality_job(settings: MonitorSettings, paths: MonitorPaths, counts: Cou
             writer.value(f"feature_non_null_{name}", data.counts[name].completeness)
             if name in findings.drift:
                 writer.value(f"feature_baseline_drift_{name}", findings.drift[name])
+        checks = [v["constraint_check_type"] for v in findings.violations]
+        writer.value(DRIFT_VIOLATIONS_METRIC, checks.count(data_quality.DRIFT_CHECK))
         writer.write(paths.metrics_dir)
     return len(findings.violations)
 
