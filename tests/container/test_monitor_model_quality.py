@@ -210,9 +210,12 @@ def test_predictions_off_by_three_rings_violate_mse_and_rmse(
         "metric_name": "mse",
     }
     # AND the metric files carry the four metrics, and the SDK reads the outputs
-    values = {m["MetricName"]: m["Value"] for m in run.metrics("ModelQuality")}
+    metrics = run.metrics("ModelQuality")
+    values = {m["MetricName"]: m["Value"] for m in metrics}
     assert set(values) == {"mae", "mse", "rmse", "r2"}
     assert values["mse"] == pytest.approx(mse)
+    # each under the endpoint and schedule, and (for alarms) under the endpoint alone
+    assert sorted(len(m["Dimensions"]) for m in metrics) == [1] * 4 + [2] * 4
     statistics, _, violations = read_with_the_sdk(monkeypatch, run)
     assert statistics.body_dict["regression_metrics"]["mse"]["value"] == pytest.approx(mse)
     assert violations.body_dict["violations"] == run.violations

@@ -195,7 +195,11 @@ def data_quality_job(settings: MonitorSettings, paths: MonitorPaths, counts: Cou
             if name in findings.drift:
                 writer.value(f"feature_baseline_drift_{name}", findings.drift[name])
         checks = [v["constraint_check_type"] for v in findings.violations]
-        writer.value(DRIFT_VIOLATIONS_METRIC, checks.count(data_quality.DRIFT_CHECK))
+        writer.value(
+            DRIFT_VIOLATIONS_METRIC,
+            checks.count(data_quality.DRIFT_CHECK),
+            also_per_endpoint=True,
+        )
         writer.write(paths.metrics_dir)
     return len(findings.violations)
 
@@ -255,7 +259,7 @@ def model_quality_job(settings: MonitorSettings, paths: MonitorPaths, counts: Co
     if settings.publish_metrics:
         writer = _metric_writer(settings, MODEL_QUALITY)
         for name, metric in current[model_quality.METRICS_SECTION].items():
-            writer.value(name, metric["value"])
+            writer.value(name, metric["value"], also_per_endpoint=True)
         writer.write(paths.metrics_dir)
     return len(violations)
 
