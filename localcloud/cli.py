@@ -447,7 +447,7 @@ def push_command(args: argparse.Namespace) -> int:
 
 def monitor(args: argparse.Namespace) -> int:
     """Run the monitoring schedules now over the last hours, and show what they found."""
-    from localcloud.monitoring_runs import run_now
+    from localcloud.monitoring_runs import run_now, violations
 
     connection = _require_connection(args)
     sagemaker, s3 = aws_client(connection, "sagemaker"), aws_client(connection, "s3")
@@ -474,7 +474,7 @@ def monitor(args: argparse.Namespace) -> int:
         reason = f": {execution['FailureReason']}" if "FailureReason" in execution else ""
         print(f"{name}: {status}{reason}")
         if status == "CompletedWithViolations":
-            for violation in _violations(sagemaker, s3, execution):
+            for violation in violations(sagemaker, s3, execution):
                 where = violation.get("feature_name") or violation.get("metric_name", "")
                 print(
                     f"  {where}: {violation['constraint_check_type']}: {violation['description']}"
@@ -487,17 +487,6 @@ def _one_time(sagemaker: Any, name: str) -> bool:
     """Whether a schedule runs once (NOW): an earlier `monitor`'s run, not one to repeat."""
     described = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
     return described["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "NOW"
-
-
-def _violations(sagemaker: Any, s3: Any, execution: dict[str, Any]) -> list[dict[str, Any]]:
-    """The constraint_violations.json of an execution's report."""
-    job = sagemaker.describe_processing_job(
-        ProcessingJobName=execution["ProcessingJobArn"].rsplit("/", 1)[1]
-    )
-    uri = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    body = s3.get_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/constraint_violations.json")
-    return list(json.loads(body["Body"].read()).get("violations", []))
 
 
 def port_number(text: str) -> int:

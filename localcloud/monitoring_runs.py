@@ -10,6 +10,7 @@ execution is followed to its end.
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -69,3 +70,21 @@ def run_now(
         if time.monotonic() > deadline:
             raise TimeoutError(f"{name} did not end within {timeout:.0f} s")
         time.sleep(1.0)
+
+
+def report_document(sagemaker: Any, s3: Any, execution: dict[str, Any], filename: str) -> Any:
+    """One JSON file of an execution's report (statistics.json, constraint_violations.json),
+    from where its processing job uploaded the report."""
+    job = sagemaker.describe_processing_job(
+        ProcessingJobName=execution["ProcessingJobArn"].rsplit("/", 1)[1]
+    )
+    uri = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    body = s3.get_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/{filename}")
+    return json.loads(body["Body"].read())
+
+
+def violations(sagemaker: Any, s3: Any, execution: dict[str, Any]) -> list[dict[str, Any]]:
+    """The constraint_violations.json entries of an execution's report."""
+    document = report_document(sagemaker, s3, execution, "constraint_violations.json")
+    return list(document.get("violations", []))

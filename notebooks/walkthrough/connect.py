@@ -59,6 +59,11 @@ class Config:
         """The prod endpoint's name (`<project>-prod`)."""
         return f"{self.project}-prod"
 
+    @property
+    def prod_ground_truth_url(self) -> str:
+        """POST /prod/ground-truth, beside prod's predict route."""
+        return self.prod_predict_url.removesuffix("/predict") + "/ground-truth"
+
     def summary(self) -> pd.DataFrame:
         """What the notebook is connected to (the API key shortened)."""
         rows = {

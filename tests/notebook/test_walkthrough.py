@@ -126,8 +126,30 @@ def test_the_notebook_runs_end_to_end_and_stops_the_cloud_it_started(
     assert "is InService on version 1" in rollback
     assert re.search(r"^2\s+Rejected\s", rollback, re.M), rollback
     assert re.search(r"^1\s+Approved\s.*◀ prod", rollback, re.M), rollback
+    # AND prod's two hourly schedules were shown, clean traffic completed both jobs, and the
+    # drifted slice's violations name the shell weight
+    schedules = text_of(notebook, "monitoring-schedules")
+    assert "data-quality-v000001" in schedules and "model-quality-v000001" in schedules
+    assert "300 predictions captured, 150 of them labelled" in text_of(
+        notebook, "monitoring-traffic"
+    )
+    clean = text_of(notebook, "monitoring-clean")
+    assert re.search(r"^data-quality\s+Completed\s*$", clean, re.M), clean
+    assert re.search(r"^model-quality\s+Completed", clean, re.M), clean
+    drift = text_of(notebook, "monitoring-drift")
+    assert re.search(r"shell_weight\s+baseline_drift_check", drift), drift
+    # AND the drift alarm went to ALARM and started a retraining run, which the cell stopped
+    alarm = text_of(notebook, "monitoring-alarm")
+    assert "-prod-data-drift: ALARM" in alarm and "started by the alarm's event" in alarm
+    assert "stopped " in alarm
     # AND the plots were rendered as PNG images
-    for cell_id in ("data-plot", "residual-plot", "registry-reports"):
+    for cell_id in (
+        "data-plot",
+        "residual-plot",
+        "registry-reports",
+        "monitoring-drift-plot",
+        "monitoring-quality-plot",
+    ):
         (image,) = data_of(notebook, cell_id, "image/png")
         assert base64.b64decode(image).startswith(PNG_SIGNATURE), cell_id
 
