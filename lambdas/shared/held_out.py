@@ -1,5 +1,5 @@
 """The held-out test set as the pipeline scores it: read as the file has it, sent to an endpoint
-in batches, and the regression metrics of the answers.
+in batches without its target column, and the regression metrics of the answers.
 
 Shared by EvaluateModel (the gate) and RegisterModel (the reports the registry holds), so both
 score the same records the same way.
@@ -23,23 +23,36 @@ MAX_PAYLOAD_BYTES = 5 * 1024 * 1024
 
 @dataclass(frozen=True)
 class HeldOut:
-    """The held-out records as the test file has them (target column included), and their targets.
-
-    The container ignores a header's target column, so the records go to the endpoint unchanged.
-    """
+    """The held-out records as the test file has them (target column included), their targets."""
 
     header: str
     lines: list[str]
     targets: list[float]
     columns: list[str] = field(default_factory=list)  # the header's names
     rows: list[list[str]] = field(default_factory=list)  # each record's fields, as read
+    target_index: int = -1  # the target's column in `columns`, -1 for none
 
     def with_rows(self, rows: list[list[str]]) -> HeldOut:
         """The same header and targets with other field values (a permuted column), as CSV."""
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(rows)
-        lines = buffer.getvalue().splitlines(keepends=True)
-        return HeldOut(self.header, lines, self.targets, self.columns, rows)
+        return HeldOut(
+            self.header, _csv_lines(rows), self.targets, self.columns, rows, self.target_index
+        )
+
+    def requests(self) -> tuple[str, list[str]]:
+        """(header, lines) as a client sends them: without the target. An endpoint that captures
+        its traffic (prod) would otherwise hold the labels as an extra column, which its
+        data-quality monitoring rightly reports."""
+        if self.target_index < 0:
+            return self.header, self.lines
+        keep = [i for i in range(len(self.columns)) if i != self.target_index]
+        header = _csv_lines([[self.columns[i] for i in keep]])[0]
+        return header, _csv_lines([[row[i] for i in keep] for row in self.rows])
+
+
+def _csv_lines(rows: list[list[str]]) -> list[str]:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().splitlines(keepends=True)
 
 
 def load_test_set(text: str, target: str) -> HeldOut:
@@ -73,7 +86,7 @@ def load_test_set(text: str, target: str) -> HeldOut:
         rows.append(row)
     if not records:
         raise JobFailed("the test set has no records")
-    return HeldOut("".join(consumed[:header_lines]), records, targets, header, rows)
+    return HeldOut("".join(consumed[:header_lines]), records, targets, header, rows, column)
 
 
 def batches(header: str, lines: list[str], max_bytes: int) -> list[list[str]]:
@@ -96,12 +109,13 @@ def batches(header: str, lines: list[str], max_bytes: int) -> list[list[str]]:
 def predict(
     runtime: Any, endpoint: str, test_set: HeldOut, max_bytes: int = MAX_PAYLOAD_BYTES
 ) -> list[float]:
-    """The endpoint's predictions for every test record, sent as the file has them, in batches."""
+    """The endpoint's predictions for every test record, without its target, in batches."""
     predictions: list[float] = []
-    for group in batches(test_set.header, test_set.lines, max_bytes):
+    header, lines = test_set.requests()
+    for group in batches(header, lines, max_bytes):
         response = runtime.invoke_endpoint(
             EndpointName=endpoint,
-            Body=(test_set.header + "".join(group)).encode(),
+            Body=(header + "".join(group)).encode(),
             ContentType="text/csv",
             Accept="application/json",
         )

@@ -24,6 +24,7 @@ from localcloud.monitoring_runs import report_document, run_now, violations
 
 from .connect import Config
 
+REQUESTS_PER_SECOND = 20  # under the usage plan's 25
 LABELS_PER_REQUEST = 1000  # POST /ground-truth's limit
 LABEL_WAIT_SECONDS = 60.0  # capture reaches S3 about a second after the answer
 ALARM_WAIT_SECONDS = 300.0  # CloudWatch evaluates alarms every minute
@@ -58,20 +59,29 @@ def schedules(config: Config) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def send(config: Config, records: pd.DataFrame) -> list[Answer]:
-    """POST /prod/predict once per record, as clients call it."""
+def send(config: Config, records: pd.DataFrame, per_request: int = 1) -> list[Answer]:
+    """POST /prod/predict with `per_request` records at a time, as clients call it, within the
+    API key's rate (the usage plan's 25 requests a second): a 429 is waited out and sent again.
+    The records of one request share its inference id."""
     answers = []
+    rows = records.to_dict(orient="records")
     with requests.Session() as session:
-        for record in records.to_dict(orient="records"):
-            response = session.post(
-                config.prod_predict_url,
-                json={"instances": [record]},
-                headers={"x-api-key": config.api_key},
-                timeout=30,
-            )
+        for start in range(0, len(rows), per_request):
+            sent = time.monotonic()
+            while True:
+                response = session.post(
+                    config.prod_predict_url,
+                    json={"instances": rows[start : start + per_request]},
+                    headers={"x-api-key": config.api_key},
+                    timeout=30,
+                )
+                if response.status_code != 429:
+                    break
+                time.sleep(1.0)
             response.raise_for_status()
             answer = response.json()
-            answers.append(Answer(answer["inference_id"], float(answer["predictions"][0])))
+            answers += [Answer(answer["inference_id"], float(p)) for p in answer["predictions"]]
+            time.sleep(max(0.0, sent + 1 / REQUESTS_PER_SECOND - time.monotonic()))
     return answers
 
 

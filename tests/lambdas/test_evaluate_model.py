@@ -29,12 +29,14 @@ EVALUATION = "demo-pipeline/Evaluatio/eval.zip"
 JOB_NAME = "demo-0123456-20250102-030405"
 AGE_JOB = "demo-0123456-20250102-040000"  # trained with target=age
 MODEL_URL = f"s3://demo-models/models/{JOB_NAME}/output/model.tar.gz"
-# As a spreadsheet may write it: CRLF, a quoted field, a number with a trailing zero. The records
-# must reach the endpoint exactly so, target column included: the container ignores that column.
+# As a spreadsheet may write it: CRLF, a quoted field, a number with a trailing zero.
 TEST_CSV = (
     'sex,length,diameter,rings\r\nM,0.455,0.365,10\r\n"F",0.53,0.420,8\r\n'
     "I,0.33,0.255,12\r\nM,0.44,0.365,9\r\n"
 )
+# What the endpoint gets: the values as the file has them, without the target column, as a
+# client sends them (prod captures its requests, and labels there are an extra column).
+REQUEST_CSV = "sex,length,diameter\nM,0.455,0.365\nF,0.53,0.420\nI,0.33,0.255\nM,0.44,0.365\n"
 # Errors 1, 0, -2, 0 against targets 10, 8, 12, 9: MSE 1.25, MAE 0.75, R² 1 - 5/8.75.
 DEV_PREDICTIONS = [11, 8, 10, 9]
 WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -100,8 +102,8 @@ def answer(predictions: object) -> dict:
     return {"Body": StreamingBody(io.BytesIO(body), len(body)), "ContentType": "application/json"}
 
 
-def expect_invoke(runtime, endpoint: str, predictions: object, body: str = TEST_CSV) -> None:
-    """The endpoint gets these bytes of the test file and answers these predictions."""
+def expect_invoke(runtime, endpoint: str, predictions: object, body: str = REQUEST_CSV) -> None:
+    """The endpoint gets these records of the test file and answers these predictions."""
     runtime.add_response(
         "invoke_endpoint",
         answer(predictions),
@@ -280,8 +282,8 @@ def test_large_test_sets_go_in_batches_under_the_payload_limit(
     evaluate_model, pipeline, stub, monkeypatch
 ):
     # GIVEN a payload limit that fits the header and two records
-    header, *rows = TEST_CSV.splitlines(keepends=True)
-    monkeypatch.setattr(evaluate_model, "MAX_PAYLOAD_BYTES", len(header) + 40)
+    header, *rows = REQUEST_CSV.splitlines(keepends=True)
+    monkeypatch.setattr(evaluate_model, "MAX_PAYLOAD_BYTES", len(header) + 30)
     runtime = stub(evaluate_model.RUNTIME)
     expect_invoke(runtime, "demo-dev", DEV_PREDICTIONS[:2], header + "".join(rows[:2]))
     expect_invoke(runtime, "demo-dev", DEV_PREDICTIONS[2:], header + "".join(rows[2:]))
@@ -357,7 +359,8 @@ def test_the_gate_scores_the_column_the_model_was_trained_to_predict(
     deployed_from(cloud, AGE_JOB)
     test_csv = "sex,rings,age\nM,1,10\nF,1,8\nI,1,12\nM,1,9\n"
     cloud.s3.put_object(Bucket="demo-data", Key="test/test.csv", Body=test_csv.encode())
-    expect_invoke(stub(evaluate_model.RUNTIME), "demo-dev", DEV_PREDICTIONS, test_csv)
+    without_age = "sex,rings\nM,1\nF,1\nI,1\nM,1\n"
+    expect_invoke(stub(evaluate_model.RUNTIME), "demo-dev", DEV_PREDICTIONS, without_age)
     pipeline.expect_success()
     # WHEN the gate runs THEN it scores "age": the same errors as against rings above
     evaluate_model.handler(event(), None)

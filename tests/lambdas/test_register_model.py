@@ -25,7 +25,13 @@ from tests.lambdas.conftest import (
     job_event,
     load_module,
 )
-from tests.lambdas.test_evaluate_model import DEV_PREDICTIONS, TEST_CSV, answer, expect_invoke
+from tests.lambdas.test_evaluate_model import (
+    DEV_PREDICTIONS,
+    REQUEST_CSV,
+    TEST_CSV,
+    answer,
+    expect_invoke,
+)
 
 EVALUATION = "demo-pipeline/Evaluatio/eval.zip"
 REGISTRATION = "demo-pipeline/Registrat/reg.zip"
@@ -306,7 +312,7 @@ def assert_permuted_copies(body: str) -> None:
     """The request holds the header once and three copies per feature of the four records, each
     copy a permutation of that feature's column with every other column unchanged."""
     header, *records = list(csv.reader(io.StringIO(body)))
-    original_header, *original = list(csv.reader(io.StringIO(TEST_CSV)))
+    original_header, *original = list(csv.reader(io.StringIO(REQUEST_CSV)))
     assert header == original_header
     assert len(records) == len(FEATURES) * 3 * len(original)
     for copy_index in range(len(FEATURES) * 3):
