@@ -135,15 +135,7 @@ def plot_drift(config: Config, execution: dict[str, Any], feature: str) -> Figur
     """The feature's distribution in the training data (the baseline) and in the traffic the
     execution analysed, from the two statistics.json files' 10 KLL buckets."""
     sagemaker, s3 = config.session.client("sagemaker"), config.session.client("s3")
-    schedule = sagemaker.describe_monitoring_schedule(
-        MonitoringScheduleName=f"{config.prod_endpoint}-data-quality"
-    )
-    definition = sagemaker.describe_data_quality_job_definition(
-        JobDefinitionName=schedule["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"]
-    )
-    uri = definition["DataQualityBaselineConfig"]["StatisticsResource"]["S3Uri"]
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    baseline = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    baseline = _baseline(config, "DataQuality", "StatisticsResource")
     current = report_document(sagemaker, s3, execution, "statistics.json")
     figure, axis = plt.subplots(figsize=(9, 4.5))
     for label, statistics, colour in (
@@ -197,17 +189,24 @@ def plot_model_quality(config: Config, threshold: float) -> Figure:
 
 def gate_threshold(config: Config) -> float:
     """The MSE threshold of the model-quality constraints prod is checked against."""
+    constraints = _baseline(config, "ModelQuality", "ConstraintsResource")
+    return float(constraints["regression_constraints"]["mse"]["threshold"])
+
+
+def _baseline(config: Config, monitoring_type: str, resource: str) -> dict[str, Any]:
+    """A baseline file (StatisticsResource, ConstraintsResource) of the job definition prod's
+    DataQuality or ModelQuality schedule runs now."""
     sagemaker, s3 = config.session.client("sagemaker"), config.session.client("s3")
+    stem = {"DataQuality": "data_quality", "ModelQuality": "model_quality"}[monitoring_type]
     schedule = sagemaker.describe_monitoring_schedule(
-        MonitoringScheduleName=f"{config.prod_endpoint}-model-quality"
+        MonitoringScheduleName=f"{config.prod_endpoint}-{stem.replace('_', '-')}"
     )
-    definition = sagemaker.describe_model_quality_job_definition(
+    definition = getattr(sagemaker, f"describe_{stem}_job_definition")(
         JobDefinitionName=schedule["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"]
     )
-    uri = definition["ModelQualityBaselineConfig"]["ConstraintsResource"]["S3Uri"]
+    uri = definition[f"{monitoring_type}BaselineConfig"][resource]["S3Uri"]
     bucket, _, key = uri.removeprefix("s3://").partition("/")
-    constraints = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    return float(constraints["regression_constraints"]["mse"]["threshold"])
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def wait_for_retraining(config: Config, keep_running: bool = False) -> str:

@@ -32,6 +32,7 @@ from tests.localcloud.sagemaker.conftest import IMAGE_URI as LOCAL_IMAGE_URI
 from tests.localcloud.sagemaker.conftest import Cloud as LocalSageMaker
 from tests.localcloud.sagemaker.conftest import (
     count_captured,
+    ground_truth_lines,
     local_sagemaker,
     unique,
     wait_for,
@@ -1044,17 +1045,7 @@ def test_prods_schedules_run_the_served_versions_baselines_and_follow_each_deplo
             InferenceId=f"label-{index}",
         )
     wait_for(lambda: count_captured(local, "s3://demo-data/capture/demo-prod") == 20, 60)
-    labels = "".join(
-        json.dumps(
-            {
-                "groundTruthData": {"data": row["rings"], "encoding": "CSV"},
-                "eventMetadata": {"eventId": f"label-{index}"},
-                "eventVersion": "0",
-            }
-        )
-        + "\n"
-        for index, row in enumerate(rows)
-    )
+    labels = ground_truth_lines({f"label-{i}": row["rings"] for i, row in enumerate(rows)})
     hour = datetime.now(UTC).strftime("%Y/%m/%d/%H")
     cloud.s3.put_object(
         Bucket="demo-data", Key=f"ground-truth/demo-prod/{hour}/labels.jsonl", Body=labels

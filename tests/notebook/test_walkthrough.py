@@ -83,7 +83,6 @@ def test_the_notebook_runs_end_to_end_and_stops_the_cloud_it_started(
     try:
         client.execute()
     finally:
-        nbformat.write(notebook, "/tmp/executed.ipynb")
         left_running = (state / "connection.json").exists()
         localcloud(state, dist, "down")  # the safety net; the notebook should have done it
     # THEN it packaged the zips, started a cloud, and its last cell stopped it again

@@ -443,6 +443,21 @@ def send_and_wait_captured(cloud: Cloud, endpoint: str, uri: str, records: list[
     return wait_for(lambda: (n := count_captured(cloud, uri)) >= before + len(records) and n)
 
 
+def ground_truth_lines(labels: dict[str, str]) -> str:
+    """Model Monitor's ground-truth JSON Lines: inference id -> label."""
+    return "".join(
+        json.dumps(
+            {
+                "groundTruthData": {"data": label, "encoding": "CSV"},
+                "eventMetadata": {"eventId": inference_id},
+                "eventVersion": "0",
+            }
+        )
+        + "\n"
+        for inference_id, label in labels.items()
+    )
+
+
 def count_captured(cloud: Cloud, uri: str) -> int:
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     pages = cloud.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)

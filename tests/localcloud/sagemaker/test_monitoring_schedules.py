@@ -25,6 +25,7 @@ from tests.localcloud.sagemaker.conftest import (
     count_captured,
     csv_body,
     error_of,
+    ground_truth_lines,
     read_json,
     send_and_wait_captured,
     start_endpoint,
@@ -421,17 +422,7 @@ def test_model_quality_merges_ground_truth_and_checks_the_evaluations_constraint
         )
     capture_uri = f"s3://{BUCKET}/{prefix}/{endpoint}"
     wait_for(lambda: count_captured(cloud, capture_uri) == 30)
-    labels = "".join(
-        json.dumps(
-            {
-                "groundTruthData": {"data": row["rings"], "encoding": "CSV"},
-                "eventMetadata": {"eventId": f"label-me-{index}"},
-                "eventVersion": "0",
-            }
-        )
-        + "\n"
-        for index, row in enumerate(rows)
-    )
+    labels = ground_truth_lines({f"label-me-{i}": row["rings"] for i, row in enumerate(rows)})
     hour = datetime.now(UTC).strftime("%Y/%m/%d/%H")
     labels_prefix = f"{unique('ground-truth')}/{endpoint}"
     cloud.s3.put_object(Bucket=BUCKET, Key=f"{labels_prefix}/{hour}/labels.jsonl", Body=labels)
