@@ -142,9 +142,10 @@ def handler(event: dict[str, Any], context: Any) -> None:
 def deploy(job: CodePipelineJob) -> Done | Pending:
     """Deploy the training job's model (dev) or the registered version (prod)."""
     settings = settings_from_env(Settings)
+    monitoring = settings_from_env(MonitoringSettings)  # checked before anything is made
     target = parse_target(job.user_parameters)
     if target.model_source == "registry":
-        return deploy_registered(job, settings, target)
+        return deploy_registered(job, settings, monitoring, target)
     trained = job.read_json(
         job.input_artifact, TRAINING_JOB_FILE, "TrainingJobName", "ImageURI", "ModelDataUrl"
     )
@@ -161,7 +162,9 @@ def deploy(job: CodePipelineJob) -> Done | Pending:
     )
 
 
-def deploy_registered(job: CodePipelineJob, settings: Settings, target: Target) -> Done | Pending:
+def deploy_registered(
+    job: CodePipelineJob, settings: Settings, monitoring: MonitoringSettings, target: Target
+) -> Done | Pending:
     """Point prod at the Approved version RegisterModel made, unless it already serves it; wait
     (continuation) while the endpoint is busy, as it is when the registry rule got there first."""
     registration = job.read_json(
@@ -183,10 +186,10 @@ def deploy_registered(job: CodePipelineJob, settings: Settings, target: Target) 
         rollout = deploy_version(settings, target, arn)
     except EndpointBusy as busy:
         return Pending(f"{busy}; deploying version {version} when it is InService", str(version))
-    monitoring = ""
+    monitored = ""
     if target.env == MONITORED_ENV:
         try:
-            monitoring = "; " + "; ".join(monitor(settings, arn))
+            monitored = "; " + "; ".join(monitor(settings, monitoring, arn))
         except MonitoringFailed as failed:
             raise JobFailed(f"{endpoint} is on version {version}, but {failed}") from None
     if rollout is None:
@@ -197,19 +200,17 @@ def deploy_registered(job: CodePipelineJob, settings: Settings, target: Target) 
         ]["ModelName"]
         rollout = Rollout(endpoint, config, "Kept", [])
         write_deployment(job, rollout, registration, target, arn, model)
-        return Done(f"{endpoint} already serves version {version} ({config}){monitoring}")
+        return Done(f"{endpoint} already serves version {version} ({config}){monitored}")
     write_deployment(job, rollout, registration, target, arn)
     return Done(
         f"{rollout.verb} endpoint {endpoint} with {rollout.name} (version {version}, {arn}); "
-        f"removed {len(rollout.removed)} old configuration(s)/model(s){monitoring}"
+        f"removed {len(rollout.removed)} old configuration(s)/model(s){monitored}"
     )
 
 
-def monitor(settings: Settings, arn: str) -> list[str]:
+def monitor(settings: Settings, monitoring: MonitoringSettings, arn: str) -> list[str]:
     """Point prod's monitoring schedules at the version's baselines (prod_monitoring)."""
-    lines = point_schedules(
-        SAGEMAKER, settings_from_env(MonitoringSettings), settings.project_name, arn
-    )
+    lines = point_schedules(SAGEMAKER, monitoring, settings.project_name, arn)
     logger.info("monitoring pointed at the version", extra={"arn": arn, "done": lines})
     return lines
 
@@ -325,6 +326,7 @@ def follow_registry(event: dict[str, Any], context: Any) -> None:
     endpoint is waited for, then looked at again.
     """
     settings = settings_from_env(Settings)
+    monitoring = settings_from_env(MonitoringSettings)
     changed = registry_change(event, settings.model_package_group)
     target = prod_target(settings)
     endpoint = sagemaker_name(settings.project_name, target.env)
@@ -359,7 +361,7 @@ def follow_registry(event: dict[str, Any], context: Any) -> None:
             time.sleep(POLL_SECONDS)
             continue
         try:
-            monitoring = monitor(settings, arn)
+            monitored = monitor(settings, monitoring, arn)
         except MonitoringFailed as failed:
             announce(
                 settings,
@@ -376,7 +378,7 @@ def follow_registry(event: dict[str, Any], context: Any) -> None:
             f"{settings.project_name}: prod moving to version {version_of(arn)}",
             f"Version {changed} changed, so {endpoint} is {rollout.verb.lower()} to the newest "
             f"Approved version, {version_of(arn)} ({arn}), as configuration {rollout.name}; "
-            f"monitoring: {'; '.join(monitoring)}.",
+            f"monitoring: {'; '.join(monitored)}.",
         )
         return
 

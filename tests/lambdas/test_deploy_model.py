@@ -461,6 +461,22 @@ def test_each_deployment_is_a_new_configuration_carrying_the_capture(
             "demo-data/capture",
             "DATA_CAPTURE_S3_URI must be an s3:// URI, got 'demo-data/capture'",
         ),
+        # prod's monitoring settings are checked on every deployment, before anything is made
+        (
+            "MONITORING_INSTANCE_TYPE",
+            "m5.large",
+            "MONITORING_INSTANCE_TYPE must be a SageMaker type like ml.m5.large, got 'm5.large'",
+        ),
+        (
+            "MODEL_QUALITY_WINDOW_HOURS",
+            "0",
+            "MODEL_QUALITY_WINDOW_HOURS must be a whole number of hours from 1 to 168, got 0",
+        ),
+        (
+            "GROUND_TRUTH_S3_URI",
+            "demo-data/ground-truth",
+            "GROUND_TRUTH_S3_URI must be an s3:// URI, got 'demo-data/ground-truth'",
+        ),
     ],
 )
 @pytest.mark.usefixtures("trained")
