@@ -1,5 +1,5 @@
-"""Destroy: what the pipeline made in SageMaker, the model registry's versions, the buckets'
-contents, then both stacks."""
+"""Destroy: what the pipeline made in SageMaker (monitoring, endpoints, configurations, models),
+the model registry's versions, the buckets' contents, then both stacks."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ PIPELINE_MADE = (
     ("models", "list_models", "Models", "ModelName", "delete_model"),
 )
 DELETE_OBJECTS_LIMIT = 1000
+# The job definitions a monitoring schedule runs: each type's List and Delete calls.
+JOB_DEFINITION_KINDS = ("data_quality", "model_quality")
 
 
 def confirm(project: str, where: str) -> None:
@@ -36,9 +38,8 @@ def confirm(project: str, where: str) -> None:
             f"(make destroy PROJECT={project} CONFIRM=yes)"
         )
     answer = input(
-        f"Delete project {project}'s endpoints, models, model versions, bucket contents and "
-        "both stacks "
-        f"({where})? Type the project name to go on: "
+        f"Delete project {project}'s monitoring schedules, endpoints, models, model versions, "
+        f"bucket contents and both stacks ({where})? Type the project name to go on: "
     )
     if answer.strip() != project:
         raise Failure("not confirmed; nothing was deleted")
@@ -49,6 +50,56 @@ def _gone(err: ClientError) -> bool:
     return err.response["Error"]["Code"] == "ValidationException" and "Could not find" in (
         err.response["Error"].get("Message", "")
     )
+
+
+def delete_monitoring(sagemaker: Any, project: str) -> None:
+    """Delete the monitoring schedules of `<project>-dev` and `-prod`, then the job definitions
+    that watch them: DeployModel made prod's (and `localcloud monitor` one-time copies), so no
+    stack holds them, and SageMaker would go on running them with the endpoint gone. They are
+    found by endpoint, so another project's are never touched."""
+    endpoints = [f"{project}-{env}" for env in ENVIRONMENTS]
+    schedules = [
+        summary["MonitoringScheduleName"]
+        for endpoint in endpoints
+        for page in sagemaker.get_paginator("list_monitoring_schedules").paginate(
+            EndpointName=endpoint
+        )
+        for summary in page["MonitoringScheduleSummaries"]
+    ]
+    for name in schedules:
+        _delete_unless_gone(sagemaker.delete_monitoring_schedule, MonitoringScheduleName=name)
+    print(
+        f"monitoring schedules: deleted {len(schedules)}"
+        if schedules
+        else "monitoring schedules: none left"
+    )
+    definitions = 0
+    for kind in JOB_DEFINITION_KINDS:
+        for endpoint in endpoints:
+            pages = sagemaker.get_paginator(f"list_{kind}_job_definitions").paginate(
+                EndpointName=endpoint
+            )
+            names = [
+                d["MonitoringJobDefinitionName"] for p in pages for d in p["JobDefinitionSummaries"]
+            ]
+            for name in names:
+                _delete_unless_gone(
+                    getattr(sagemaker, f"delete_{kind}_job_definition"), JobDefinitionName=name
+                )
+            definitions += len(names)
+    print(
+        f"monitoring job definitions: deleted {definitions}"
+        if definitions
+        else "monitoring job definitions: none left"
+    )
+
+
+def _delete_unless_gone(delete: Any, **name: str) -> None:
+    try:
+        delete(**name)
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ResourceNotFound":
+            raise
 
 
 def delete_endpoints(sagemaker: Any, project: str) -> None:
@@ -149,13 +200,14 @@ def empty_bucket(s3: Any, bucket: str) -> int | None:
 
 
 def destroy(session: Any, project: str, yes: bool) -> None:
-    """After confirmation: SageMaker resources and model versions, bucket contents, then stack 2
-    and stack 1."""
+    """After confirmation: SageMaker resources (monitoring first: it watches the endpoints) and
+    model versions, bucket contents, then stack 2 and stack 1."""
     where = whoami(session)
     print(f"project {project}: {where}")
     if not yes:
         confirm(project, where)
     cfn, s3, sagemaker = (session.client(s) for s in ("cloudformation", "s3", "sagemaker"))
+    delete_monitoring(sagemaker, project)
     delete_endpoints(sagemaker, project)
     delete_pipeline_made(sagemaker, project)
     delete_model_versions(sagemaker, project)

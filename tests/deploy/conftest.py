@@ -11,6 +11,8 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.core.responses import ActionResult
+from moto.sagemaker.responses import SageMakerResponse
 from moto.server import ThreadedMotoServer
 
 from localcloud import cfn_models
@@ -24,16 +26,34 @@ PREP_STACK = f"{PROJECT}-prep"
 PIPELINE_STACK = f"{PROJECT}-pipeline"
 
 
+def _none_listed(result_key: str) -> Any:
+    def answer(self: SageMakerResponse) -> ActionResult:
+        return ActionResult({result_key: []})
+
+    return answer
+
+
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     """One moto server on a loopback port the kernel picks, for the session, with the local
-    cloud's models of the resource types moto's CloudFormation skips (as the local cloud has)."""
+    cloud's models of the resource types moto's CloudFormation skips (as the local cloud has).
+
+    moto 5.2.5 has no monitoring schedules and no model-quality job definitions: its SageMaker
+    answers those two listings as SageMaker does in an account with none, which is what these
+    projects have (tests/localcloud/sagemaker/test_destroy_monitoring.py deletes real ones).
+    """
     cfn_models.install()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        for action, result_key in (
+            ("list_monitoring_schedules", "MonitoringScheduleSummaries"),
+            ("list_model_quality_job_definitions", "JobDefinitionSummaries"),
+        ):
+            patch.setattr(SageMakerResponse, action, _none_listed(result_key), raising=False)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+        server.stop()
 
 
 @dataclass(frozen=True)

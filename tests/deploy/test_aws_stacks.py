@@ -445,9 +445,12 @@ def test_destroy_removes_what_the_pipeline_made_empties_the_buckets_and_deletes_
         aws.s3.delete_object(Bucket=bucket, Key="train/train.csv")
     # WHEN destroyed
     result = run("destroy", "--project", PROJECT, "--yes")
-    # THEN only the project's SageMaker resources are gone
+    # THEN only the project's SageMaker resources are gone, monitoring (here none) first
     assert result.code == 0, result.err
     assert _names(aws) == {*others, "other-dev"}
+    assert result.out.index("monitoring schedules: none left") < result.out.index(
+        f"endpoint {PROJECT}-dev: deleting"
+    )
     # AND every bucket was emptied of all versions and delete markers (moto's CloudFormation
     # leaves the buckets themselves behind; AWS deletes them with the stacks)
     for bucket in buckets:
