@@ -43,18 +43,43 @@ def _attribute(logical_id: str, attribute: str) -> str:
     return f"arn:aws:iam::123456789012:role/{logical_id}"
 
 
-def test_the_pipeline_template_rules_are_read_with_their_names_and_targets() -> None:
+def _pipeline_rules(retrain_on_drift: str) -> dict[str, Any]:
     template = load_template(PIPELINE_TEMPLATE)
     context = StackContext(
         "abalone-pipeline", "us-east-1", "123456789012",
-        {"BranchName": "main", "PrepStackName": "p"},
+        {"BranchName": "main", "PrepStackName": "p", "RetrainOnDrift": retrain_on_drift},
         {"DataBucket": "data-bucket", "PipelineEventsRole": "role",
-         "TrainingDataRule": "abalone-pipeline-TrainingDataRule-X", "SourceRule": "s"},
+         "TrainingDataRule": "abalone-pipeline-TrainingDataRule-X", "SourceRule": "s",
+         "DataDriftAlarm": "abalone-prod-data-drift",
+         "RetrainOnDriftRule": "abalone-pipeline-RetrainOnDriftRule-X"},
         exports={"p-ProjectName": "abalone", "p-RepositoryName": "abalone-model"},
+        conditions=template["Conditions"],
         get_att=_attribute,
     )  # fmt: skip
     stack = Stack(name="abalone-pipeline", template=template, context=context, outputs={})
-    rules = {rule.name: rule for rule in rules_of([stack], CREATED)}
+    return {rule.name: rule for rule in rules_of([stack], CREATED)}
+
+
+@pytest.mark.parametrize("retrain_on_drift", ["true", "false"])
+def test_the_drift_alarm_starts_the_pipeline_unless_switched_off(retrain_on_drift: str) -> None:
+    drift = _pipeline_rules(retrain_on_drift)["abalone-pipeline-RetrainOnDriftRule-X"]
+    alarm = {
+        **EVENT,
+        "source": "aws.cloudwatch",
+        "detail-type": "CloudWatch Alarm State Change",
+        "detail": {"alarmName": "abalone-prod-data-drift", "state": {"value": "ALARM"}},
+    }
+    # THEN an ALARM of the drift alarm starts the pipeline, unless the rule is switched off
+    switched_on = retrain_on_drift == "true"
+    assert drift.matches(alarm) is switched_on
+    assert not drift.matches(alarm | {"detail": {**alarm["detail"], "state": {"value": "OK"}}})
+    other = {**alarm["detail"], "alarmName": "abalone-prod-model-quality"}
+    assert not drift.matches(alarm | {"detail": other})
+    assert [t.arn for t in drift.targets] == [PIPELINE_ARN]
+
+
+def test_the_pipeline_template_rules_are_read_with_their_names_and_targets() -> None:
+    rules = _pipeline_rules("true")
     # ... the registry's and the approval's rules invoke their functions
     registry = next(r for r in rules.values() if "ModelPackageStateRule" in r.name)
     assert [t.arn for t in registry.targets] == [_attribute("DeployModelFunction", "Arn")]
