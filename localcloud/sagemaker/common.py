@@ -32,6 +32,7 @@ class Settings:
     replacement_backoff: float = 0.5  # seconds before the first restart; doubles each attempt
     capture_flush_seconds: float = 1.0  # how often captured records are written to S3
     monitoring_poll_seconds: float = 10.0  # how often the monitoring schedules are looked at
+    rollback_poll_seconds: float = 1.0  # how often a baking update reads its rollback alarms
 
 
 def arn(kind: str, name: str) -> str:

@@ -1,14 +1,20 @@
-"""Endpoints: status rules for create, update (no failed request), delete, and invocation.
+"""Endpoints: status rules for create, update (no failed request), scaling, delete, invocation.
 
-Creating/Updating bring a new deployment up on a thread; traffic switches to it only once it
-answers GET /ping, then the old one drains and stops. A failed update leaves the endpoint
-InService on the old deployment with FailureReason set, as SageMaker's rollback does. No HTTP
-parsing here: `invoke` takes and returns plain values, and counts each request for the
-endpoint's CloudWatch metrics (`metrics`).
+Creating/Updating bring a new deployment (fleet) up on a thread; with no DeploymentConfig,
+traffic switches to it only once every instance answers GET /ping, then the old one drains and
+stops. With a blue/green DeploymentConfig the new fleet takes traffic in the steps of its plan
+(`guardrails`), baking after each while the rollback alarms are watched, and an alarm in ALARM
+sends all traffic back. A failed or rolled-back update leaves the endpoint InService on the old
+deployment with FailureReason set, as SageMaker does. UpdateEndpointWeightsAndCapacities starts
+or drains instances of the serving fleet. No HTTP parsing here: `invoke` takes and returns plain
+values, and counts each request for the endpoint's CloudWatch metrics (`metrics`).
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
+import math
 import shutil
 import threading
 import time
@@ -27,6 +33,7 @@ from localcloud.sagemaker.exceptions import (
     ValidationError,
     ValidationException,
 )
+from localcloud.sagemaker.guardrails import RolloutPlan, plan_update
 from localcloud.sagemaker.hosting import EndpointConfig, Hosting, Model
 from localcloud.sagemaker.layout import StateLayout
 from localcloud.sagemaker.logs import endpoint_log_group, log_group_arn
@@ -43,6 +50,7 @@ from localcloud.sagemaker.storage import S3Storage
 from localcloud.sagemaker.store import Kind, ResourceStore
 from localcloud.sagemaker.tags import TagStore
 
+LOG = logging.getLogger("localcloud.sagemaker")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"  # a body sent or answered without a type
 ENDPOINT = Kind(
     "endpoint",
@@ -53,6 +61,13 @@ ENDPOINT = Kind(
     # Unlike the other resources, SageMaker names an unknown endpoint by name, not ARN.
     not_found=lambda name: ValidationException(f'Could not find endpoint "{name}".'),
 )
+
+
+RETAINED_PROPERTIES = frozenset({"DesiredInstanceCount", "DesiredWeight", "DataCaptureConfig"})
+
+
+class RolledBack(Exception):
+    """A blue/green update was rolled back; the message is the endpoint's FailureReason."""
 
 
 @dataclass
@@ -77,6 +92,10 @@ class Endpoint:
     active: Deployment | None = None
     pending: Deployment | None = None
     deployments_started: int = 0
+    green_share: float = 0.0  # the share of requests the pending fleet takes while it bakes
+    pending_status: dict[str, Any] | None = None  # its VariantStatus entry during a rollout
+    last_deployment_config: dict[str, Any] | None = None
+    routed: itertools.count = field(default_factory=itertools.count)  # requests routed so far
 
     def __post_init__(self) -> None:
         self.modified = self.created
@@ -106,7 +125,10 @@ class Endpoint:
             out["ProductionVariants"] = [_variant_summary(self.active)]
         if self.failure_reason:
             out["FailureReason"] = self.failure_reason
-        capture = self.config.request.get("DataCaptureConfig")
+        serving = self.active or self.pending
+        capture = (serving.capture_source if serving else self.config).request.get(
+            "DataCaptureConfig"
+        )
         if capture:
             out["DataCaptureConfig"] = {
                 "EnableCapture": capture.get("EnableCapture", True),
@@ -116,11 +138,17 @@ class Endpoint:
                 "KmsKeyId": capture.get("KmsKeyId", ""),
             }
         if self.pending is not None:
+            pending = _variant_summary(self.pending)
+            pending["InstanceType"] = self.pending.config.variant.get("InstanceType", "")
+            if self.pending_status is not None:
+                pending["VariantStatus"] = [self.pending_status]
             out["PendingDeploymentSummary"] = {
                 "EndpointConfigName": self.pending.config.name,
-                "ProductionVariants": [_variant_summary(self.pending)],
+                "ProductionVariants": [pending],
                 "StartTime": self.pending.started,
             }
+        if self.last_deployment_config is not None:
+            out["LastDeploymentConfig"] = self.last_deployment_config
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -135,10 +163,6 @@ class Endpoint:
 
 
 def _variant_summary(deployment: Deployment) -> dict[str, Any]:
-    variant = deployment.config.variant
-    count = variant.get("InitialInstanceCount", 1)
-    weight = variant.get("InitialVariantWeight", 1.0)
-    running = count if deployment.instance is not None else 0  # 0 while one is replaced
     return {
         "VariantName": deployment.variant_name,
         "DeployedImages": [
@@ -148,10 +172,10 @@ def _variant_summary(deployment: Deployment) -> dict[str, Any]:
                 "ResolutionTime": deployment.started,
             }
         ],
-        "CurrentWeight": weight,
-        "DesiredWeight": weight,
-        "CurrentInstanceCount": running,
-        "DesiredInstanceCount": count,
+        "CurrentWeight": deployment.weight,
+        "DesiredWeight": deployment.weight,
+        "CurrentInstanceCount": deployment.current_count,
+        "DesiredInstanceCount": deployment.desired_count,
     }
 
 
@@ -196,18 +220,101 @@ class Endpoints:
         return endpoint
 
     def update(self, params: dict[str, Any]) -> Endpoint:
-        """UpdateEndpoint: status Updating; the old deployment serves until the new one is up."""
+        """UpdateEndpoint: status Updating; the old deployment serves until the new one is up,
+        and with a blue/green DeploymentConfig shares the traffic with it as the plan says."""
         name = params.get("EndpointName", "")
         config = self._hosting.endpoint_configs.get(params.get("EndpointConfigName", ""))
+        retained = _retained(params)
         with self._lock:
             endpoint = self.store.get(name)
             if endpoint.status not in {"InService", "Failed"}:
                 raise ValidationException(f'Cannot update in-progress endpoint "{endpoint.arn}".')
             model = self._hosting.models.get(config.variant["ModelName"])
+            blue = endpoint.active
+            deployment_config = params.get("DeploymentConfig")
+            if deployment_config is None and params.get("RetainDeploymentConfig"):
+                deployment_config = endpoint.last_deployment_config
+            count = config.variant.get("InitialInstanceCount", 1)
+            if blue is not None and "DesiredInstanceCount" in retained:
+                count = blue.desired_count
+            plan = plan_update(deployment_config, count) if blue is not None else None
+        if plan is not None:
+            self._check_guardrails(plan, blue, config)
+        with self._lock:
+            if endpoint.status not in {"InService", "Failed"} or endpoint.active is not blue:
+                raise ValidationException(f'Cannot update in-progress endpoint "{endpoint.arn}".')
             endpoint.set_status("Updating", endpoint.failure_reason)
-            deployment = self._begin(endpoint, config, model)
-        self._launch(endpoint, deployment)
+            if deployment_config is not None:
+                endpoint.last_deployment_config = deployment_config
+            deployment = self._begin(endpoint, config, model, count)
+            if blue is not None and retained:
+                _retain(deployment, blue, retained)
+        self._launch(endpoint, deployment, plan)
         return endpoint
+
+    def _check_guardrails(
+        self, plan: RolloutPlan, blue: Deployment | None, config: EndpointConfig
+    ) -> None:
+        """What SageMaker checks of a blue/green update before it starts."""
+        if blue is not None and blue.variant_name != config.variant["VariantName"]:
+            raise ValidationException(
+                "A deployment with a DeploymentConfig must keep the variant names: the endpoint "
+                f"serves variant {blue.variant_name}, endpoint configuration {config.name} has "
+                f"{config.variant['VariantName']}"
+            )
+        if not plan.alarms:
+            return
+        found = self._clients.client("cloudwatch").describe_alarms(AlarmNames=list(plan.alarms))
+        known = {a["AlarmName"] for a in found["MetricAlarms"] + found["CompositeAlarms"]}
+        if missing := [name for name in plan.alarms if name not in known]:
+            raise ValidationException(
+                f"The AutoRollbackConfiguration alarm(s) {', '.join(missing)} do not exist in "
+                f"account {ACCOUNT_ID} in {REGION}"
+            )
+
+    def update_weights_and_capacities(self, params: dict[str, Any]) -> Endpoint:
+        """UpdateEndpointWeightsAndCapacities: Updating while instances start or drain."""
+        name = params.get("EndpointName", "")
+        wanted = params.get("DesiredWeightsAndCapacities", [])
+        with self._lock:
+            endpoint = self.store.get(name)
+            if endpoint.status != "InService" or endpoint.active is None:
+                raise ValidationException(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+            deployment = endpoint.active
+            count = _desired_capacity(endpoint, deployment, wanted)
+            for entry in wanted:
+                if "DesiredWeight" in entry:
+                    deployment.weight = float(entry["DesiredWeight"])
+            endpoint.set_status("Updating", None)
+            previous, deployment.desired_count = deployment.desired_count, count
+        threading.Thread(
+            target=self._scale,
+            args=(endpoint, deployment, previous),
+            name=f"scale-{endpoint.name}",
+            daemon=True,
+        ).start()
+        return endpoint
+
+    def _scale(self, endpoint: Endpoint, deployment: Deployment, previous: int) -> None:
+        """Bring the serving fleet to its desired count; if instances cannot start, back to
+        `previous`, InService with the reason (SageMaker's RollingBack ends so)."""
+        try:
+            deployment.scale_to(
+                deployment.desired_count,
+                self._python,
+                self._settings,
+                self._exit_handler(endpoint, deployment),
+            )
+            reason = None
+        except DeploymentCancelled:
+            return
+        except DeploymentFailed as failure:
+            deployment.desired_count = previous
+            reason = f"Scaling to {deployment.desired_count} instance(s) failed: {failure}"
+            reason = reason[:FAILURE_REASON_LIMIT]
+        with self._lock:
+            if endpoint.active is deployment and endpoint.status == "Updating":
+                endpoint.set_status("InService", reason)
 
     def delete(self, name: str) -> None:
         """DeleteEndpoint: stops its serve processes before answering, so the ports are free."""
@@ -233,34 +340,46 @@ class Endpoints:
         self.metrics.close()
 
     # --- deployments -----------------------------------------------------------------------
-    def _begin(self, endpoint: Endpoint, config: EndpointConfig, model: Model) -> Deployment:
+    def _begin(
+        self, endpoint: Endpoint, config: EndpointConfig, model: Model, count: int | None = None
+    ) -> Deployment:
         """A new deployment, registered as the endpoint's pending one (caller holds the lock)."""
         endpoint.deployments_started += 1
         base_dir = self._layout.endpoint_dir(endpoint.name) / f"{endpoint.deployments_started:04d}"
-        capture = None
-        if config.capture is not None:
-            capture = CaptureWriter(
-                config.capture,
-                self._storage,
-                endpoint.name,
-                config.variant["VariantName"],
-                self._settings.capture_flush_seconds,
-            )
         deployment = Deployment(
-            endpoint.name, base_dir, config, model, self._registry, self._clients, capture
+            endpoint.name, base_dir, config, model, self._registry, self._clients, None, count
         )
+        self._capture_with(deployment, config)
         endpoint.pending = deployment
+        endpoint.pending_status = None
         return deployment
 
-    def _launch(self, endpoint: Endpoint, deployment: Deployment) -> None:
+    def _capture_with(self, deployment: Deployment, source: EndpointConfig) -> None:
+        """Capture the fleet's traffic as `source` configures it (or not at all)."""
+        deployment.capture_source = source
+        deployment.capture = None
+        if source.capture is not None:
+            deployment.capture = CaptureWriter(
+                source.capture,
+                self._storage,
+                deployment.endpoint,
+                deployment.variant_name,
+                self._settings.capture_flush_seconds,
+            )
+
+    def _launch(
+        self, endpoint: Endpoint, deployment: Deployment, plan: RolloutPlan | None = None
+    ) -> None:
         threading.Thread(
             target=self._deploy,
-            args=(endpoint, deployment),
+            args=(endpoint, deployment, plan),
             name=f"deploy-{endpoint.name}",
             daemon=True,
         ).start()
 
-    def _deploy(self, endpoint: Endpoint, deployment: Deployment) -> None:
+    def _deploy(self, endpoint: Endpoint, deployment: Deployment, plan: RolloutPlan | None) -> None:
+        first = plan.steps[0].instances if plan is not None else deployment.desired_count
+        self._variant_status(endpoint, deployment, "Creating", f"Launching {first} instance(s).")
         try:
             deployment.start(
                 self._layout,
@@ -268,9 +387,15 @@ class Endpoints:
                 self._python,
                 self._settings,
                 on_exit=self._exit_handler(endpoint, deployment),
+                count=first,
             )
+            if plan is not None:
+                self._roll_out(endpoint, deployment, plan)
         except DeploymentCancelled:
             deployment.stop()
+            return
+        except RolledBack as rollback:
+            self._roll_back(endpoint, deployment, str(rollback))
             return
         except DeploymentFailed as failure:
             deployment.stop()
@@ -287,6 +412,7 @@ class Endpoints:
             previous = endpoint.active if current else None
             if current:
                 endpoint.active, endpoint.pending = deployment, None
+                endpoint.green_share, endpoint.pending_status = 0.0, None
                 endpoint.config = deployment.config
                 endpoint.set_status("InService", None)
         if not current:  # deleted while starting
@@ -294,11 +420,129 @@ class Endpoints:
         elif previous is not None:
             previous.retire(self._settings.drain_timeout)
 
+    def _roll_out(self, endpoint: Endpoint, green: Deployment, plan: RolloutPlan) -> None:
+        """Move traffic to the green fleet step by step, baking after each; RolledBack when an
+        alarm fires or the update outlasts its timeout."""
+        count = green.desired_count
+        deadline = None if plan.timeout_seconds is None else green.started + plan.timeout_seconds
+        step = plan.steps[0]
+        for step in plan.steps:
+            capacity = plan.capacity_name(step, count)
+            if green.current_count < step.instances:
+                self._variant_status(
+                    endpoint,
+                    green,
+                    "Updating",
+                    f"Scaling out desired instance count to {step.instances}.",
+                )
+                try:
+                    green.scale_to(
+                        step.instances,
+                        self._python,
+                        self._settings,
+                        self._exit_handler(endpoint, green),
+                    )
+                except DeploymentFailed as failure:
+                    raise RolledBack(str(failure)) from None
+            self._variant_status(
+                endpoint, green, "ActivatingTraffic", f"Activating traffic on {capacity}."
+            )
+            with self._lock:
+                if endpoint.pending is not green:
+                    raise DeploymentCancelled
+                endpoint.green_share = step.share
+            self._variant_status(
+                endpoint,
+                green,
+                "Baking",
+                f"Baking for {plan.bake_seconds} seconds (WaitIntervalInSeconds) with traffic "
+                f"enabled on {capacity}.",
+            )
+            self._bake(green, plan, plan.bake_seconds, deadline, f"baking on {capacity}")
+        if plan.termination_wait_seconds:
+            capacity = plan.capacity_name(step, count)
+            self._variant_status(
+                endpoint,
+                green,
+                "Baking",
+                f"Baking for {plan.termination_wait_seconds} seconds (TerminationWaitInSeconds) "
+                f"with traffic enabled on {capacity}.",
+            )
+            self._bake(green, plan, plan.termination_wait_seconds, deadline, "the termination wait")
+
+    def _bake(
+        self,
+        green: Deployment,
+        plan: RolloutPlan,
+        seconds: float,
+        deadline: float | None,
+        phase: str,
+    ) -> None:
+        """Wait `seconds`, watching the alarms (at least once) and the deadline."""
+        end = time.monotonic() + seconds
+        while True:
+            if fired := self._alarms_in_alarm(plan.alarms):
+                raise RolledBack(
+                    f"Rolled back the update to endpoint configuration {green.config.name}: "
+                    f"alarm(s) {', '.join(fired)} in ALARM during {phase}"
+                )
+            if deadline is not None and time.time() > deadline:
+                raise RolledBack(
+                    f"Rolled back the update to endpoint configuration {green.config.name}: it "
+                    f"exceeded MaximumExecutionTimeoutInSeconds ({plan.timeout_seconds}) during "
+                    f"{phase}"
+                )
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return
+            if green.wait_stopping(min(self._settings.rollback_poll_seconds, remaining)):
+                raise DeploymentCancelled
+
+    def _alarms_in_alarm(self, names: tuple[str, ...]) -> list[str]:
+        if not names:
+            return []
+        try:
+            found = self._clients.client("cloudwatch").describe_alarms(AlarmNames=list(names))
+        except Exception as error:  # unknown state: keep baking, say so
+            LOG.warning("could not read the rollback alarms %s: %s", ", ".join(names), error)
+            return []
+        alarms = found["MetricAlarms"] + found["CompositeAlarms"]
+        return sorted(a["AlarmName"] for a in alarms if a["StateValue"] == "ALARM")
+
+    def _roll_back(self, endpoint: Endpoint, green: Deployment, reason: str) -> None:
+        """All traffic back to blue, the green fleet drained and ended, InService on blue."""
+        with self._lock:
+            current = endpoint.pending is green
+            if current:
+                endpoint.green_share = 0.0
+        if current:
+            self._variant_status(
+                endpoint, green, "Deleting", f"Terminating {green.current_count} instance(s)."
+            )
+        LOG.warning("endpoint %s: %s", endpoint.name, reason)
+        green.retire(self._settings.drain_timeout)
+        with self._lock:
+            if endpoint.pending is green:
+                endpoint.pending, endpoint.pending_status = None, None
+                endpoint.set_status("InService", reason[:FAILURE_REASON_LIMIT])
+
+    def _variant_status(
+        self, endpoint: Endpoint, deployment: Deployment, status: str, message: str
+    ) -> None:
+        with self._lock:
+            if endpoint.pending is deployment:
+                endpoint.pending_status = {
+                    "Status": status,
+                    "StatusMessage": message,
+                    "StartTime": time.time(),
+                }
+
     def _deployment_failed(self, endpoint: Endpoint, deployment: Deployment, reason: str) -> None:
         with self._lock:
             if endpoint.pending is not deployment:
                 return
-            endpoint.pending = None
+            endpoint.pending, endpoint.pending_status = None, None
+            endpoint.green_share = 0.0
             # A failed update rolls back: still InService on the old deployment, reason shown.
             endpoint.set_status("InService" if endpoint.active else "Failed", reason)
 
@@ -338,6 +582,11 @@ class Endpoints:
             delay *= 2
         with self._lock:
             if endpoint.active is not deployment:
+                return
+            if deployment.current_count:  # the rest of the fleet serves on
+                LOG.warning(
+                    "endpoint %s: an instance was not replaced: %s", endpoint.name, last_failure
+                )
                 return
             endpoint.active = None
             endpoint.set_status(
@@ -398,18 +647,87 @@ class Endpoints:
         answered = time.perf_counter()
         model = answered - sent
         self.metrics.record(
-            name, deployment.variant_name, status, model, answered - received - model
+            name,
+            deployment.variant_name,
+            deployment.config.name,
+            status,
+            model,
+            answered - received - model,
         )
 
     def _acquire(self, endpoint: Endpoint) -> Deployment:
         # At most a couple of rounds: acquire() fails only while traffic moves to a new deployment.
         for _ in range(3):
-            deployment = endpoint.active
+            deployment = _route(endpoint)
             if deployment is None or endpoint.status not in {"InService", "Updating"}:
                 break
             if deployment.acquire():
                 return deployment
         raise _not_in_service(endpoint)
+
+
+def _route(endpoint: Endpoint) -> Deployment | None:
+    """The fleet one request goes to: the green one for its share while a rollout bakes.
+
+    The n-th request goes to green when floor(n * share) steps up, so exactly that share does.
+    """
+    green, share = endpoint.pending, endpoint.green_share
+    if green is None or share <= 0:
+        return endpoint.active
+    turn = next(endpoint.routed)
+    if share >= 1 or math.floor((turn + 1) * share) > math.floor(turn * share):
+        return green
+    return endpoint.active
+
+
+def _retained(params: dict[str, Any]) -> frozenset[str]:
+    """The variant properties an UpdateEndpoint keeps from the running fleet."""
+    excluded = {
+        e["VariantPropertyType"] for e in params.get("ExcludeRetainedVariantProperties", [])
+    }
+    if not params.get("RetainAllVariantProperties"):
+        if excluded:
+            raise ValidationException(
+                "ExcludeRetainedVariantProperties applies only when RetainAllVariantProperties "
+                "is true"
+            )
+        return frozenset()
+    return RETAINED_PROPERTIES - excluded
+
+
+def _retain(green: Deployment, blue: Deployment, retained: frozenset[str]) -> None:
+    if "DesiredWeight" in retained:
+        green.weight = blue.weight
+    if "DataCaptureConfig" in retained:
+        green.capture_source = blue.capture_source
+
+
+def _desired_capacity(
+    endpoint: Endpoint, deployment: Deployment, wanted: list[dict[str, Any]]
+) -> int:
+    """The instance count UpdateEndpointWeightsAndCapacities asks of the one variant."""
+    names = [entry["VariantName"] for entry in wanted]
+    if unknown := sorted(set(names) - {deployment.variant_name}):
+        raise ValidationException(
+            f"The variant name(s) [{', '.join(unknown)}] is/are not present in the endpoint "
+            f"{endpoint.name}'s current configuration."
+        )
+    if len(names) != len(set(names)):
+        raise ValidationException(f"Variant {deployment.variant_name} is given more than once.")
+    count = deployment.desired_count
+    for entry in wanted:
+        if "DesiredWeight" not in entry and "DesiredInstanceCount" not in entry:
+            raise ValidationException(
+                f"Give DesiredWeight or DesiredInstanceCount for variant {entry['VariantName']}."
+            )
+        if "DesiredInstanceCount" in entry:
+            count = int(entry["DesiredInstanceCount"])
+            if count < 1:
+                raise ValidationException(
+                    f"DesiredInstanceCount must be at least 1 for variant "
+                    f"{entry['VariantName']}: it runs on instances"
+                )
+    return count
 
 
 def _replacing(endpoint: Endpoint, deployment: Deployment) -> ServiceUnavailable:

@@ -302,7 +302,7 @@ MEMBERS: dict[str, Table] = {
         "ProductionVariants": {
             "VariantName": USED,
             "ModelName": USED,
-            "InitialInstanceCount": only(1, why="an endpoint variant runs one local instance"),
+            "InitialInstanceCount": USED,  # one serve process per instance
             "InstanceType": USED,
             "InitialVariantWeight": USED,  # one variant takes all traffic, whatever its weight
             "VolumeSizeInGB": USED,
@@ -319,10 +319,24 @@ MEMBERS: dict[str, Table] = {
     "UpdateEndpoint": {
         "EndpointName": USED,
         "EndpointConfigName": USED,
-        "RetainAllVariantProperties": only(
-            False, why="an update deploys the new configuration's variant properties"
-        ),
-        "RetainDeploymentConfig": only(False, why="there is no deployment configuration"),
+        "RetainAllVariantProperties": USED,
+        "ExcludeRetainedVariantProperties": USED,
+        "DeploymentConfig": {
+            "BlueGreenUpdatePolicy": USED,
+            "RollingUpdatePolicy": lambda _: (
+                "the local SageMaker implements BlueGreenUpdatePolicy only"
+            ),
+            "AutoRollbackConfiguration": USED,
+        },
+        "RetainDeploymentConfig": USED,
+    },
+    "UpdateEndpointWeightsAndCapacities": {
+        "EndpointName": USED,
+        "DesiredWeightsAndCapacities": {
+            "VariantName": USED,
+            "DesiredWeight": USED,  # shown; one variant takes all traffic whatever its weight
+            "DesiredInstanceCount": USED,
+        },
     },
     "DescribeEndpoint": {"EndpointName": USED},
     "DeleteEndpoint": {"EndpointName": USED},

@@ -1,7 +1,8 @@
 """The endpoint invocation metrics SageMaker publishes to CloudWatch, aggregated off the hot path.
 
-Namespace `AWS/SageMaker`, dimensions EndpointName and VariantName, for every request sent to
-the container (AWS's definitions):
+Namespace `AWS/SageMaker`, dimensions EndpointName and VariantName, and the same again with
+EndpointConfigName as well (so an alarm can watch one fleet while an update bakes), for every
+request sent to the container (AWS's definitions):
 - `Invocations`: 1 per request (Unit None; read Sum or SampleCount);
 - `Invocation4XXErrors` / `Invocation5XXErrors`: 1 when the model answered 4xx / 5xx, else 0
   (Unit None; Average is the error rate). No answer at all counts as a 5xx;
@@ -49,6 +50,12 @@ class _Statistics:
         self.low = min(self.low, value)
         self.high = max(self.high, value)
 
+    def merge(self, other: _Statistics) -> None:
+        self.count += other.count
+        self.total += other.total
+        self.low = min(self.low, other.low)
+        self.high = max(self.high, other.high)
+
     def values(self) -> dict[str, float]:
         return {
             "SampleCount": self.count,
@@ -67,13 +74,18 @@ class _VariantWindow:
     def add(self, metric: str, value: float) -> None:
         self.metrics.setdefault(metric, _Statistics()).add(value)
 
+    def merge(self, other: _VariantWindow) -> None:
+        for metric, statistics in other.metrics.items():
+            self.metrics.setdefault(metric, _Statistics()).merge(statistics)
+
 
 class EndpointMetrics:
     """Counts invocations per endpoint and variant; publishes them every `flush_seconds`."""
 
     def __init__(self, clients: AwsClients, flush_seconds: float = FLUSH_SECONDS) -> None:
         self._clients = clients
-        self._windows: dict[tuple[str, str], _VariantWindow] = {}
+        # (endpoint, variant, endpoint configuration) -> what its requests added up to
+        self._windows: dict[tuple[str, str, str], _VariantWindow] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._flush_seconds = flush_seconds
@@ -86,6 +98,7 @@ class EndpointMetrics:
         self,
         endpoint: str,
         variant: str,
+        config: str,
         status: int | None,
         model_seconds: float,
         overhead_seconds: float,
@@ -94,7 +107,7 @@ class EndpointMetrics:
         server_error = status is None or status >= 500
         client_error = status is not None and 400 <= status < 500
         with self._lock:
-            window = self._windows.setdefault((endpoint, variant), _VariantWindow())
+            window = self._windows.setdefault((endpoint, variant, config), _VariantWindow())
             window.add("Invocations", 1)
             window.add("Invocation4XXErrors", int(client_error))
             window.add("Invocation5XXErrors", int(server_error))
@@ -108,18 +121,22 @@ class EndpointMetrics:
         if not windows:
             return
         timestamp = datetime.now(UTC)
+        by_variant: dict[tuple[str, ...], _VariantWindow] = {}
+        for (endpoint, variant, _config), window in windows.items():
+            by_variant.setdefault((endpoint, variant), _VariantWindow()).merge(window)
+        dimensions = ("EndpointName", "VariantName", "EndpointConfigName")
         data: list[dict[str, Any]] = [
             {
                 "MetricName": metric,
                 "Dimensions": [
-                    {"Name": "EndpointName", "Value": endpoint},
-                    {"Name": "VariantName", "Value": variant},
+                    {"Name": name, "Value": value}
+                    for name, value in zip(dimensions, key, strict=False)
                 ],
                 "Timestamp": timestamp,
                 "StatisticValues": statistics.values(),
                 "Unit": UNITS[metric],
             }
-            for (endpoint, variant), window in windows.items()
+            for key, window in [*by_variant.items(), *windows.items()]
             for metric, statistics in window.metrics.items()
         ]
         cloudwatch = self._clients.client("cloudwatch")

@@ -197,6 +197,10 @@ class SageMakerResponses:
         """UpdateEndpoint."""
         return {"EndpointArn": self._backend.endpoints.update(params).arn}
 
+    def update_endpoint_weights_and_capacities(self, params: dict[str, Any]) -> dict[str, Any]:
+        """UpdateEndpointWeightsAndCapacities."""
+        return {"EndpointArn": self._backend.endpoints.update_weights_and_capacities(params).arn}
+
     def delete_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         """DeleteEndpoint."""
         self._backend.endpoints.delete(params.get("EndpointName", ""))

@@ -1,16 +1,19 @@
-"""One deployment of an endpoint: its model, its serving instance, and the requests in flight.
+"""One deployment of an endpoint: its model, its serving instances, and the requests in flight.
 
-A deployment is what one UpdateEndpoint (or the CreateEndpoint) brings up. Its instance is one
-serve process with a health check and a kept-alive connection pool (urllib3). When an instance
-dies, the endpoint starts a new one in its place (SageMaker replaces unhealthy instances); until
-it answers, requests get ServiceUnavailable. The deployment counts the requests in flight, so
-the endpoint can switch traffic to a new deployment and stop the old one only once its last
-request has been answered. Each instance's output also goes to CloudWatch Logs, group
-`/aws/sagemaker/Endpoints/<endpoint>`, stream `<variant>/<instance id>`.
+A deployment is what one UpdateEndpoint (or the CreateEndpoint) brings up: a fleet. Each
+instance is one serve process with a health check and a kept-alive connection pool (urllib3);
+requests go round the instances in turn. When an instance dies, the endpoint starts a new one
+in its place (SageMaker replaces unhealthy instances); while a fleet has none answering,
+requests get ServiceUnavailable. The deployment counts the requests in flight, so the endpoint
+can switch traffic to a new deployment and stop the old one only once its last request has
+been answered; an instance taken out when the fleet scales in is drained the same way. Each
+instance's output also goes to CloudWatch Logs, group `/aws/sagemaker/Endpoints/<endpoint>`,
+stream `<variant>/<instance id>`.
 """
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 import time
@@ -50,7 +53,7 @@ class ContainerUnreachable(Exception):
 
 
 class NoInstance(Exception):
-    """The deployment's instance died and its replacement is not answering yet."""
+    """The deployment's instances died and no replacement is answering yet."""
 
 
 Response = tuple[int, dict[str, str], bytes]
@@ -71,6 +74,7 @@ class Instance:
             retries=urllib3.Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0),
         )
         self.invoke_timeout = settings.invoke_timeout
+        self.inflight = 0  # requests sent and not yet answered (the deployment's lock guards it)
 
     def ping(self) -> int | None:
         """GET /ping's status, or None if the process does not answer."""
@@ -104,7 +108,7 @@ class Instance:
 
 
 class Deployment:
-    """One endpoint configuration brought up: model data, an instance, traffic accounting."""
+    """One endpoint configuration brought up: model data, its instances, traffic accounting."""
 
     def __init__(
         self,
@@ -115,6 +119,7 @@ class Deployment:
         registry: ProcessRegistry,
         clients: AwsClients,
         capture: CaptureWriter | None = None,
+        desired_count: int | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.capture = capture
@@ -125,7 +130,13 @@ class Deployment:
         self.variant_name: str = config.variant["VariantName"]
         self.image: str = model.container["Image"]
         self.started = time.time()
-        self.instance: Instance | None = None
+        self.instances: list[Instance] = []
+        self.desired_count: int = desired_count or config.variant.get("InitialInstanceCount", 1)
+        self.weight: float = config.variant.get("InitialVariantWeight", 1.0)
+        # The configuration whose DataCaptureConfig this fleet captures with (an update that
+        # retains variant properties keeps the old fleet's).
+        self.capture_source: EndpointConfig = config
+        self._turn = itertools.count()
         self.stopping = False
         self._stopped = threading.Event()
         self._registry = registry
@@ -141,10 +152,9 @@ class Deployment:
         return self.base_dir / SERVE_LOG
 
     @property
-    def program(self) -> Program | None:
-        """The serving instance's process."""
-        instance = self.instance
-        return instance.program if instance is not None else None
+    def current_count(self) -> int:
+        """Instances in service (CurrentInstanceCount)."""
+        return len(self.instances)
 
     # --- bring-up --------------------------------------------------------------------------
     def start(
@@ -154,8 +164,10 @@ class Deployment:
         python: str,
         settings: Settings,
         on_exit: Callable[[Instance], None],
+        count: int | None = None,
     ) -> None:
-        """Download the model, start the first instance, return once GET /ping answers 200."""
+        """Download the model, start `count` instances (default: the desired count), return once
+        each answers GET /ping with 200."""
         container = self.model.container
         try:
             self._snapshot = layout.resolve_image(self.image, "serve")
@@ -166,12 +178,58 @@ class Deployment:
                 model_dir.mkdir(parents=True, exist_ok=True)
         except (LookupError, StorageError) as error:
             raise DeploymentFailed(str(error)[:FAILURE_REASON_LIMIT]) from error
-        self.start_instance(python, settings, on_exit)
+        self.scale_to(self.desired_count if count is None else count, python, settings, on_exit)
+
+    def scale_to(
+        self,
+        count: int,
+        python: str,
+        settings: Settings,
+        on_exit: Callable[[Instance], None],
+    ) -> None:
+        """Start instances (side by side) or drain and stop some until `count` serve.
+
+        A start that fails raises DeploymentFailed once the others are up, so what did start
+        serves on.
+        """
+        missing = count - len(self.instances)
+        if missing <= 0:
+            with self._lock:
+                surplus, self.instances = self.instances[count:], self.instances[:count]
+            for instance in surplus:
+                self._drain(instance, settings.drain_timeout)
+            return
+        errors: list[BaseException] = []
+
+        def start_one() -> None:
+            try:
+                self.start_instance(python, settings, on_exit)
+            except BaseException as error:  # reported below, on the caller's thread
+                errors.append(error)
+
+        starters = [threading.Thread(target=start_one, daemon=True) for _ in range(missing)]
+        for starter in starters:
+            starter.start()
+        for starter in starters:
+            starter.join()
+        for error in errors:  # a cancellation first: it explains the other failures
+            if isinstance(error, DeploymentCancelled):
+                raise error
+        if errors:
+            raise errors[0]
+
+    def _drain(self, instance: Instance, timeout: float) -> None:
+        """Stop an instance already out of rotation once its requests are answered."""
+        deadline = time.monotonic() + timeout
+        while instance.inflight and time.monotonic() < deadline:
+            time.sleep(PING_INTERVAL_SECONDS)
+        instance.program.stop()
+        instance.close()
 
     def start_instance(
         self, python: str, settings: Settings, on_exit: Callable[[Instance], None]
     ) -> None:
-        """Start a serve process (the first, or a replacement) and wait until it is healthy."""
+        """Start a serve process (a new one, or a replacement) and wait until it is healthy."""
         assert self._snapshot is not None, "start_instance() before start()"
         environment = self.model.container.get("Environment", {})
         port = free_port()
@@ -223,7 +281,7 @@ class Deployment:
             with self._lock:
                 if self.stopping:
                     raise DeploymentCancelled
-                self.instance = instance
+                self.instances.append(instance)
         except BaseException:
             program.stop()
             instance.close()
@@ -260,9 +318,9 @@ class Deployment:
     def lose(self, instance: Instance) -> str | None:
         """Take a dead instance out of service; the reason, or None if it was not serving."""
         with self._lock:
-            if self.stopping or self.instance is not instance:
+            if self.stopping or instance not in self.instances:
                 return None
-            self.instance = None
+            self.instances.remove(instance)
         instance.close()
         code = instance.program.returncode
         return self._reason(f"exited unexpectedly with code {code}")
@@ -288,10 +346,12 @@ class Deployment:
                 self._drained.notify_all()
 
     def forward(self, body: bytes, headers: dict[str, str]) -> Response:
-        """POST /invocations to the serving instance; NoInstance if there is none or it died."""
-        instance = self.instance
-        if instance is None:
-            raise NoInstance
+        """POST /invocations to the next instance in turn; NoInstance if none is serving."""
+        with self._lock:
+            if not self.instances:
+                raise NoInstance
+            instance = self.instances[next(self._turn) % len(self.instances)]
+            instance.inflight += 1
         try:
             return instance.forward(body, headers)
         except ContainerUnreachable:
@@ -299,6 +359,9 @@ class Deployment:
             if instance.program.exited.wait(EXITED_GRACE_SECONDS):
                 raise NoInstance from None
             raise
+        finally:
+            with self._lock:
+                instance.inflight -= 1
 
     # --- shutdown --------------------------------------------------------------------------
     def retire(self, drain_timeout: float) -> None:
@@ -310,19 +373,20 @@ class Deployment:
         shutil.rmtree(self.base_dir / "model", ignore_errors=True)
 
     def send_stop(self) -> None:
-        """Mark the deployment stopping and SIGTERM its process, without waiting."""
+        """Mark the deployment stopping and SIGTERM its processes, without waiting."""
         with self._lock:
             self.stopping = True
-            program = self.program
+            instances = list(self.instances)
         self._stopped.set()
-        if program is not None:
-            program.send_stop()
+        for instance in instances:
+            instance.program.send_stop()
 
     def stop(self) -> None:
-        """Stop the serve process (waits for it), close its connections, write its capture."""
+        """Stop the serve processes (waits for them), close their connections, write capture."""
         self.send_stop()
-        instance, self.instance = self.instance, None
-        if instance is not None:
+        with self._lock:
+            instances, self.instances = self.instances, []
+        for instance in instances:
             instance.program.stop()
             instance.close()
         if self.capture is not None:

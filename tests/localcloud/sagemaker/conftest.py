@@ -179,7 +179,12 @@ class Cloud:
         )
 
     def create_endpoint_config(
-        self, name: str, model_name: str, variant: str = "AllTraffic", **request: Any
+        self,
+        name: str,
+        model_name: str,
+        variant: str = "AllTraffic",
+        instances: int = 1,
+        **request: Any,
     ) -> None:
         """CreateEndpointConfig with one variant (and the request's other members)."""
         self.sagemaker.create_endpoint_config(
@@ -189,7 +194,7 @@ class Cloud:
                 {
                     "VariantName": variant,
                     "ModelName": model_name,
-                    "InitialInstanceCount": 1,
+                    "InitialInstanceCount": instances,
                     "InstanceType": "ml.t2.medium",
                 }
             ],
@@ -278,6 +283,12 @@ def cloud(abalone_splits: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """The package's one local SageMaker (see local_sagemaker)."""
     with local_sagemaker(tmp_path_factory.mktemp("localcloud"), abalone_splits) as running:
         yield running
+
+
+@pytest.fixture(scope="package")
+def cloudwatch(cloud: Cloud) -> Any:
+    """CloudWatch on the moto server the local SageMaker publishes to and reads alarms from."""
+    return boto3.session.Session().client("cloudwatch")
 
 
 @pytest.fixture(scope="package")

@@ -25,12 +25,6 @@ def logs() -> Any:
     return boto3.session.Session().client("logs")
 
 
-@pytest.fixture(scope="module")
-def cloudwatch() -> Any:
-    """A CloudWatch client on the cloud."""
-    return boto3.session.Session().client("cloudwatch")
-
-
 def messages(logs: Any, group: str, prefix: str) -> list[dict[str, Any]]:
     """Every event of the group's streams under `prefix`, through the paginators.
 
@@ -107,21 +101,35 @@ def test_response_stream_refuses_what_it_does_not_serve(cloud: Cloud, endpoint: 
     assert "TargetVariant" in excinfo.value.response["Error"]["Message"]
 
 
-def statistics(cloudwatch: Any, endpoint: str, metric: str, *stats: str) -> list[dict[str, Any]]:
-    """One-minute datapoints of an endpoint metric over the last ten minutes."""
+def statistics(
+    cloudwatch: Any, dimensions: dict[str, str], metric: str, *stats: str, unit: str = "None"
+) -> dict[str, float]:
+    """Each statistic of an endpoint metric over the last ten minutes, for exactly these
+    dimensions, in `unit` (GetMetricData: moto's GetMetricStatistics also counts any metric
+    whose dimensions include these, which CloudWatch does not)."""
     now = datetime.now(UTC)
-    return cloudwatch.get_metric_statistics(
-        Namespace="AWS/SageMaker",
-        MetricName=metric,
-        Dimensions=[
-            {"Name": "EndpointName", "Value": endpoint},
-            {"Name": "VariantName", "Value": "AllTraffic"},
+    metric_spec = {
+        "Namespace": "AWS/SageMaker",
+        "MetricName": metric,
+        "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions.items()],
+    }
+    answer = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": stat.lower(),
+                "MetricStat": {"Metric": metric_spec, "Period": 600, "Stat": stat, "Unit": unit},
+            }
+            for stat in stats
         ],
         StartTime=now - timedelta(minutes=10),
         EndTime=now + timedelta(minutes=1),
-        Period=600,
-        Statistics=list(stats),
-    )["Datapoints"]
+    )
+    named = {stat.lower(): stat for stat in stats}
+    return {
+        named[result["Id"]]: result["Values"][0]
+        for result in answer["MetricDataResults"]
+        if result["Values"]
+    }
 
 
 def test_invocations_are_published_as_aws_sagemaker_metrics(
@@ -130,6 +138,7 @@ def test_invocations_are_published_as_aws_sagemaker_metrics(
     # GIVEN a fresh endpoint, 9 good invocations and one the container answers with a 4xx
     endpoint, _ = start_endpoint(cloud, model_name)
     assert cloud.wait_endpoint_settled(endpoint)["EndpointStatus"] == "InService"
+    config = cloud.sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
     for _ in range(9):
         cloud.runtime.invoke_endpoint(
             EndpointName=endpoint, Body=CSV_RECORD, ContentType="text/csv"
@@ -138,23 +147,40 @@ def test_invocations_are_published_as_aws_sagemaker_metrics(
         cloud.runtime.invoke_endpoint(
             EndpointName=endpoint, Body=b"{}", ContentType="application/json"
         )
+    variant = {"EndpointName": endpoint, "VariantName": "AllTraffic"}
+    fleet = {**variant, "EndpointConfigName": config}
 
-    # THEN CloudWatch has them: counts, the error rate and latencies in microseconds
-    def counted() -> list[dict[str, Any]]:
-        points = statistics(cloudwatch, endpoint, "Invocations", "Sum", "SampleCount")
-        return points if points and points[0]["Sum"] == 10 else []
+    # THEN CloudWatch has them, per variant and per variant and configuration alike: counts,
+    # the error rate and latencies in microseconds
+    def counted() -> dict[str, float]:
+        points = statistics(cloudwatch, variant, "Invocations", "Sum", "SampleCount")
+        return points if points.get("Sum") == 10 else {}
 
-    (invocations,) = wait_for(counted, timeout=10)
-    assert invocations["SampleCount"] == 10
-    (errors,) = statistics(cloudwatch, endpoint, "Invocation4XXErrors", "Sum", "Average")
-    assert (errors["Sum"], errors["Average"]) == (1, 0.1)
-    assert statistics(cloudwatch, endpoint, "Invocation5XXErrors", "Sum")[0]["Sum"] == 0
-    (model,) = statistics(cloudwatch, endpoint, "ModelLatency", "SampleCount", "Minimum", "Maximum")
-    assert model["Unit"] == "Microseconds"
-    assert model["SampleCount"] == 10
-    assert 0 < model["Minimum"] <= model["Maximum"] < 5_000_000
-    (overhead,) = statistics(cloudwatch, endpoint, "OverheadLatency", "SampleCount", "Maximum")
-    assert overhead["Unit"] == "Microseconds"
-    assert overhead["SampleCount"] == 10
-    assert 0 <= overhead["Maximum"] < 1_000_000
+    assert wait_for(counted, timeout=10)["SampleCount"] == 10
+    for dimensions in (variant, fleet):
+        assert statistics(cloudwatch, dimensions, "Invocations", "Sum") == {"Sum": 10}
+        errors = statistics(cloudwatch, dimensions, "Invocation4XXErrors", "Sum", "Average")
+        assert errors == {"Sum": 1, "Average": 0.1}
+        assert statistics(cloudwatch, dimensions, "Invocation5XXErrors", "Sum") == {"Sum": 0}
+        model = statistics(
+            cloudwatch,
+            dimensions,
+            "ModelLatency",
+            "SampleCount",
+            "Minimum",
+            "Maximum",
+            unit="Microseconds",
+        )
+        assert model["SampleCount"] == 10
+        assert 0 < model["Minimum"] <= model["Maximum"] < 5_000_000
+        overhead = statistics(
+            cloudwatch,
+            dimensions,
+            "OverheadLatency",
+            "SampleCount",
+            "Maximum",
+            unit="Microseconds",
+        )
+        assert overhead["SampleCount"] == 10
+        assert 0 <= overhead["Maximum"] < 1_000_000
     cloud.sagemaker.delete_endpoint(EndpointName=endpoint)

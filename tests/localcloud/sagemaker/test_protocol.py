@@ -118,27 +118,22 @@ def test_hosting_members_it_cannot_honour_are_refused(
         "The local SageMaker does not support EnableNetworkIsolation=True on CreateModel: "
         "the container runs as a host process, not network-isolated",
     )
-    with pytest.raises(ClientError) as excinfo:
-        cloud.sagemaker.create_endpoint_config(
-            EndpointConfigName=unique("two"),
-            ProductionVariants=[
-                {"VariantName": "AllTraffic", "ModelName": model_name, "InitialInstanceCount": 2}
-            ],
-        )
-    assert error_of(excinfo)[1].startswith(
-        "The local SageMaker does not support ProductionVariants[0].InitialInstanceCount=2 on "
-        "CreateEndpointConfig"
-    )
     config = cloud.sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    rolling = {
+        "RollingUpdatePolicy": {
+            "MaximumBatchSize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+            "WaitIntervalInSeconds": 0,
+        }
+    }
     with pytest.raises(ClientError) as excinfo:
         cloud.sagemaker.update_endpoint(
-            EndpointName=endpoint,
-            EndpointConfigName=config,
-            DeploymentConfig={"AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "a"}]}},
+            EndpointName=endpoint, EndpointConfigName=config, DeploymentConfig=rolling
         )
-    assert error_of(excinfo) == (
-        "ValidationException",
-        "The local SageMaker does not support DeploymentConfig on UpdateEndpoint",
+    assert error_of(excinfo)[1].startswith(
+        "The local SageMaker does not support DeploymentConfig.RollingUpdatePolicy="
+    )
+    assert error_of(excinfo)[1].endswith(
+        "on UpdateEndpoint: the local SageMaker implements BlueGreenUpdatePolicy only"
     )
     assert cloud.sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService"
 
