@@ -113,7 +113,7 @@ lock-awscli: ## Re-resolve requirements/awscli.in into the pinned requirements/a
 .PHONY: package upload deploy destroy
 
 # The packager needs only the standard library, so a console user gets zips without the venv.
-package: ## Build deterministic Lambda zips in dist/lambdas (fails if one is over 20 KB)
+package: ## Build deterministic Lambda zips in dist/lambdas (fails if one is over 32 KB)
 	$(PYTHON_BOOTSTRAP) scripts/package_lambdas.py --out dist/lambdas
 
 # Checked when the Makefile is read, so a missing BUCKET fails before anything is built.

@@ -38,7 +38,7 @@ CONTAINER_MODULES = {
     "deploy_model": CONTAINER_NAMES,
     "predict_proxy": CONTAINER_NAMES,
 }
-MAX_ZIP_BYTES = 20 * 1024
+MAX_ZIP_BYTES = 32 * 1024  # source only: the runtime has boto3, and nothing else is carried
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 FILE_MODE = 0o100644  # regular file, rw-r--r--
 
@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     too_big = sorted(path.name for path, size in sizes.items() if size > MAX_ZIP_BYTES)
     if too_big:
         print(
-            f"error: {', '.join(too_big)} exceed {MAX_ZIP_BYTES} bytes (20 KB): Lambda zips carry "
+            f"error: {', '.join(too_big)} exceed {MAX_ZIP_BYTES} bytes "
+            f"({MAX_ZIP_BYTES // 1024} KB): Lambda zips carry "
             "no third-party packages; move code out or trim it",
             file=sys.stderr,
         )

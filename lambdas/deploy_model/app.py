@@ -10,6 +10,10 @@ Every prod configuration (and dev's, with CAPTURE_DEV=true) captures requests an
 cannot be changed on a running endpoint's configuration (UpdateEndpoint's retained properties do
 not cover it), so each deployment creates a new configuration, which carries it. Every prod
 deployment also points prod's monitoring schedules at the version's baselines (prod_monitoring).
+
+Prod is updated blue/green with the stack's rollout (prod_rollout: a canary or linear steps,
+bakes, rollback alarms watching the new fleet), and its new configuration keeps the instance
+count prod has now: the autoscaler's choice, which a configuration's own count would reset.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +49,7 @@ from model_registry import (
     version_of,
 )
 from prod_monitoring import MONITORED_ENV, MonitoringFailed, MonitoringSettings, point_schedules
+from prod_rollout import RolloutSettings, deployment_config, watch_new_fleet
 
 # `serve` names its model with MODEL_NAME_ENV, and reads and answers these media types.
 from tabular_container.constants import CSV, JSON, MODEL_NAME_ENV
@@ -67,6 +72,7 @@ FOLLOW_MARGIN_SECONDS = 30
 
 SAGEMAKER = boto3.client("sagemaker")
 SNS = boto3.client("sns")
+CLOUDWATCH = boto3.client("cloudwatch")
 logger = get_logger("deploy_model")
 
 
@@ -129,6 +135,7 @@ class Rollout:
     name: str
     verb: str  # Creating or Updating
     removed: list[str]
+    how: str = ""  # how prod's traffic moves, for the messages
 
 
 def handler(event: dict[str, Any], context: Any) -> None:
@@ -143,6 +150,7 @@ def deploy(job: CodePipelineJob) -> Done | Pending:
     """Deploy the training job's model (dev) or the registered version (prod)."""
     settings = settings_from_env(Settings)
     monitoring = settings_from_env(MonitoringSettings)  # checked before anything is made
+    settings_from_env(RolloutSettings)
     target = parse_target(job.user_parameters)
     if target.model_source == "registry":
         return deploy_registered(job, settings, monitoring, target)
@@ -203,7 +211,8 @@ def deploy_registered(
         return Done(f"{endpoint} already serves version {version} ({config}){monitored}")
     write_deployment(job, rollout, registration, target, arn)
     return Done(
-        f"{rollout.verb} endpoint {endpoint} with {rollout.name} (version {version}, {arn}); "
+        f"{rollout.verb} endpoint {endpoint} with {rollout.name} (version {version}, {arn})"
+        f"{rollout.how}; "
         f"removed {len(rollout.removed)} old configuration(s)/model(s){monitored}"
     )
 
@@ -259,6 +268,17 @@ def roll_out(
     """
     endpoint = sagemaker_name(settings.project_name, target.env)
     name = version_name(settings.project_name, target.env, datetime.now(UTC))
+    update: dict[str, Any] = {}
+    how = ""
+    if target.env == MONITORED_ENV and current is not None:
+        target = replace(target, instance_count=desired_instances(endpoint, target))
+        guardrails = settings_from_env(RolloutSettings)
+        update["DeploymentConfig"] = deployment_config(guardrails, target.instance_count)
+        watch_new_fleet(CLOUDWATCH, guardrails, name)
+        how = (
+            f" by a {guardrails.prod_traffic_routing} rollout on {target.instance_count} "
+            f"instances, rolled back by {', '.join(guardrails.alarms)}"
+        )
     tags = [
         {"Key": "project", "Value": settings.project_name},
         {"Key": "env", "Value": target.env},
@@ -282,7 +302,7 @@ def roll_out(
             SAGEMAKER.create_endpoint(EndpointName=endpoint, EndpointConfigName=name, Tags=tags)
             verb = "Creating"
         else:
-            SAGEMAKER.update_endpoint(EndpointName=endpoint, EndpointConfigName=name)
+            SAGEMAKER.update_endpoint(EndpointName=endpoint, EndpointConfigName=name, **update)
             verb = "Updating"
     except ClientError:
         for operation, params in made:
@@ -292,7 +312,7 @@ def roll_out(
         "endpoint change started", extra={"endpoint": endpoint, "config": name, "how": verb}
     )
     removed = prune(settings.project_name, target.env, settings.keep_last, name, current)
-    return Rollout(endpoint, name, verb, removed)
+    return Rollout(endpoint, name, verb, removed, how)
 
 
 def write_deployment(
@@ -327,6 +347,7 @@ def follow_registry(event: dict[str, Any], context: Any) -> None:
     """
     settings = settings_from_env(Settings)
     monitoring = settings_from_env(MonitoringSettings)
+    settings_from_env(RolloutSettings)
     changed = registry_change(event, settings.model_package_group)
     target = prod_target(settings)
     endpoint = sagemaker_name(settings.project_name, target.env)
@@ -377,7 +398,8 @@ def follow_registry(event: dict[str, Any], context: Any) -> None:
             settings,
             f"{settings.project_name}: prod moving to version {version_of(arn)}",
             f"Version {changed} changed, so {endpoint} is {rollout.verb.lower()} to the newest "
-            f"Approved version, {version_of(arn)} ({arn}), as configuration {rollout.name}; "
+            f"Approved version, {version_of(arn)} ({arn}), as configuration {rollout.name}"
+            f"{rollout.how}; "
             f"monitoring: {'; '.join(monitored)}.",
         )
         return
@@ -396,6 +418,13 @@ def registry_change(event: dict[str, Any], group: str) -> str:
     if problems:
         raise ValueError(f"not a {REGISTRY_EVENT} event of {group}: {'; '.join(problems)}")
     return f"{detail.get('ModelPackageVersion')} ({detail.get('ModelApprovalStatus')})"
+
+
+def desired_instances(endpoint: str, target: Target) -> int:
+    """The running variant's desired count (what autoscaling set), else the target's."""
+    described = SAGEMAKER.describe_endpoint(EndpointName=endpoint)
+    variants = described.get("ProductionVariants") or [{}]
+    return variants[0].get("DesiredInstanceCount") or target.instance_count
 
 
 def prod_target(settings: Settings) -> Target:

@@ -30,6 +30,7 @@ FAILED = frozenset(
     {"Failed", "Stopped", "RollingBack", "OutOfService", "UpdateRollbackFailed", "Deleting"}
 )
 
+APPROVAL_DESCRIPTION_LIMIT = 1024  # UpdateModelPackage's ApprovalDescription
 SAGEMAKER = boto3.client("sagemaker")
 logger = get_logger("get_status")
 
@@ -141,14 +142,29 @@ def observe_endpoint(document: dict[str, Any]) -> Observation:
         raise JobFailed(f"endpoint {name} does not exist (deleted while deploying?)")
     status = endpoint["EndpointStatus"]
     reason = endpoint.get("FailureReason", "")
-    # A failed UpdateEndpoint leaves the endpoint InService on its old configuration, with
-    # the reason in FailureReason: that is a failed deployment, not a success.
+    # A failed or rolled-back UpdateEndpoint leaves the endpoint InService on its old
+    # configuration, with the reason in FailureReason: a failed deployment, not a success.
     if status == "InService" and endpoint["EndpointConfigName"] != wanted:
-        raise JobFailed(
+        failure = (
             f"endpoint {name} is InService but still on {endpoint['EndpointConfigName']}, "
             f"not {wanted}: the update failed: {reason or 'no reason given'}"
         )
+        if "ModelPackageArn" in document:
+            failure += "; " + reject_version(document["ModelPackageArn"], failure)
+        raise JobFailed(failure)
     return Observation("endpoint", name, status, reason, {"EndpointStatus": status})
+
+
+def reject_version(arn: str, failure: str) -> str:
+    """Mark a version prod could not take Rejected, with why; so no approval change or
+    registry follower deploys it again. What was done, for the failure message."""
+    SAGEMAKER.update_model_package(
+        ModelPackageArn=arn,
+        ModelApprovalStatus="Rejected",
+        ApprovalDescription=f"Rejected by the pipeline: {failure}"[:APPROVAL_DESCRIPTION_LIMIT],
+    )
+    logger.info("rolled-back version rejected", extra={"arn": arn})
+    return f"version {arn} is now Rejected with this reason"
 
 
 REQUIRED = {"Training": ("TrainingJobName",), "Deployment": ("EndpointName", "EndpointConfigName")}

@@ -186,17 +186,26 @@ def _resource_arn(call: Call) -> str:
         if "pipelineName" in params:
             return f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{params['pipelineName']}"
         return "*"  # the job id is not a resource
+    if call.service == "cloudwatch" and "AlarmName" in params:
+        return _alarm_arn(params["AlarmName"])
     if call.service == "ecr":
         return f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{params['repositoryName']}"
     raise AssertionError(f"{call}: iam_recorder cannot build the ARN of a {call.service} call")
 
 
+def _alarm_arn(name: str) -> str:
+    return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
+
+
 def required(call: Call) -> list[tuple[str, str]]:
     """(IAM action, resource ARN) pairs the call needs, the implicit ones included: SageMaker
     authorizes AddTags for tags given at creation, IAM PassRole for a role handed over."""
-    arn = _resource_arn(call)
     prefix = IAM_PREFIX.get(call.service, call.service)
-    needed = [(ACTION_OF.get((call.service, call.operation), f"{prefix}:{call.operation}"), arn)]
+    action = ACTION_OF.get((call.service, call.operation), f"{prefix}:{call.operation}")
+    if call.service == "cloudwatch" and "AlarmNames" in call.params:  # each alarm it reads
+        return [(action, _alarm_arn(name)) for name in call.params["AlarmNames"]]
+    arn = _resource_arn(call)
+    needed = [(action, arn)]
     if call.service == "sagemaker" and call.params.get("Tags"):
         needed.append(("sagemaker:AddTags", arn))
     for parameter in ("RoleArn", "ExecutionRoleArn"):

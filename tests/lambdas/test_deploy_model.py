@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
@@ -65,6 +66,8 @@ TAGS = [
 ]
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:"
 MONITORING_ROLE_ARN = "arn:aws:iam::123456789012:role/demo-monitoring"
+ROLLBACK_ALARMS = ["demo-prod-canary-5xx", "demo-prod-canary-4xx", "demo-prod-canary-latency"]
+ROLLBACK_METRICS = ["Invocation5XXErrors", "Invocation4XXErrors", "ModelLatency"]
 
 
 @pytest.fixture(autouse=True)
@@ -86,10 +89,40 @@ def environment(monkeypatch: pytest.MonkeyPatch, deploy_model: ModuleType) -> No
         "GROUND_TRUTH_S3_URI": "s3://demo-data/ground-truth",
         "MONITORING_INSTANCE_TYPE": "ml.m5.large",
         "MODEL_QUALITY_WINDOW_HOURS": "24",
+        "PROD_TRAFFIC_ROUTING": "CANARY",
+        "PROD_TRAFFIC_STEP_PERCENT": "50",
+        "PROD_BAKE_SECONDS": "0",
+        "PROD_TERMINATION_WAIT_SECONDS": "0",
+        "PROD_MAX_DEPLOYMENT_SECONDS": "600",
+        "ROLLBACK_ALARMS": ",".join(ROLLBACK_ALARMS),
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(deploy_model, "utc_stamp", lambda now: "20250102-031000")
     monkeypatch.setattr(deploy_model, "secrets", SimpleNamespace(token_hex=lambda n: "beef"))
+
+
+@pytest.fixture(autouse=True)
+def rollback_alarms(cloud: Cloud) -> Any:
+    """The template's three rollback alarms, as the stack makes them; a CloudWatch client."""
+    cloudwatch = boto3.client("cloudwatch")
+    for name, metric in zip(ROLLBACK_ALARMS, ROLLBACK_METRICS, strict=True):
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            Namespace="AWS/SageMaker",
+            MetricName=metric,
+            Dimensions=[
+                {"Name": "EndpointName", "Value": "demo-prod"},
+                {"Name": "VariantName", "Value": "AllTraffic"},
+                {"Name": "EndpointConfigName", "Value": "demo-prod-none"},
+            ],
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=0.01,
+            ComparisonOperator="GreaterThanThreshold",
+            TreatMissingData="notBreaching",
+        )
+    return cloudwatch
 
 
 @pytest.fixture(autouse=True)
@@ -477,6 +510,35 @@ def test_each_deployment_is_a_new_configuration_carrying_the_capture(
             "demo-data/ground-truth",
             "GROUND_TRUTH_S3_URI must be an s3:// URI, got 'demo-data/ground-truth'",
         ),
+        # ... and so is prod's rollout
+        (
+            "PROD_TRAFFIC_ROUTING",
+            "canary",
+            "PROD_TRAFFIC_ROUTING must be one of CANARY, LINEAR, ALL_AT_ONCE, got 'canary'",
+        ),
+        (
+            "PROD_TRAFFIC_STEP_PERCENT",
+            "60",
+            "PROD_TRAFFIC_STEP_PERCENT must be 1 to 50 for CANARY, got 60",
+        ),
+        (
+            "PROD_BAKE_SECONDS",
+            "3601",
+            "PROD_BAKE_SECONDS must be 0 to 3600, got 3601; PROD_MAX_DEPLOYMENT_SECONDS (600) "
+            "must be more than the rollout's bakes and termination wait (7202 s)",
+        ),
+        (
+            "PROD_MAX_DEPLOYMENT_SECONDS",
+            "599",
+            "PROD_MAX_DEPLOYMENT_SECONDS must be 600 to 28800, got 599",
+        ),
+        (
+            "PROD_TERMINATION_WAIT_SECONDS",
+            "601",
+            "PROD_MAX_DEPLOYMENT_SECONDS (600) must be more than the rollout's bakes and "
+            "termination wait (601 s)",
+        ),
+        ("ROLLBACK_ALARMS", " , ", "ROLLBACK_ALARMS must name 1 to 10 alarms, got ' , '"),
     ],
 )
 @pytest.mark.usefixtures("trained")
@@ -722,7 +784,7 @@ def test_prod_already_serving_the_version_is_kept(
 
 
 def test_rejecting_the_served_version_rolls_prod_back_to_the_older_approved_one(
-    deploy_model, cloud, register, inbox, endpoint_updates
+    deploy_model, cloud, register, inbox, endpoint_updates, rollback_alarms
 ):
     # GIVEN Approved versions, prod serving the newest, which is then rejected (the oldest one is
     # there to tell the newest remaining from the first: ListModelPackages sorts ascending)
@@ -731,9 +793,39 @@ def test_rejecting_the_served_version_rolls_prod_back_to_the_older_approved_one(
     cloud.sagemaker.update_model_package(ModelPackageArn=newer, ModelApprovalStatus="Rejected")
     # WHEN the registry rule delivers the change
     deploy_model.handler(registry_event(newer, "Rejected"), None)
-    # THEN prod is pointed at a new configuration whose model is the older version's package,
-    # on the instances prod has now
-    assert endpoint_updates == [{"EndpointName": "demo-prod", "EndpointConfigName": PROD_NEW}]
+    # THEN prod is rolled out, canary first, to a new configuration whose model is the older
+    # version's package, on the instances prod has now
+    assert endpoint_updates == [
+        {
+            "EndpointName": "demo-prod",
+            "EndpointConfigName": PROD_NEW,
+            "DeploymentConfig": {
+                "BlueGreenUpdatePolicy": {
+                    "TrafficRoutingConfiguration": {
+                        "Type": "CANARY",
+                        "WaitIntervalInSeconds": 0,
+                        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+                    },
+                    "TerminationWaitInSeconds": 0,
+                    "MaximumExecutionTimeoutInSeconds": 600,
+                },
+                "AutoRollbackConfiguration": {
+                    "Alarms": [{"AlarmName": name} for name in ROLLBACK_ALARMS]
+                },
+            },
+        }
+    ]
+    # ... the rollback alarms watch the new fleet only, from a clean state
+    alarms = rollback_alarms.describe_alarms(AlarmNames=ROLLBACK_ALARMS)["MetricAlarms"]
+    assert {a["AlarmName"]: a["StateValue"] for a in alarms} == dict.fromkeys(ROLLBACK_ALARMS, "OK")
+    for watched in alarms:
+        dimensions = {d["Name"]: d["Value"] for d in watched["Dimensions"]}
+        assert dimensions == {
+            "EndpointName": "demo-prod",
+            "VariantName": "AllTraffic",
+            "EndpointConfigName": PROD_NEW,
+        }
+        assert (watched["Period"], watched["Statistic"]) == (60, "Average")
     model = cloud.sagemaker.describe_model(ModelName=PROD_NEW)
     assert model["Containers"][0]["ModelPackageName"] == older
     variant = cloud.sagemaker.describe_endpoint_config(EndpointConfigName=PROD_NEW)[
@@ -746,7 +838,8 @@ def test_rejecting_the_served_version_rolls_prod_back_to_the_older_approved_one(
     assert notice["Subject"] == "demo: prod moving to version 2"
     assert notice["Message"] == (
         "Version 3 (Rejected) changed, so demo-prod is updating to the newest Approved "
-        f"version, 2 ({older}), as configuration {PROD_NEW}; monitoring: schedules on version 2."
+        f"version, 2 ({older}), as configuration {PROD_NEW} by a CANARY rollout on 3 instances, "
+        f"rolled back by {', '.join(ROLLBACK_ALARMS)}; monitoring: schedules on version 2."
     )
 
 
@@ -906,7 +999,7 @@ def test_the_registry_rule_announces_and_fails_when_monitoring_cannot_follow(
 
 
 # --- prod's monitoring, against the local SageMaker (moto has no monitoring schedules) -------
-MONITORED_TARGET = {**PROD_TARGET, "instance_count": 1}
+MONITORED_TARGET = {**PROD_TARGET, "instance_count": 2}
 EVIDENCE = "demo-models"
 
 

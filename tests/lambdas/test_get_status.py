@@ -337,6 +337,42 @@ def test_an_update_that_rolled_back_to_the_old_config_fails(get_status, pipeline
     )
 
 
+def test_a_prod_rollout_rolled_back_by_an_alarm_rejects_its_version(
+    get_status, cloud, pipeline, stub
+):
+    # GIVEN DeployProd's deployment of version 4, which an alarm rolled back
+    version = "arn:aws:sagemaker:us-east-1:123456789012:model-package/demo/4"
+    prod = {**DEPLOYMENT, "EndpointName": "demo-prod", "ModelPackageArn": version}
+    cloud.put_artifact(DEV_DEPLOYMENT, "deployment.json", prod)
+    old = "demo-prod-20241231-120000-cd34"
+    reason = (
+        f"Rolled back the update to endpoint configuration {CONFIG}: alarm(s) "
+        "demo-prod-canary-latency in ALARM during baking on canary capacity of 1 instance(s)"
+    )
+    failure = f"endpoint demo-prod is InService but still on {old}, not {CONFIG}: "
+    failure += f"the update failed: {reason}"
+    sagemaker = stub(get_status.SAGEMAKER)
+    sagemaker.add_response(
+        "describe_endpoint",
+        {**endpoint("InService", old, FailureReason=reason), "EndpointName": "demo-prod"},
+        {"EndpointName": "demo-prod"},
+    )
+    sagemaker.add_response(
+        "update_model_package",
+        {"ModelPackageArn": version},
+        {
+            "ModelPackageArn": version,
+            "ModelApprovalStatus": "Rejected",
+            "ApprovalDescription": f"Rejected by the pipeline: {failure}",
+        },
+    )
+    pipeline.expect_failure()
+    # WHEN ProdStatus polls THEN the action fails naming the alarm, and the version is Rejected
+    # (so no later approval change deploys it again)
+    get_status.handler(deployment_event(), None)
+    assert pipeline.message == f"{failure}; version {version} is now Rejected with this reason"
+
+
 @pytest.mark.usefixtures("deployed")
 def test_an_unknown_status_fails(get_status, pipeline, stub):
     # GIVEN a status SageMaker may add one day

@@ -104,6 +104,9 @@ def _stack_resources(stack: Stack) -> Iterator[Resource]:
         elif kind in ("AWS::SNS::Topic", "AWS::IAM::Role"):
             arn = name if kind == "AWS::SNS::Topic" else context.attribute(logical_id, "Arn")
             yield Resource(logical_id, arn)
+        elif kind == "AWS::CloudWatch::Alarm":
+            alarm = resolve(resource["Properties"]["AlarmName"], context)
+            yield Resource(logical_id, f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm}")
         elif kind == "AWS::CodeCommit::Repository":
             yield Resource(logical_id, f"arn:aws:codecommit:{REGION}:{ACCOUNT}:{name}")
         elif kind == "AWS::SageMaker::ModelPackageGroup":
