@@ -46,6 +46,14 @@ from localcloud.stacks import (
     upload_training_data,
 )
 
+# What the local cloud gives the pipeline stack unless told otherwise: prod's rollouts bake for
+# seconds, not the template's minutes, so a run stays quick; the waits are still real waits.
+LOCAL_PIPELINE_PARAMETERS = {
+    "ProdBakeSeconds": "15",
+    "ProdTerminationWaitSeconds": "5",
+    "ProdMaxDeploymentSeconds": "600",
+}
+
 
 @dataclass
 class CloudSettings:
@@ -58,7 +66,9 @@ class CloudSettings:
     dist: Path = REPO_ROOT / "dist" / "lambdas"
     pipeline_parameters: dict[str, str] = field(default_factory=dict)
     python: str = sys.executable
-    alarm_interval_seconds: float = 60.0  # how often alarms are evaluated, as CloudWatch does
+    # How often alarms are evaluated over their periods (CloudWatch: every minute); more often
+    # here, so a rollout's short bake sees its alarms.
+    alarm_interval_seconds: float = 10.0
 
 
 def ensure_port_free(port: int, what: str) -> None:
@@ -183,7 +193,11 @@ class LocalCloud:
             self.session, f"{project}-prep", PREP_TEMPLATE, {"ProjectName": project}
         )
         progress(f"stack created      {self.prep_stack.name}")
-        parameters = {"PrepStackName": self.prep_stack.name, **self.settings.pipeline_parameters}
+        parameters = {
+            "PrepStackName": self.prep_stack.name,
+            **LOCAL_PIPELINE_PARAMETERS,
+            **self.settings.pipeline_parameters,
+        }
         upload_lambda_zips(
             self.session,
             self.prep_stack.outputs["LambdaCodeBucketName"],

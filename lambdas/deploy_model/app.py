@@ -270,11 +270,11 @@ def roll_out(
     name = version_name(settings.project_name, target.env, datetime.now(UTC))
     update: dict[str, Any] = {}
     how = ""
+    guardrails = None
     if target.env == MONITORED_ENV and current is not None:
         target = replace(target, instance_count=desired_instances(endpoint, target))
         guardrails = settings_from_env(RolloutSettings)
         update["DeploymentConfig"] = deployment_config(guardrails, target.instance_count)
-        watch_new_fleet(CLOUDWATCH, guardrails, name)
         how = (
             f" by a {guardrails.prod_traffic_routing} rollout on {target.instance_count} "
             f"instances, rolled back by {', '.join(guardrails.alarms)}"
@@ -311,6 +311,17 @@ def roll_out(
     logger.info(
         "endpoint change started", extra={"endpoint": endpoint, "config": name, "how": verb}
     )
+    if guardrails is not None:
+        # Only once this deployment's update is under way: a concurrent deployer that lost
+        # the race must not point the alarms at its own configuration. New instances take
+        # minutes to start before the first bake, so the alarms are in place in time.
+        try:
+            watch_new_fleet(CLOUDWATCH, guardrails, name)
+        except (ClientError, ConfigurationError) as error:
+            raise JobFailed(
+                f"{endpoint} is rolling out {name}, but its rollback alarms could not be "
+                f"pointed at the new fleet, so they do not guard it: {error}"
+            ) from None
     removed = prune(settings.project_name, target.env, settings.keep_last, name, current)
     return Rollout(endpoint, name, verb, removed, how)
 

@@ -32,7 +32,8 @@ STAGE_NOTES = {
     "over the threshold or worse than prod's; else registers the model as a registry version.",
     "Approve": "Waits for a person (SNS notification with the evaluation summary); the answer "
     "becomes the version's status.",
-    "DeployProd": "Updates the prod endpoint in place with the Approved version's model.",
+    "DeployProd": "Rolls the Approved version out to prod: a canary bakes, then all traffic "
+    "moves; an alarm in ALARM rolls it back.",
 }
 
 

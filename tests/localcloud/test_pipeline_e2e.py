@@ -12,6 +12,7 @@ import io
 import json
 import random
 import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -31,7 +32,9 @@ from tests.cloud_support import (
     prod_config,
     raw_records,
 )
+from tests.readme_commands import AWS_CLI
 
+PROD = "abalone-prod"
 STAGES = ["Source", "Build", "Train", "DeployDev", "Evaluate", "Approve", "DeployProd"]
 
 
@@ -147,17 +150,22 @@ def test_bad_training_data_fails_the_gate_and_prod_keeps_its_model(
     assert predict(cloud, "prod", raw_records(cloud, 3)[0]).status_code == 200
 
 
-def test_a_retrain_under_steady_load_drops_no_request(
+def test_a_retrain_rolls_through_prods_canary_under_steady_load_dropping_no_request(
     cloud: LocalCloud, first_run: RunReport
 ) -> None:
-    # GIVEN clients calling prod without pause (past the template's throttle, so lifted)
+    # GIVEN prod on 2 instances, clients calling it without pause, and a watcher of its updates
     records, _ = raw_records(cloud, 1)
+    sagemaker = boto3.client("sagemaker")
+    (variant,) = sagemaker.describe_endpoint(EndpointName=PROD)["ProductionVariants"]
+    assert variant["CurrentInstanceCount"] == 2
     stop = threading.Event()
     outcomes: list[int] = []
     threads = _steady_load(cloud, outcomes, stop)
+    statuses: list[str] = []
+    threads.append(_watch_rollout(sagemaker, statuses, stop))
     prod_before = prod_config(cloud)
     try:
-        # WHEN the pipeline retrains and updates dev and prod in place
+        # WHEN the pipeline retrains and updates dev in place and prod through its canary
         report = cloud.run_pipeline(approve_all)
     finally:
         stop.set()
@@ -166,27 +174,128 @@ def test_a_retrain_under_steady_load_drops_no_request(
     # THEN the run succeeded, prod moved to the new model, and no request failed
     assert report.status == "Succeeded", report.message
     assert prod_config(cloud) != prod_before
+    # ... one instance of the new fleet baked with a share of the traffic, then all of it did
+    assert statuses[0] == "Creating: Launching 1 instance(s)."
+    assert (
+        "Baking: Baking for 15 seconds (WaitIntervalInSeconds) with traffic enabled on canary "
+        "capacity of 1 instance(s)."
+    ) in statuses
+    assert (
+        "Baking: Baking for 15 seconds (WaitIntervalInSeconds) with traffic enabled on full "
+        "capacity of 2 instance(s)."
+    ) in statuses
     # AND the very next answer names the new model (the container says which model answered)
     assert predict(cloud, "prod", records).json()["model"] == prod_config(cloud)
     assert len(outcomes) > 50
     assert set(outcomes) == {200}, {code: outcomes.count(code) for code in set(outcomes)}
 
 
+def test_a_slow_model_is_rolled_back_by_the_canarys_latency_alarm_and_rejected(
+    cloud: LocalCloud, first_run: RunReport, tmp_path: Path
+) -> None:
+    # GIVEN model code that passes the gate but answers 0.3 s late (its serve wraps the
+    # predictor), and prod under steady load
+    slow = tmp_path / "model-code"
+    shutil.copytree(REPO_ROOT / "model-code", slow, ignore=shutil.ignore_patterns("__pycache__"))
+    serve = slow / "bin" / "serve"
+    serve.write_text(
+        serve.read_text().replace(
+            "from tabular_container.serving import main  # noqa: E402\n",
+            "from tabular_container.serving import main  # noqa: E402\n" + SLOW_PREDICTOR,
+        )
+    )
+    sagemaker = boto3.client("sagemaker")
+    prod_before = prod_config(cloud)
+    stop = threading.Event()
+    outcomes: list[int] = []
+    seconds: list[float] = []
+    threads = _steady_load(cloud, outcomes, stop, seconds)
+    try:
+        # WHEN the pipeline runs it
+        report = cloud.run_pipeline(approve_all, model_code=slow)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    # THEN ProdStatus fails naming the alarm that rolled prod back, prod is on its old model,
+    # and the version is Rejected with the reason
+    assert report.status == "Failed"
+    assert report.message.startswith("DeployProd/ProdStatus:"), report.message
+    assert "abalone-prod-canary-latency in ALARM" in report.message
+    assert prod_config(cloud) == prod_before
+    described = json.loads(
+        subprocess.run(
+            [str(AWS_CLI), "sagemaker", "describe-endpoint", "--endpoint-name", PROD],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert described["EndpointStatus"] == "InService"
+    assert "alarm(s) abalone-prod-canary-latency in ALARM" in described["FailureReason"]
+    rejected = report.artifacts["ProdDeployment"]["ModelPackageArn"]
+    package = sagemaker.describe_model_package(ModelPackageName=rejected)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert "abalone-prod-canary-latency" in package["ApprovalDescription"]
+    # AND no request failed: the canary's were slow, not lost (the note reports how many)
+    assert set(outcomes) == {200}, {code: outcomes.count(code) for code in set(outcomes)}
+    slow_answers = sum(1 for taken in seconds if taken >= 0.3)
+    print(f"{slow_answers} of {len(seconds)} answers took 0.3 s or more (the canary's)")
+    assert 0 < slow_answers < len(seconds)
+    assert predict(cloud, "prod", raw_records(cloud, 3)[0]).status_code == 200
+
+
+# Prepended to the copied bin/serve: every prediction takes 0.3 s longer (each worker imports
+# bin/serve, so each is slowed).
+SLOW_PREDICTOR = """import time
+from tabular_container.predictor import Predictor
+_predict = Predictor.predict
+def _slow_predict(self, rows):
+    time.sleep(0.3)
+    return _predict(self, rows)
+Predictor.predict = _slow_predict
+"""
+
+
+def _watch_rollout(sagemaker: Any, statuses: list[str], stop: threading.Event) -> threading.Thread:
+    """A thread noting each new `<Status>: <StatusMessage>` of prod's pending fleet."""
+
+    def watch() -> None:
+        while not stop.is_set():
+            pending = sagemaker.describe_endpoint(EndpointName=PROD).get("PendingDeploymentSummary")
+            for variant in (pending or {}).get("ProductionVariants", []):
+                for status in variant.get("VariantStatus", []):
+                    seen = f"{status['Status']}: {status['StatusMessage']}"
+                    if not statuses or statuses[-1] != seen:
+                        statuses.append(seen)
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
 def _steady_load(
-    cloud: LocalCloud, outcomes: list[int], stop: threading.Event
+    cloud: LocalCloud,
+    outcomes: list[int],
+    stop: threading.Event,
+    seconds: list[float] | None = None,
 ) -> list[threading.Thread]:
     """Two clients calling prod without pause (past the template's throttle, so lifted) until
-    `stop` is set; each answer's status code goes in `outcomes`."""
+    `stop` is set; each answer's status code goes in `outcomes` (and its time in `seconds`)."""
     lift_usage_limits(cloud)
     records, _ = raw_records(cloud, 1)
 
     def load() -> None:
         with requests.Session() as session:
             while not stop.is_set():
+                started = time.perf_counter()
                 try:
                     outcomes.append(predict(cloud, "prod", records, session=session).status_code)
                 except requests.RequestException:
                     outcomes.append(0)
+                if seconds is not None:
+                    seconds.append(time.perf_counter() - started)
 
     threads = [threading.Thread(target=load) for _ in range(2)]
     for thread in threads:
