@@ -25,8 +25,8 @@ STARTUP_LINE = "Application startup complete."  # uvicorn logs it once per worke
 POLL_SECONDS = 0.05
 
 
-def serve_processes(state_dir: Path, endpoint: str) -> tuple[psutil.Process, list[psutil.Process]]:
-    """The endpoint's newest running serve process and its uvicorn worker processes."""
+def fleet_processes(state_dir: Path, endpoint: str) -> list[psutil.Process]:
+    """The serve processes of the endpoint's newest deployment: one per instance."""
     root = StateLayout(state_dir).endpoint_dir(endpoint)
     candidates = []
     for process in psutil.process_iter(["cwd", "cmdline"]):
@@ -37,7 +37,13 @@ def serve_processes(state_dir: Path, endpoint: str) -> tuple[psutil.Process, lis
             candidates.append((Path(cwd).name, process))
     if not candidates:
         raise LookupError(f"no serve process runs for endpoint {endpoint} under {root}")
-    serve = max(candidates, key=lambda pair: pair[0])[1]
+    newest = max(name for name, _ in candidates)
+    return [process for name, process in candidates if name == newest]
+
+
+def serve_processes(state_dir: Path, endpoint: str) -> tuple[psutil.Process, list[psutil.Process]]:
+    """One running serve process of the endpoint's newest deployment, and its uvicorn workers."""
+    serve = fleet_processes(state_dir, endpoint)[0]
     return serve, uvicorn_workers(serve)
 
 
@@ -127,13 +133,14 @@ def kill_the_instance_under_load(
     after: float,
     replace_timeout: float = 60.0,
 ) -> dict[str, Any]:
-    """SIGKILL the endpoint's serve process while clients call it, as an instance dying.
+    """SIGKILL every serve process of the endpoint while clients call it, as its whole fleet of
+    instances dying.
 
     Reports how InvokeEndpoint answers while no instance serves (SageMaker's error at once, not
-    a hang), how long until a new instance serves, every status DescribeEndpoint showed
+    a hang), how long until new instances serve, every status DescribeEndpoint showed
     meanwhile, and the requests that failed before and after the replacement.
     """
-    serve, _ = serve_processes(state_dir, endpoint)
+    fleet = fleet_processes(state_dir, endpoint)
     statuses: list[str] = []
 
     def instances(count: int) -> Callable[[], bool]:
@@ -149,7 +156,8 @@ def kill_the_instance_under_load(
     with Load(call, concurrency) as load:
         time.sleep(before)
         killed_at = time.monotonic()
-        serve.kill()
+        for serve in fleet:
+            serve.kill()
         lost_at = _wait_for(instances(0), replace_timeout, f"{endpoint} losing its instance")
         try:
             runtime.invoke_endpoint(
@@ -162,12 +170,15 @@ def kill_the_instance_under_load(
         else:
             code, message = "", "InvokeEndpoint answered 200 while the instance was down"
         invoke_seconds = time.monotonic() - lost_at
-        replaced_at = _wait_for(instances(1), replace_timeout, f"a new instance of {endpoint}")
+        replaced_at = _wait_for(
+            instances(len(fleet)), replace_timeout, f"new instances of {endpoint}"
+        )
         time.sleep(after)
     outcomes = load.outcomes
     failed = [o for o in outcomes if o.status != 200]
     return {
         "concurrency": concurrency,
+        "instances": len(fleet),
         "out_of_service_seconds": round(lost_at - killed_at, 2),
         "replaced_seconds": round(replaced_at - killed_at, 2),
         "statuses_seen": statuses,

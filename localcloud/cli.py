@@ -387,6 +387,7 @@ def status(args: argparse.Namespace) -> int:
     connection = read_connection(args.state_dir)
     if connection is not None:
         print(f"Local cloud: up, pid {connection['pid']}")
+        print("\n".join(endpoint_lines(connection)))
         pipeline = Pipeline.of(connection)
         latest = pipeline.codepipeline.list_pipeline_executions(
             pipelineName=pipeline.name, maxResults=1
@@ -413,6 +414,34 @@ def status(args: argparse.Namespace) -> int:
         report = interrupted(report, "Interrupted: the local cloud is no longer running")
     print("\n".join(summary_lines(report)))
     return 0
+
+
+def endpoint_lines(connection: dict[str, Any]) -> list[str]:
+    """One line per endpoint of the project: status, instances, and a rollout under way."""
+    sagemaker = aws_client(connection, "sagemaker")
+    project = connection["stacks"]["prep"]["ProjectName"]
+    lines = []
+    for env in ("dev", "prod"):
+        name = f"{project}-{env}"
+        try:
+            endpoint = sagemaker.describe_endpoint(EndpointName=name)
+        except ClientError:
+            lines.append(f"Endpoint {name}: none yet")
+            continue
+        line = f"Endpoint {name}: {endpoint['EndpointStatus']} on {endpoint['EndpointConfigName']}"
+        for variant in endpoint.get("ProductionVariants", []):
+            line += (
+                f", {variant['CurrentInstanceCount']} instance(s)"
+                f" (desired {variant['DesiredInstanceCount']})"
+            )
+        pending = endpoint.get("PendingDeploymentSummary", {})
+        for variant in pending.get("ProductionVariants", []):
+            for step in variant.get("VariantStatus", []):
+                line += f"; rolling out {pending['EndpointConfigName']}: {step['StatusMessage']}"
+        if reason := endpoint.get("FailureReason"):
+            line += f"; last failure: {reason}"
+        lines.append(line)
+    return lines
 
 
 def logs(args: argparse.Namespace) -> int:

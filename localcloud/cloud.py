@@ -15,6 +15,7 @@ import boto3
 
 from localcloud.alarms import AlarmActions, AlarmEvaluator
 from localcloud.apigateway import LocalApiGateway
+from localcloud.autoscaler import EndpointAutoscaler
 from localcloud.cfn import resolve
 from localcloud.codepipeline import CodePipelineService
 from localcloud.codepipeline.build import LocalBuilder, zip_source_tree
@@ -46,12 +47,18 @@ from localcloud.stacks import (
     upload_training_data,
 )
 
-# What the local cloud gives the pipeline stack unless told otherwise: prod's rollouts bake for
-# seconds, not the template's minutes, so a run stays quick; the waits are still real waits.
+# What the local cloud gives the pipeline stack unless told otherwise: prod's rollouts bake and
+# its autoscaling cools down for seconds, not the template's minutes, so a run stays quick; the
+# waits are still real waits.
 LOCAL_PIPELINE_PARAMETERS = {
     "ProdBakeSeconds": "15",
     "ProdTerminationWaitSeconds": "5",
     "ProdMaxDeploymentSeconds": "600",
+    "ProdScaleOutCooldownSeconds": "10",
+    "ProdScaleInCooldownSeconds": "30",
+    # 10 requests a second per instance: prod (2 instances) scales out past 20 a second, which
+    # the API's usage plan (25 a second) lets a user reach.
+    "ProdTargetInvocationsPerInstance": "600",
 }
 
 
@@ -69,6 +76,7 @@ class CloudSettings:
     # How often alarms are evaluated over their periods (CloudWatch: every minute); more often
     # here, so a rollout's short bake sees its alarms.
     alarm_interval_seconds: float = 10.0
+    autoscaling_interval_seconds: float = 5.0  # how often scalable targets are looked at
 
 
 def ensure_port_free(port: int, what: str) -> None:
@@ -285,9 +293,16 @@ class LocalCloud:
         )
         self.alarms.start()
         self._stoppers.append(self.alarms.stop)
+        # Application Auto Scaling: moto stores the targets and policies; this applies them.
+        self.autoscaler = EndpointAutoscaler(
+            self.session.client, interval_seconds=self.settings.autoscaling_interval_seconds
+        )
+        self.autoscaler.start()
+        self._stoppers.append(self.autoscaler.stop)
         progress(
             f"event rules        {len(self.events.rules)}, alarms evaluated every "
-            f"{self.settings.alarm_interval_seconds:g} s"
+            f"{self.settings.alarm_interval_seconds:g} s, endpoints autoscaled every "
+            f"{self.settings.autoscaling_interval_seconds:g} s"
         )
 
     def _start_gateway(self, progress: Callable[[str], None]) -> None:

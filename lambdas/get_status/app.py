@@ -1,4 +1,8 @@
-"""GetStatus: wait for a training job or an endpoint to settle, polling by continuation token."""
+"""GetStatus: wait for a training job or an endpoint to settle, polling by continuation token.
+
+Once prod is InService on the configuration deployed, its autoscaling is (re)registered with
+the stack's limits (prod_autoscaling): Application Auto Scaling takes only an existing endpoint.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from codepipeline_job import (
     settings_from_env,
 )
 from json_logging import get_logger
+from prod_autoscaling import AutoscalingSettings, keep_autoscaling
 
 # Each stage reads this file from its input artifact and writes it, completed, to its output.
 STAGE_FILES = {"Training": "training_job.json", "Deployment": "deployment.json"}
@@ -32,6 +37,8 @@ FAILED = frozenset(
 
 APPROVAL_DESCRIPTION_LIMIT = 1024  # UpdateModelPackage's ApprovalDescription
 SAGEMAKER = boto3.client("sagemaker")
+AUTOSCALING = boto3.client("application-autoscaling")
+SCALED_ENV = "prod"
 logger = get_logger("get_status")
 
 
@@ -51,6 +58,7 @@ class Observation:
     status: str
     detail: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+    variant: str = ""  # an endpoint's (first) production variant
 
     def describe(self) -> str:
         """`training job X is InProgress (Training)`, for messages."""
@@ -75,8 +83,12 @@ def check_status(job: CodePipelineJob) -> Done | Pending:
     seen = OBSERVE[stage](document)
     logger.info("status", extra={"resource": seen.name, "status": seen.status})
     if seen.status in SUCCEEDED:
+        done = seen.describe()
+        if stage == "Deployment" and document.get("Environment") == SCALED_ENV:
+            scaling = settings_from_env(AutoscalingSettings)
+            done += "; " + keep_autoscaling(AUTOSCALING, scaling, seen.name, seen.variant)
         job.write_json(job.output_artifact, filename, {**document, **seen.outputs})
-        return Done(seen.describe())
+        return Done(done)
     waited = int(now - first_poll)
     if seen.status in IN_PROGRESS:
         if waited > settings.status_deadline_seconds:
@@ -152,7 +164,15 @@ def observe_endpoint(document: dict[str, Any]) -> Observation:
         if "ModelPackageArn" in document:
             failure += "; " + reject_version(document["ModelPackageArn"], failure)
         raise JobFailed(failure)
-    return Observation("endpoint", name, status, reason, {"EndpointStatus": status})
+    variants = endpoint.get("ProductionVariants") or [{}]
+    return Observation(
+        "endpoint",
+        name,
+        status,
+        reason,
+        {"EndpointStatus": status},
+        variants[0].get("VariantName", ""),
+    )
 
 
 def reject_version(arn: str, failure: str) -> str:

@@ -1,5 +1,6 @@
-"""Destroy: what the pipeline made in SageMaker (monitoring, endpoints, configurations, models),
-the model registry's versions, the buckets' contents, then both stacks."""
+"""Destroy: what the pipeline made in SageMaker (monitoring, autoscaling, endpoints,
+configurations, models), the model registry's versions, the buckets' contents, then both
+stacks."""
 
 from __future__ import annotations
 
@@ -38,8 +39,8 @@ def confirm(project: str, where: str) -> None:
             f"(make destroy PROJECT={project} CONFIRM=yes)"
         )
     answer = input(
-        f"Delete project {project}'s monitoring schedules, endpoints, models, model versions, "
-        f"bucket contents and both stacks ({where})? Type the project name to go on: "
+        f"Delete project {project}'s monitoring schedules, autoscaling, endpoints, models, model "
+        f"versions, bucket contents and both stacks ({where})? Type the project name to go on: "
     )
     if answer.strip() != project:
         raise Failure("not confirmed; nothing was deleted")
@@ -100,6 +101,34 @@ def _delete_unless_gone(delete: Any, **name: str) -> None:
     except ClientError as err:
         if err.response["Error"]["Code"] != "ResourceNotFound":
             raise
+
+
+def deregister_autoscaling(autoscaling: Any, project: str) -> None:
+    """Deregister the endpoints' variants from Application Auto Scaling (their policies go with
+    them): DeleteEndpoint leaves a registered variant behind, which then scales nothing."""
+    prefixes = tuple(f"endpoint/{project}-{env}/variant/" for env in ENVIRONMENTS)
+    pages = autoscaling.get_paginator("describe_scalable_targets").paginate(
+        ServiceNamespace="sagemaker"
+    )
+    targets = [
+        target
+        for page in pages
+        for target in page["ScalableTargets"]
+        if target["ResourceId"].startswith(prefixes)
+    ]
+    for target in targets:
+        try:
+            autoscaling.deregister_scalable_target(
+                ServiceNamespace="sagemaker",
+                ResourceId=target["ResourceId"],
+                ScalableDimension=target["ScalableDimension"],
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ObjectNotFoundException":
+                raise
+        print(f"autoscaling {target['ResourceId']}: deregistered")
+    if not targets:
+        print("autoscaling: none left")
 
 
 def delete_endpoints(sagemaker: Any, project: str) -> None:
@@ -208,6 +237,7 @@ def destroy(session: Any, project: str, yes: bool) -> None:
         confirm(project, where)
     cfn, s3, sagemaker = (session.client(s) for s in ("cloudformation", "s3", "sagemaker"))
     delete_monitoring(sagemaker, project)
+    deregister_autoscaling(session.client("application-autoscaling"), project)
     delete_endpoints(sagemaker, project)
     delete_pipeline_made(sagemaker, project)
     delete_model_versions(sagemaker, project)

@@ -443,14 +443,32 @@ def test_destroy_removes_what_the_pipeline_made_empties_the_buckets_and_deletes_
         for body in (b"one", b"two", b"three"):
             aws.s3.put_object(Bucket=bucket, Key="train/train.csv", Body=body)
         aws.s3.delete_object(Bucket=bucket, Key="train/train.csv")
+    # AND prod's variant registered for autoscaling, as ProdStatus leaves it, and a look-alike's
+    autoscaling = boto3.client("application-autoscaling")
+    for endpoint in (f"{PROJECT}-prod", f"{PROJECT}-v2-prod"):
+        autoscaling.register_scalable_target(
+            ServiceNamespace="sagemaker",
+            ResourceId=f"endpoint/{endpoint}/variant/AllTraffic",
+            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+            MinCapacity=2,
+            MaxCapacity=4,
+        )
     # WHEN destroyed
     result = run("destroy", "--project", PROJECT, "--yes")
-    # THEN only the project's SageMaker resources are gone, monitoring (here none) first
+    # THEN only the project's SageMaker resources are gone, monitoring (here none) first, then
+    # prod's autoscaling, then the endpoints
     assert result.code == 0, result.err
     assert _names(aws) == {*others, "other-dev"}
-    assert result.out.index("monitoring schedules: none left") < result.out.index(
-        f"endpoint {PROJECT}-dev: deleting"
-    )
+    registered = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")
+    assert [t["ResourceId"] for t in registered["ScalableTargets"]] == [
+        f"endpoint/{PROJECT}-v2-prod/variant/AllTraffic"
+    ]
+    order = [
+        "monitoring schedules: none left",
+        f"autoscaling endpoint/{PROJECT}-prod/variant/AllTraffic: deregistered",
+        f"endpoint {PROJECT}-dev: deleting",
+    ]
+    assert sorted(order, key=result.out.index) == order
     # AND every bucket was emptied of all versions and delete markers (moto's CloudFormation
     # leaves the buckets themselves behind; AWS deletes them with the stacks)
     for bucket in buckets:

@@ -1,6 +1,6 @@
 """Load, faults and fuzzing through the local API gateway, short (`make bench` runs them long).
 
-One cloud serves the module; the last test kills prod's instance (which is then replaced).
+One cloud serves the module; the last test kills prod's instances (which are then replaced).
 Speed is not asserted here (bench/ measures it): only that nothing is lost, every
 fault is visible, and no request goes unanswered.
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,9 +24,18 @@ from bench.load import Load
 from localcloud.cloud import LocalCloud
 from localcloud.codepipeline.runner import RunReport
 from tests.cloud_support import lift_usage_limits, predict, raw_records
+from tests.conftest import running_cloud
 
 pytestmark = pytest.mark.e2e
 ENDPOINT = "abalone-prod"
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory, lambda_zips: Path) -> Iterator[LocalCloud]:
+    """The module's cloud, prod kept at its 2 instances (no autoscaling room), so the faults
+    below hit a fleet of known size."""
+    with running_cloud(tmp_path_factory, lambda_zips, ProdMaxInstanceCount="2") as local_cloud:
+        yield local_cloud
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +94,7 @@ def test_a_killed_serve_worker_is_replaced_and_prod_keeps_answering(
 def test_a_killed_prod_instance_is_replaced_within_seconds_and_prod_stays_in_service(
     cloud: LocalCloud, record: dict[str, Any], record_property: Any
 ) -> None:
-    # WHEN prod's whole serve process (its one instance) is SIGKILLed while 4 clients call
+    # WHEN prod's serve processes (both its instances) are SIGKILLed while 4 clients call
     runtime = boto3.client(
         "sagemaker-runtime", config=Config(retries={"max_attempts": 1}, read_timeout=10)
     )
@@ -104,7 +115,8 @@ def test_a_killed_prod_instance_is_replaced_within_seconds_and_prod_stays_in_ser
     # THEN InvokeEndpoint answered SageMaker's error at once, not a hang (10 s read timeout)
     assert outcome["invoke_error_code"] == "ServiceUnavailable", outcome
     assert outcome["invoke_seconds"] < 2, outcome
-    # AND a new instance serves, the endpoint InService throughout, nothing failing after
+    # AND new instances serve, the endpoint InService throughout, nothing failing after
+    assert outcome["instances"] == 2, outcome
     assert outcome["statuses_seen"] == ["InService"], outcome
     assert outcome["errors_after_replacement"] == 0, outcome
     assert outcome["answered_after_replacement"] > 0, outcome

@@ -186,6 +186,8 @@ def _resource_arn(call: Call) -> str:
         if "pipelineName" in params:
             return f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{params['pipelineName']}"
         return "*"  # the job id is not a resource
+    if call.service == "application-autoscaling":  # no resource-level permissions
+        return "*"
     if call.service == "cloudwatch" and "AlarmName" in params:
         return _alarm_arn(params["AlarmName"])
     if call.service == "ecr":

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 from types import ModuleType
 
+import boto3
 import botocore.session
 import pytest
 
@@ -41,7 +42,15 @@ WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The environment templates/02-pipeline.yml gives the function."""
-    monkeypatch.setenv("STATUS_DEADLINE_SECONDS", "600")
+    for name, value in {
+        "STATUS_DEADLINE_SECONDS": "600",
+        "PROD_MIN_INSTANCES": "2",
+        "PROD_MAX_INSTANCES": "4",
+        "PROD_TARGET_INVOCATIONS_PER_INSTANCE": "750",
+        "PROD_SCALE_IN_COOLDOWN_SECONDS": "600",
+        "PROD_SCALE_OUT_COOLDOWN_SECONDS": "300",
+    }.items():
+        monkeypatch.setenv(name, value)
 
 
 def training_event(token: str | None = None) -> dict:
@@ -404,3 +413,67 @@ def test_an_endpoint_in_moto_is_in_service(get_status, cloud, pipeline):
     # WHEN polled THEN the deployment succeeds
     get_status.handler(deployment_event(), None)
     assert cloud.read_artifact(DEV_ENDPOINT, "deployment.json")["EndpointStatus"] == "InService"
+
+
+def test_prod_in_service_on_its_deployment_keeps_its_autoscaling(get_status, cloud, pipeline):
+    # GIVEN prod really in service on the configuration DeployProd deployed
+    prod_config = "demo-prod-20250102-031000-ab12"
+    create_endpoint_in_moto(cloud.sagemaker, "demo-prod", prod_config, MODEL_URL)
+    prod = {
+        **DEPLOYMENT,
+        "EndpointName": "demo-prod",
+        "EndpointConfigName": prod_config,
+        "Environment": "prod",
+    }
+    cloud.put_artifact(DEV_DEPLOYMENT, "deployment.json", prod)
+    # WHEN ProdStatus polls (twice: a retried action registers the same again)
+    for _ in range(2):
+        pipeline.expect_success()
+        get_status.handler(deployment_event(), None)
+    # THEN prod's variant is a scalable target within the stack's limits, tracking invocations
+    autoscaling = boto3.client("application-autoscaling")
+    (target,) = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")[
+        "ScalableTargets"
+    ]
+    assert (target["ResourceId"], target["ScalableDimension"]) == (
+        "endpoint/demo-prod/variant/AllTraffic",
+        "sagemaker:variant:DesiredInstanceCount",
+    )
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 4)
+    (policy,) = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")[
+        "ScalingPolicies"
+    ]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    assert policy["TargetTrackingScalingPolicyConfiguration"] == {
+        "TargetValue": 750.0,
+        "PredefinedMetricSpecification": {
+            "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+        },
+        "ScaleInCooldown": 600,
+        "ScaleOutCooldown": 300,
+    }
+    assert pipeline.summary_text == (
+        "endpoint demo-prod is InService; autoscaling 2 to 4 instances at 750 invocations per "
+        "instance a minute"
+    )
+
+
+def test_bad_autoscaling_limits_fail_prods_status_naming_them(
+    get_status, cloud, pipeline, monkeypatch
+):
+    # GIVEN a maximum below the minimum (the template cannot compare two parameters)
+    monkeypatch.setenv("PROD_MAX_INSTANCES", "1")
+    create_endpoint_in_moto(cloud.sagemaker, "demo-prod", CONFIG, MODEL_URL)
+    prod = {**DEPLOYMENT, "EndpointName": "demo-prod", "Environment": "prod"}
+    cloud.put_artifact(DEV_DEPLOYMENT, "deployment.json", prod)
+    pipeline.expect_failure("ConfigurationError")
+    # WHEN ProdStatus polls THEN it fails naming both settings, and registers nothing
+    get_status.handler(deployment_event(), None)
+    assert pipeline.message == (
+        "PROD_MIN_INSTANCES (2) and PROD_MAX_INSTANCES (1) must satisfy 1 <= min <= max <= 10 "
+        "(ProdInstanceCount and ProdMaxInstanceCount)"
+    )
+    autoscaling = boto3.client("application-autoscaling")
+    assert (
+        autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+    )

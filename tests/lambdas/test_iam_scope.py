@@ -70,6 +70,12 @@ def _sagemaker(kind: str, name: str) -> str:
 # Log groups SageMaker shares between every project in the region: the groups themselves belong
 # to no project (their streams do), so reaching them is not reaching another project.
 SHARED = [
+    # One per account, made by the first registration of a SageMaker variant for autoscaling.
+    Resource(
+        "autoscaling service-linked role",
+        f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/sagemaker.application-autoscaling."
+        "amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+    ),
     Resource("training job log group", _logs("/aws/sagemaker/TrainingJobs")),
     Resource("notebook log group", _logs("/aws/sagemaker/NotebookInstances")),
     Resource("processing job log group", _logs("/aws/sagemaker/ProcessingJobs")),

@@ -30,7 +30,7 @@ SHARED_USED = {
         "prod_rollout.py",
     ],
     "evaluate_model": ["codepipeline_job.py", "held_out.py", "json_logging.py"],
-    "get_status": ["codepipeline_job.py", "json_logging.py"],
+    "get_status": ["codepipeline_job.py", "json_logging.py", "prod_autoscaling.py"],
     "ground_truth": ["api_proxy.py", "json_logging.py"],
     "predict_proxy": ["api_proxy.py", "json_logging.py"],
     "record_approval": ["codepipeline_job.py", "json_logging.py", "model_registry.py"],

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import random
+import re
 import shutil
 import subprocess
 import threading
@@ -95,6 +96,71 @@ def test_the_gateway_requires_the_api_key_and_serves_both_stages(
     assert "length" in bad.json()["message"]
 
 
+def test_load_scales_prod_out_and_back_in_without_a_failed_request(
+    cloud: LocalCloud, first_run: RunReport
+) -> None:
+    # GIVEN prod registered for autoscaling once it was InService (ProdStatus): 2 to 4
+    # instances at the local cloud's 600 requests a minute each
+    assert first_run.status == "Succeeded", first_run.message
+    autoscaling = boto3.client("application-autoscaling")
+    (target,) = autoscaling.describe_scalable_targets(
+        ServiceNamespace="sagemaker", ResourceIds=[f"endpoint/{PROD}/variant/AllTraffic"]
+    )["ScalableTargets"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 4)
+    (policy,) = autoscaling.describe_scaling_policies(
+        ServiceNamespace="sagemaker", ResourceId=target["ResourceId"]
+    )["ScalingPolicies"]
+    assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 600
+    assert _instances(PROD) == (2, 2)
+    # WHEN two clients call prod without pause (far past 1,200 requests a minute)
+    stop = threading.Event()
+    outcomes: list[int] = []
+    threads = _steady_load(cloud, outcomes, stop)
+    try:
+        started = time.monotonic()
+        out = _wait_for_instances(PROD, lambda current, desired: current >= 3, timeout=120)
+        scaled_out_in = time.monotonic() - started
+        described = json.loads(
+            subprocess.run(
+                [str(AWS_CLI), "sagemaker", "describe-endpoint", "--endpoint-name", PROD],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    # THEN prod scaled out to 3 or more instances, as the AWS CLI shows, and no request failed
+    (variant,) = described["ProductionVariants"]
+    assert variant["CurrentInstanceCount"] >= 3
+    print(f"scaled out to {out[0]} instances in {scaled_out_in:.0f} s")
+    assert set(outcomes) == {200}, {code: outcomes.count(code) for code in set(outcomes)}
+    # WHEN the load has stopped THEN prod scales back in to its minimum
+    started = time.monotonic()
+    _wait_for_instances(PROD, lambda current, desired: current == desired == 2, timeout=240)
+    print(f"back to 2 instances {time.monotonic() - started:.0f} s after the load stopped")
+
+
+def _instances(endpoint: str) -> tuple[int, int]:
+    """(CurrentInstanceCount, DesiredInstanceCount) of the endpoint's variant."""
+    described = boto3.client("sagemaker").describe_endpoint(EndpointName=endpoint)
+    (variant,) = described["ProductionVariants"]
+    return variant["CurrentInstanceCount"], variant["DesiredInstanceCount"]
+
+
+def _wait_for_instances(endpoint: str, condition: Any, timeout: float) -> tuple[int, int]:
+    """The endpoint's counts once `condition(current, desired)` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = _instances(endpoint)
+        if condition(*counts):
+            return counts
+        time.sleep(1)
+    raise AssertionError(f"{endpoint} still at {_instances(endpoint)} instances after {timeout} s")
+
+
 def test_a_serve_that_crashes_at_start_fails_deploydev_and_leaves_prod(
     cloud: LocalCloud, first_run: RunReport, tmp_path: Path
 ) -> None:
@@ -153,11 +219,12 @@ def test_bad_training_data_fails_the_gate_and_prod_keeps_its_model(
 def test_a_retrain_rolls_through_prods_canary_under_steady_load_dropping_no_request(
     cloud: LocalCloud, first_run: RunReport
 ) -> None:
-    # GIVEN prod on 2 instances, clients calling it without pause, and a watcher of its updates
+    # GIVEN prod on 2 or more instances (the load may scale it out), clients calling it without
+    # pause, and a watcher of its updates
     records, _ = raw_records(cloud, 1)
     sagemaker = boto3.client("sagemaker")
     (variant,) = sagemaker.describe_endpoint(EndpointName=PROD)["ProductionVariants"]
-    assert variant["CurrentInstanceCount"] == 2
+    assert variant["CurrentInstanceCount"] >= 2
     stop = threading.Event()
     outcomes: list[int] = []
     threads = _steady_load(cloud, outcomes, stop)
@@ -174,16 +241,18 @@ def test_a_retrain_rolls_through_prods_canary_under_steady_load_dropping_no_requ
     # THEN the run succeeded, prod moved to the new model, and no request failed
     assert report.status == "Succeeded", report.message
     assert prod_config(cloud) != prod_before
-    # ... one instance of the new fleet baked with a share of the traffic, then all of it did
-    assert statuses[0] == "Creating: Launching 1 instance(s)."
-    assert (
-        "Baking: Baking for 15 seconds (WaitIntervalInSeconds) with traffic enabled on canary "
-        "capacity of 1 instance(s)."
-    ) in statuses
-    assert (
-        "Baking: Baking for 15 seconds (WaitIntervalInSeconds) with traffic enabled on full "
-        "capacity of 2 instance(s)."
-    ) in statuses
+    # ... a canary of the new fleet (half of it, rounded down) baked with a share of the traffic,
+    # then all of the new fleet did
+    launched = re.fullmatch(r"Creating: Launching (\d+) instance\(s\)\.", statuses[0])
+    assert launched, statuses
+    baking = "Baking: Baking for 15 seconds (WaitIntervalInSeconds) with traffic enabled on"
+    assert f"{baking} canary capacity of {launched[1]} instance(s)." in statuses
+    full = [
+        re.fullmatch(rf"{re.escape(baking)} full capacity of (\d+) instance\(s\)\.", s)
+        for s in statuses
+    ]
+    (fleet,) = [int(m[1]) for m in full if m]
+    assert int(launched[1]) == fleet // 2, statuses
     # AND the very next answer names the new model (the container says which model answered)
     assert predict(cloud, "prod", records).json()["model"] == prod_config(cloud)
     assert len(outcomes) > 50

@@ -19,6 +19,7 @@ from tests.templates.conftest import (
 )
 
 NAMES = ("prep", "pipeline")
+SERVICE_LINKED_ROLE = "iam:CreateServiceLinkedRole"
 
 # Actions that have no resource-level permissions, so "*" is the only possible Resource.
 STAR_ONLY_ACTIONS = {
@@ -33,6 +34,9 @@ STAR_ONLY_ACTIONS = {
     "sagemaker:ListModelPackages",
     "sagemaker:ListDataQualityJobDefinitions",
     "sagemaker:ListModelQualityJobDefinitions",
+    # A scalable target's ARN is a random id, not the endpoint's name.
+    "application-autoscaling:RegisterScalableTarget",
+    "application-autoscaling:PutScalingPolicy",
 }
 
 
@@ -111,7 +115,7 @@ def test_pass_role_only_for_the_sagemaker_roles_and_only_to_sagemaker(name: str)
     passed = []
     for logical_id, statement in identity_statements(load_template(name)):
         actions = as_list(statement["Action"])
-        if not any(a.startswith("iam:") for a in actions):
+        if not any(a.startswith("iam:") for a in actions) or actions == [SERVICE_LINKED_ROLE]:
             continue
         assert actions == ["iam:PassRole"], logical_id
         assert statement["Condition"] == {
@@ -126,6 +130,25 @@ def test_pass_role_only_for_the_sagemaker_roles_and_only_to_sagemaker(name: str)
         ("DeployModelRole", "MonitoringRole"),
     ]
     assert sorted(passed) == (sorted(expected) if name == "pipeline" else [])
+
+
+def test_only_autoscalings_service_linked_role_may_be_created() -> None:
+    created = [
+        (logical_id, statement)
+        for logical_id, statement in identity_statements(load_template("pipeline"))
+        if SERVICE_LINKED_ROLE in as_list(statement["Action"])
+    ]
+    # ProdStatus's first registration of prod's variant creates it, once per account
+    ((logical_id, statement),) = created
+    assert logical_id == "GetStatusRole"
+    assert as_list(statement["Action"]) == [SERVICE_LINKED_ROLE]
+    assert statement["Condition"] == {
+        "StringEquals": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}
+    }
+    assert statement["Resource"]["Fn::Sub"].endswith(
+        ":role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+    )
 
 
 def test_one_role_per_concern_and_each_function_its_own() -> None:
