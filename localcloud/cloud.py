@@ -51,7 +51,7 @@ from localcloud.stacks import (
 # its autoscaling cools down for seconds, not the template's minutes, so a run stays quick; the
 # waits are still real waits.
 LOCAL_PIPELINE_PARAMETERS = {
-    "ProdBakeSeconds": "15",
+    "ProdBakeSeconds": "10",
     "ProdTerminationWaitSeconds": "5",
     "ProdMaxDeploymentSeconds": "600",
     "ProdScaleOutCooldownSeconds": "10",

@@ -287,12 +287,7 @@ class Endpoints:
                     deployment.weight = float(entry["DesiredWeight"])
             endpoint.set_status("Updating", None)
             previous, deployment.desired_count = deployment.desired_count, count
-        threading.Thread(
-            target=self._scale,
-            args=(endpoint, deployment, previous),
-            name=f"scale-{endpoint.name}",
-            daemon=True,
-        ).start()
+        _in_background(f"scale-{endpoint.name}", self._scale, endpoint, deployment, previous)
         return endpoint
 
     def _scale(self, endpoint: Endpoint, deployment: Deployment, previous: int) -> None:
@@ -370,12 +365,7 @@ class Endpoints:
     def _launch(
         self, endpoint: Endpoint, deployment: Deployment, plan: RolloutPlan | None = None
     ) -> None:
-        threading.Thread(
-            target=self._deploy,
-            args=(endpoint, deployment, plan),
-            name=f"deploy-{endpoint.name}",
-            daemon=True,
-        ).start()
+        _in_background(f"deploy-{endpoint.name}", self._deploy, endpoint, deployment, plan)
 
     def _deploy(self, endpoint: Endpoint, deployment: Deployment, plan: RolloutPlan | None) -> None:
         first = plan.steps[0].instances if plan is not None else deployment.desired_count
@@ -552,12 +542,7 @@ class Endpoints:
         if reason is None:
             return
         # Not on this thread: it is the process's own watcher, which must return first.
-        threading.Thread(
-            target=self._replace,
-            args=(endpoint, deployment, reason),
-            name=f"replace-{endpoint.name}",
-            daemon=True,
-        ).start()
+        _in_background(f"replace-{endpoint.name}", self._replace, endpoint, deployment, reason)
 
     def _replace(self, endpoint: Endpoint, deployment: Deployment, reason: str) -> None:
         """Start a new instance with a back-off, as SageMaker replaces an unhealthy one.
@@ -664,6 +649,10 @@ class Endpoints:
             if deployment.acquire():
                 return deployment
         raise _not_in_service(endpoint)
+
+
+def _in_background(name: str, target: Callable[..., None], *args: Any) -> None:
+    threading.Thread(target=target, args=args, name=name, daemon=True).start()
 
 
 def _route(endpoint: Endpoint) -> Deployment | None:

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 import requests
 
-from localcloud.cloud import LocalCloud
+from localcloud.cloud import LOCAL_PIPELINE_PARAMETERS, LocalCloud
 from localcloud.codepipeline.runner import RunReport
 from localcloud.stacks import REPO_ROOT, upload_training_data
 from model_registry import APPROVED, served_package, version_of, versions
@@ -96,6 +97,7 @@ def test_the_gateway_requires_the_api_key_and_serves_both_stages(
     assert "length" in bad.json()["message"]
 
 
+@pytest.mark.timeout(600)  # scaling in waits for the last minute's requests to age out
 def test_load_scales_prod_out_and_back_in_without_a_failed_request(
     cloud: LocalCloud, first_run: RunReport
 ) -> None:
@@ -161,13 +163,18 @@ def _wait_for_instances(endpoint: str, condition: Any, timeout: float) -> tuple[
     raise AssertionError(f"{endpoint} still at {_instances(endpoint)} instances after {timeout} s")
 
 
+def _model_code_copy(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the model code to change, and its bin/serve."""
+    copy = tmp_path / "model-code"
+    shutil.copytree(REPO_ROOT / "model-code", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy, copy / "bin" / "serve"
+
+
 def test_a_serve_that_crashes_at_start_fails_deploydev_and_leaves_prod(
     cloud: LocalCloud, first_run: RunReport, tmp_path: Path
 ) -> None:
     # GIVEN model code whose serve program dies as it starts
-    broken = tmp_path / "model-code"
-    shutil.copytree(REPO_ROOT / "model-code", broken, ignore=shutil.ignore_patterns("__pycache__"))
-    serve = broken / "bin" / "serve"
+    broken, serve = _model_code_copy(tmp_path)
     serve.write_text(
         "#!/usr/bin/env python3\nraise SystemExit('serve: simulated crash at start')\n"
     )
@@ -245,7 +252,8 @@ def test_a_retrain_rolls_through_prods_canary_under_steady_load_dropping_no_requ
     # then all of the new fleet did
     launched = re.fullmatch(r"Creating: Launching (\d+) instance\(s\)\.", statuses[0])
     assert launched, statuses
-    baking = "Baking: Baking for 15 seconds (WaitIntervalInSeconds) with traffic enabled on"
+    bake = LOCAL_PIPELINE_PARAMETERS["ProdBakeSeconds"]
+    baking = f"Baking: Baking for {bake} seconds (WaitIntervalInSeconds) with traffic enabled on"
     assert f"{baking} canary capacity of {launched[1]} instance(s)." in statuses
     full = [
         re.fullmatch(rf"{re.escape(baking)} full capacity of (\d+) instance\(s\)\.", s)
@@ -264,9 +272,7 @@ def test_a_slow_model_is_rolled_back_by_the_canarys_latency_alarm_and_rejected(
 ) -> None:
     # GIVEN model code that passes the gate but answers 0.3 s late (its serve wraps the
     # predictor), and prod under steady load
-    slow = tmp_path / "model-code"
-    shutil.copytree(REPO_ROOT / "model-code", slow, ignore=shutil.ignore_patterns("__pycache__"))
-    serve = slow / "bin" / "serve"
+    slow, serve = _model_code_copy(tmp_path)
     serve.write_text(
         serve.read_text().replace(
             "from tabular_container.serving import main  # noqa: E402\n",

@@ -61,6 +61,7 @@ def install_kernel(jupyter_dir: Path) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.timeout(600)  # the whole walkthrough, three prod rollouts among it
 def test_the_notebook_runs_end_to_end_and_stops_the_cloud_it_started(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
