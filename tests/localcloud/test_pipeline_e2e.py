@@ -122,14 +122,7 @@ def test_load_scales_prod_out_and_back_in_without_a_failed_request(
         started = time.monotonic()
         out = _wait_for_instances(PROD, lambda current, desired: current >= 3, timeout=120)
         scaled_out_in = time.monotonic() - started
-        described = json.loads(
-            subprocess.run(
-                [str(AWS_CLI), "sagemaker", "describe-endpoint", "--endpoint-name", PROD],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        )
+        described = _describe_with_the_aws_cli(PROD)
     finally:
         stop.set()
         for thread in threads:
@@ -143,6 +136,12 @@ def test_load_scales_prod_out_and_back_in_without_a_failed_request(
     started = time.monotonic()
     _wait_for_instances(PROD, lambda current, desired: current == desired == 2, timeout=240)
     print(f"back to 2 instances {time.monotonic() - started:.0f} s after the load stopped")
+
+
+def _describe_with_the_aws_cli(endpoint: str) -> dict[str, Any]:
+    """`aws sagemaker describe-endpoint`, as a user sees it."""
+    command = [str(AWS_CLI), "sagemaker", "describe-endpoint", "--endpoint-name", endpoint]
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 
 def _instances(endpoint: str) -> tuple[int, int]:
@@ -298,14 +297,7 @@ def test_a_slow_model_is_rolled_back_by_the_canarys_latency_alarm_and_rejected(
     assert report.message.startswith("DeployProd/ProdStatus:"), report.message
     assert "abalone-prod-canary-latency in ALARM" in report.message
     assert prod_config(cloud) == prod_before
-    described = json.loads(
-        subprocess.run(
-            [str(AWS_CLI), "sagemaker", "describe-endpoint", "--endpoint-name", PROD],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    described = _describe_with_the_aws_cli(PROD)
     assert described["EndpointStatus"] == "InService"
     assert "alarm(s) abalone-prod-canary-latency in ALARM" in described["FailureReason"]
     rejected = report.artifacts["ProdDeployment"]["ModelPackageArn"]
