@@ -246,9 +246,12 @@ class Endpoints:
             endpoint.set_status("Updating", endpoint.failure_reason)
             if deployment_config is not None:
                 endpoint.last_deployment_config = deployment_config
-            deployment = self._begin(endpoint, config, model, count)
-            if blue is not None and retained:
-                _retain(deployment, blue, retained)
+            keeps = blue is not None and "DataCaptureConfig" in retained
+            deployment = self._begin(
+                endpoint, config, model, count, blue.capture_source if keeps else config
+            )
+            if blue is not None and "DesiredWeight" in retained:
+                deployment.weight = blue.weight
         self._launch(endpoint, deployment, plan)
         return endpoint
 
@@ -336,31 +339,34 @@ class Endpoints:
 
     # --- deployments -----------------------------------------------------------------------
     def _begin(
-        self, endpoint: Endpoint, config: EndpointConfig, model: Model, count: int | None = None
+        self,
+        endpoint: Endpoint,
+        config: EndpointConfig,
+        model: Model,
+        count: int | None = None,
+        capture_source: EndpointConfig | None = None,
     ) -> Deployment:
-        """A new deployment, registered as the endpoint's pending one (caller holds the lock)."""
+        """A new deployment, registered as the endpoint's pending one (caller holds the lock),
+        capturing as `capture_source` says (default: its own configuration)."""
         endpoint.deployments_started += 1
         base_dir = self._layout.endpoint_dir(endpoint.name) / f"{endpoint.deployments_started:04d}"
+        source = capture_source or config
+        capture = None
+        if source.capture is not None:
+            capture = CaptureWriter(
+                source.capture,
+                self._storage,
+                endpoint.name,
+                config.variant["VariantName"],
+                self._settings.capture_flush_seconds,
+            )
         deployment = Deployment(
-            endpoint.name, base_dir, config, model, self._registry, self._clients, None, count
+            endpoint.name, base_dir, config, model, self._registry, self._clients, capture, count
         )
-        self._capture_with(deployment, config)
+        deployment.capture_source = source
         endpoint.pending = deployment
         endpoint.pending_status = None
         return deployment
-
-    def _capture_with(self, deployment: Deployment, source: EndpointConfig) -> None:
-        """Capture the fleet's traffic as `source` configures it (or not at all)."""
-        deployment.capture_source = source
-        deployment.capture = None
-        if source.capture is not None:
-            deployment.capture = CaptureWriter(
-                source.capture,
-                self._storage,
-                deployment.endpoint,
-                deployment.variant_name,
-                self._settings.capture_flush_seconds,
-            )
 
     def _launch(
         self, endpoint: Endpoint, deployment: Deployment, plan: RolloutPlan | None = None
@@ -415,7 +421,6 @@ class Endpoints:
         alarm fires or the update outlasts its timeout."""
         count = green.desired_count
         deadline = None if plan.timeout_seconds is None else green.started + plan.timeout_seconds
-        step = plan.steps[0]
         for step in plan.steps:
             capacity = plan.capacity_name(step, count)
             if green.current_count < step.instances:
@@ -450,7 +455,7 @@ class Endpoints:
             )
             self._bake(green, plan, plan.bake_seconds, deadline, f"baking on {capacity}")
         if plan.termination_wait_seconds:
-            capacity = plan.capacity_name(step, count)
+            capacity = plan.capacity_name(plan.steps[-1], count)
             self._variant_status(
                 endpoint,
                 green,
@@ -682,13 +687,6 @@ def _retained(params: dict[str, Any]) -> frozenset[str]:
             )
         return frozenset()
     return RETAINED_PROPERTIES - excluded
-
-
-def _retain(green: Deployment, blue: Deployment, retained: frozenset[str]) -> None:
-    if "DesiredWeight" in retained:
-        green.weight = blue.weight
-    if "DataCaptureConfig" in retained:
-        green.capture_source = blue.capture_source
 
 
 def _desired_capacity(

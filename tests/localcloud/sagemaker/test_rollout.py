@@ -18,8 +18,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.localcloud.sagemaker.conftest import (
+    BUCKET,
     Cloud,
+    capture_config,
     container_processes,
+    count_captured,
     csv_body,
     endpoint_dir,
     error_of,
@@ -31,7 +34,9 @@ from tests.localcloud.sagemaker.conftest import (
 ONE_WORKER = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}  # keeps four fleets' processes light
 
 
-def fleet(cloud: Cloud, model_data_url: str, instances: int) -> tuple[str, str]:
+def fleet(
+    cloud: Cloud, model_data_url: str, instances: int, **config_request: Any
+) -> tuple[str, str]:
     """(model, config): a model that names itself in its answers, `instances` of it."""
     model, config = unique("model"), unique("config")
     cloud.create_model(
@@ -39,7 +44,7 @@ def fleet(cloud: Cloud, model_data_url: str, instances: int) -> tuple[str, str]:
         name=model,
         Environment={**ONE_WORKER, "SERVED_MODEL_NAME": model},
     )
-    cloud.create_endpoint_config(config, model, instances=instances)
+    cloud.create_endpoint_config(config, model, instances=instances, **config_request)
     return model, config
 
 
@@ -299,10 +304,13 @@ def test_an_alarm_in_alarm_while_the_canary_bakes_rolls_back_to_the_old_fleet(
 
 
 def test_retained_properties_keep_the_scaled_count_and_bad_policies_are_refused(
-    cloud: Cloud, cloudwatch: Any, model_data_url: str
+    cloud: Cloud, cloudwatch: Any, model_data_url: str, rows: list[dict[str, Any]]
 ) -> None:
-    # GIVEN an endpoint of 1 instance scaled out to 2
-    _, blue_config = fleet(cloud, model_data_url, instances=1)
+    # GIVEN an endpoint of 1 instance, capturing, scaled out to 2 (the new config captures not)
+    prefix = unique("retained-capture")
+    _, blue_config = fleet(
+        cloud, model_data_url, instances=1, DataCaptureConfig=capture_config(prefix)
+    )
     _, green_config = fleet(cloud, model_data_url, instances=1)
     endpoint = serving_endpoint(cloud, blue_config)
     watch = alarm(cloudwatch, endpoint)
@@ -374,7 +382,8 @@ def test_retained_properties_keep_the_scaled_count_and_bad_policies_are_refused(
     assert cloud.sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService"
 
     # WHEN it is updated retaining the variant's properties THEN the new fleet has 2 instances,
-    # not its configuration's 1 (the default would reset what an autoscaler set)
+    # not its configuration's 1 (the default would reset what an autoscaler set), and captures
+    # as the old one did
     cloud.sagemaker.update_endpoint(
         EndpointName=endpoint,
         EndpointConfigName=green_config,
@@ -385,4 +394,7 @@ def test_retained_properties_keep_the_scaled_count_and_bad_policies_are_refused(
     assert described["EndpointConfigName"] == green_config, described.get("FailureReason")
     (variant,) = described["ProductionVariants"]
     assert (variant["CurrentInstanceCount"], variant["DesiredInstanceCount"]) == (2, 2)
+    assert described["DataCaptureConfig"]["DestinationS3Uri"] == f"s3://{BUCKET}/{prefix}"
+    invoke(cloud, endpoint, csv_body(rows[:1], header=False), "text/csv")
+    wait_for(lambda: count_captured(cloud, f"s3://{BUCKET}/{prefix}") == 1, timeout=10)
     cloud.sagemaker.delete_endpoint(EndpointName=endpoint)
