@@ -24,7 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,7 +46,6 @@ class Activity:
     before: int
     after: int
     cause: str
-    when: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -70,7 +69,6 @@ class EndpointAutoscaler:
         self._sagemaker = client("sagemaker")
         self.interval_seconds = interval_seconds
         self.clock = clock
-        self.activities: list[Activity] = []
         self._history: dict[str, _History] = {}
         self._unapplied: set[str] = set()  # policies already reported as not applied
         self._stopping = threading.Event()
@@ -119,7 +117,6 @@ class EndpointAutoscaler:
             for target in targets
             if (activity := self._scale(target, policies.get(target["ResourceId"]))) is not None
         ]
-        self.activities.extend(made)
         return made
 
     def _applies(self, policy: dict[str, Any]) -> bool:
