@@ -43,6 +43,7 @@ from codepipeline_job import (
 from json_logging import get_logger
 from model_registry import (
     NotApproved,
+    config_package,
     latest_approved,
     require_approved,
     served_package,
@@ -66,6 +67,7 @@ REGISTRY_EVENT = "SageMaker Model Package State Change"
 CAPTURED_ENVS = frozenset({"prod"})  # and dev when CAPTURE_DEV is "true"
 SWITCHES = {"true": True, "false": False}
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
+FOLLOWING = "Following"  # Rollout.verb: another deployer's rollout of the same approval
 POLL_SECONDS = 10
 # Leave the registry follower this much of its invocation to report before Lambda stops it.
 FOLLOW_MARGIN_SECONDS = 30
@@ -133,7 +135,7 @@ class Rollout:
 
     endpoint: str
     name: str
-    verb: str  # Creating or Updating
+    verb: str  # Creating, Updating, or FOLLOWING (another deployer's, not started here)
     removed: list[str]
     how: str = ""  # how prod's traffic moves, for the messages
 
@@ -210,6 +212,12 @@ def deploy_registered(
         write_deployment(job, rollout, registration, target, arn, model)
         return Done(f"{endpoint} already serves version {version} ({config}){monitored}")
     write_deployment(job, rollout, registration, target, arn)
+    if rollout.verb == FOLLOWING:
+        return Done(
+            f"{endpoint} was pointed at version {version} as {rollout.name} by another "
+            f"deployment of this approval: ProdStatus follows that rollout rather than "
+            f"start a second one{monitored}"
+        )
     return Done(
         f"{rollout.verb} endpoint {endpoint} with {rollout.name} (version {version}, {arn})"
         f"{rollout.how}; "
@@ -234,10 +242,15 @@ def deploy_version(settings: Settings, target: Target, arn: str) -> Rollout | No
     """
     endpoint = sagemaker_name(settings.project_name, target.env)
     described = describe_endpoint(SAGEMAKER, endpoint)
-    if described is not None and described["EndpointStatus"] in BUSY:
-        raise EndpointBusy(f"endpoint {endpoint} is {described['EndpointStatus']}")
-    if described is not None and served_package(SAGEMAKER, endpoint) == arn:
-        return None
+    if described is not None:
+        busy = described["EndpointStatus"] in BUSY
+        if not busy and served_package(SAGEMAKER, endpoint) == arn:
+            return None
+        followed = rollout_of_this_approval(described, arn)
+        if followed is not None:
+            return Rollout(endpoint, followed, FOLLOWING, [])
+        if busy:
+            raise EndpointBusy(f"endpoint {endpoint} is {described['EndpointStatus']}")
     # The answer in hand, not a new one: the other deployer may have started since.
     current = before = updatable_config(endpoint, described)
     tags = [{"Key": "model-package-version", "Value": str(version_of(arn))}]
@@ -253,6 +266,38 @@ def deploy_version(settings: Settings, target: Target, arn: str) -> Rollout | No
             f"endpoint {endpoint} was changed by another deployment meanwhile "
             f"({now['EndpointStatus']}, {now['EndpointConfigName']})"
         ) from err
+
+
+def rollout_of_this_approval(described: dict[str, Any], arn: str) -> str | None:
+    """The configuration another deployer made for `arn` since its approval and pointed the
+    endpoint at: rolling out now, or ended without taking (rolled back, failed). None if none.
+
+    Both the registry rule and DeployProd deploy an approval, and one waits while the other
+    rolls out. Had the waiter started a rollout of its own after a rollback, the users would
+    meet the model the alarms had just removed a second time; it follows that one instead.
+    """
+    pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+    if pending is not None:
+        return pending if config_package(SAGEMAKER, pending) == arn else None
+    if described["EndpointStatus"] in BUSY:
+        return None
+    package = SAGEMAKER.describe_model_package(ModelPackageName=arn)
+    approved = package.get("LastModifiedTime") or package["CreationTime"]  # never changed since
+    pages = SAGEMAKER.get_paginator("list_endpoint_configs").paginate(
+        NameContains=f"{described['EndpointName']}-",
+        CreationTimeAfter=approved,
+        SortBy="CreationTime",
+        SortOrder="Descending",
+    )
+    for config in (config for page in pages for config in page["EndpointConfigs"]):
+        name = config["EndpointConfigName"]
+        if (
+            name != described["EndpointConfigName"]
+            and config["CreationTime"] <= described["LastModifiedTime"]  # the endpoint tried it
+            and config_package(SAGEMAKER, name) == arn
+        ):
+            return name
+    return None
 
 
 def roll_out(
@@ -404,6 +449,12 @@ def follow_registry(event: dict[str, Any], context: Any) -> None:
             raise
         if rollout is None:
             logger.info("prod already serves the newest Approved version", extra={"arn": arn})
+            return
+        if rollout.verb == FOLLOWING:
+            logger.info(
+                "another deployment of this approval rolls the version out, or did",
+                extra={"arn": arn, "config": rollout.name},
+            )
             return
         announce(
             settings,

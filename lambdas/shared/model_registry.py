@@ -90,6 +90,17 @@ def served_package(sagemaker: Any, endpoint: str) -> str | None:
     not exist or serves a model that is not from the registry (dev, or a prod from before)."""
     try:
         config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ValidationException":  # "Could not find …"
+            return None
+        raise
+    return config_package(sagemaker, config)
+
+
+def config_package(sagemaker: Any, config: str) -> str | None:
+    """The package ARN an endpoint configuration's model was made from; None when it is not
+    from the registry, or the configuration or its model is gone."""
+    try:
         variants = sagemaker.describe_endpoint_config(EndpointConfigName=config)[
             "ProductionVariants"
         ]

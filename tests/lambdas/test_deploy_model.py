@@ -8,7 +8,7 @@ import io
 import json
 import tarfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -949,6 +949,107 @@ def test_deployprod_waits_when_the_registry_rule_starts_prods_update_first(
     # THEN it waits (a continuation) instead of failing, and leaves nothing of its own behind
     assert "deploying version 2 when it is InService" in pipeline.summary_text
     assert names(cloud) == ({SERVED}, {SERVED})
+
+
+ROLLED_OUT = "demo-prod-20250102-040000-cafe"  # the other deployer's configuration
+
+
+def made_for(cloud: Cloud, arn: str, name: str = ROLLED_OUT) -> None:
+    """A model and configuration of this version, as the other deployer of its approval made."""
+    cloud.sagemaker.create_model(
+        ModelName=name, Containers=[{"ModelPackageName": arn}], ExecutionRoleArn=ROLE_ARN
+    )
+    cloud.sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InitialInstanceCount": 2,
+                "InstanceType": "ml.m5.xlarge",
+            }
+        ],
+    )
+
+
+@pytest.fixture
+def prod_described(deploy_model: ModuleType) -> Iterator[dict[str, Any]]:
+    """Members set in here are laid over every DescribeEndpoint answer (what moto cannot show:
+    a rollout under way, or one rolled back)."""
+    overlay: dict[str, Any] = {}
+
+    def lay_over(parsed: dict[str, Any], **_: Any) -> None:
+        parsed.update(overlay)
+
+    events = deploy_model.SAGEMAKER.meta.events
+    events.register("after-call.sagemaker.DescribeEndpoint", lay_over)
+    yield overlay
+    events.unregister("after-call.sagemaker.DescribeEndpoint", lay_over)
+
+
+def test_deployprod_follows_the_registry_rules_rollout_of_the_same_version(
+    deploy_model, cloud, pipeline, register, schedules_pointed, endpoint_updates, prod_described
+):
+    # GIVEN prod on an older version, rolling out the newer one the registry rule deployed
+    older, newer = register("Approved"), register("Approved")
+    serve(cloud, older)
+    registered(cloud, newer)
+    made_for(cloud, newer)
+    prod_described["EndpointStatus"] = "Updating"
+    prod_described["PendingDeploymentSummary"] = {"EndpointConfigName": ROLLED_OUT}
+    pipeline.expect_success()
+    # WHEN DeployProd runs
+    deploy_model.handler(prod_event(), None)
+    # THEN it starts no second rollout and hands that one to ProdStatus to follow
+    assert endpoint_updates == []
+    assert names(cloud) == ({SERVED, ROLLED_OUT}, {SERVED, ROLLED_OUT})
+    deployment = cloud.read_artifact(PROD_DEPLOYMENT, "deployment.json")
+    assert (deployment["EndpointConfigName"], deployment["ModelPackageArn"]) == (ROLLED_OUT, newer)
+    assert f"as {ROLLED_OUT} by another deployment of this approval" in pipeline.summary_text
+
+
+def test_after_this_approvals_rollout_was_rolled_back_deployprod_does_not_roll_it_out_again(
+    deploy_model, cloud, pipeline, register, schedules_pointed, endpoint_updates, prod_described
+):
+    # GIVEN prod back in service on the older version after the registry rule's rollout of the
+    # newer one was rolled back (its configuration, made after the approval, is not in service)
+    older, newer = register("Approved"), register("Approved")
+    serve(cloud, older)
+    registered(cloud, newer)
+    made_for(cloud, newer)
+    prod_described["LastModifiedTime"] = datetime.now(UTC) + timedelta(seconds=5)
+    prod_described["FailureReason"] = "alarm(s) demo-prod-canary-latency in ALARM"
+    pipeline.expect_success()
+    # WHEN DeployProd runs (it waited while that rollout went on)
+    deploy_model.handler(prod_event(), None)
+    # THEN it does not expose users to the version a second time: ProdStatus is handed the
+    # rolled-back configuration, and will fail the run with the endpoint's FailureReason
+    assert endpoint_updates == []
+    deployment = cloud.read_artifact(PROD_DEPLOYMENT, "deployment.json")
+    assert deployment["EndpointConfigName"] == ROLLED_OUT
+
+
+def test_a_configuration_of_the_version_from_before_its_approval_is_no_rollout_of_it(
+    deploy_model, cloud, pipeline, register, schedules_pointed, endpoint_updates, monkeypatch
+):
+    # GIVEN a configuration of the newer version made before it was (re-)approved
+    older, newer = register("Approved"), register("Approved")
+    serve(cloud, older)
+    registered(cloud, newer)
+    made_for(cloud, newer)
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    describe = deploy_model.SAGEMAKER.describe_model_package
+
+    def approved_later(**params: Any) -> dict[str, Any]:
+        return {**describe(**params), "LastModifiedTime": later}
+
+    monkeypatch.setattr(deploy_model.SAGEMAKER, "describe_model_package", approved_later)
+    monkeypatch.setattr(deploy_model, "version_name", lambda *_: PROD_NEW)
+    pipeline.expect_success()
+    # WHEN DeployProd runs
+    deploy_model.handler(prod_event(), None)
+    # THEN this approval gets a rollout of its own
+    assert [update["EndpointConfigName"] for update in endpoint_updates] == [PROD_NEW]
 
 
 def test_deployprod_fails_when_prods_monitoring_cannot_follow_the_version(
