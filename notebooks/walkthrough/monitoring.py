@@ -210,7 +210,7 @@ def _baseline(config: Config, monitoring_type: str, resource: str) -> dict[str, 
 
 
 def wait_for_retraining(config: Config, keep_running: bool = False) -> str:
-    """Wait for the drift alarm and the pipeline run it starts; stop that run unless
+    """Wait for the drift alarm and the pipeline run its event starts; stop that run unless
     `keep_running` (a retraining on AWS costs a training job and waits for approval)."""
     cloudwatch = config.session.client("cloudwatch")
     codepipeline = config.session.client("codepipeline")
@@ -218,28 +218,30 @@ def wait_for_retraining(config: Config, keep_running: bool = False) -> str:
     deadline = time.monotonic() + ALARM_WAIT_SECONDS
     while True:
         (alarm,) = cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
-        runs = [
-            summary
-            for summary in codepipeline.list_pipeline_executions(pipelineName=config.pipeline_name)[
-                "pipelineExecutionSummaries"
-            ]
-            if summary["trigger"]["triggerType"] == "CloudWatchEvent"
-            and summary["status"] == "InProgress"
+        runs = codepipeline.list_pipeline_executions(pipelineName=config.pipeline_name)[
+            "pipelineExecutionSummaries"
         ]
-        if alarm["StateValue"] == "ALARM" and runs:
+        started = _run_started_by(alarm, runs)
+        if started is not None:
             break
         if time.monotonic() > deadline:
+            latest = "; ".join(
+                f"{run['pipelineExecutionId']} {run['status']} ({run['trigger']['triggerType']})"
+                for run in runs[:3]
+            )
             raise TimeoutError(
-                f"{alarm_name} is {alarm['StateValue']} and no retraining run started within "
-                f"{ALARM_WAIT_SECONDS:.0f} s"
+                f"{alarm_name} is {alarm['StateValue']} ({alarm['StateReason']}) and no run "
+                f"started by its event within {ALARM_WAIT_SECONDS:.0f} s; latest runs: {latest}"
             )
         time.sleep(5.0)
-    execution = runs[0]["pipelineExecutionId"]
+    execution = started["pipelineExecutionId"]
     lines = [
         f"{alarm_name}: {alarm['StateValue']} ({alarm['StateReason']})",
         f"retraining run {execution} started by the alarm's event",
     ]
-    if not keep_running:
+    if started["status"] != "InProgress":
+        lines.append(f"it ended {started['status']}: {started.get('statusSummary', '')}")
+    elif not keep_running:
         codepipeline.stop_pipeline_execution(
             pipelineName=config.pipeline_name,
             pipelineExecutionId=execution,
@@ -248,3 +250,15 @@ def wait_for_retraining(config: Config, keep_running: bool = False) -> str:
         )
         lines.append(f"stopped {execution} (keep_running=True lets it retrain)")
     return "\n".join(lines)
+
+
+def _run_started_by(alarm: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest run an event started that is still going, else the newest started since the
+    alarm went to ALARM (it may have ended already); None before the alarm is in ALARM."""
+    if alarm["StateValue"] != "ALARM":
+        return None
+    started = [run for run in runs if run["trigger"]["triggerType"] == "CloudWatchEvent"]
+    since = alarm["StateUpdatedTimestamp"] - timedelta(seconds=1)  # clocks of two services
+    going = [run for run in started if run["status"] == "InProgress"]
+    ended = [run for run in started if run["startTime"] >= since]
+    return (going or ended or [None])[0]  # newest first

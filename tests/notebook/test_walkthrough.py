@@ -13,6 +13,7 @@ from typing import Any
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from walkthrough.monitoring import ALARM_WAIT_SECONDS
 
 from localcloud.background import free_port
 from localcloud.stacks import lambda_functions
@@ -22,6 +23,8 @@ from tests.localcloud.test_cli import localcloud, port_is_free, processes_mentio
 NOTEBOOK = REPO_ROOT / "notebooks" / "walkthrough.ipynb"
 KERNEL_NAME = "walkthrough-test"
 CELL_TIMEOUT_SECONDS = 180
+# The drift alarm's cell waits up to ALARM_WAIT_SECONDS itself: its own error must come first.
+ALARM_CELL_TIMEOUT_SECONDS = int(ALARM_WAIT_SECONDS) + 60
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -42,6 +45,12 @@ def text_of(notebook: nbformat.NotebookNode, cell_id: str) -> str:
     outputs = outputs_of(notebook, cell_id)
     return "".join(o.get("text", "") for o in outputs) + "".join(
         o["data"].get("text/plain", "") for o in outputs if "data" in o
+    )
+
+
+def cell_timeout(cell: nbformat.NotebookNode) -> int:
+    return (
+        ALARM_CELL_TIMEOUT_SECONDS if cell.get("id") == "monitoring-alarm" else CELL_TIMEOUT_SECONDS
     )
 
 
@@ -77,12 +86,17 @@ def test_the_notebook_runs_end_to_end_and_stops_the_cloud_it_started(
     client = NotebookClient(
         notebook,
         kernel_name=KERNEL_NAME,
-        timeout=CELL_TIMEOUT_SECONDS,
+        timeout_func=cell_timeout,
         resources={"metadata": {"path": str(NOTEBOOK.parent)}},
     )
     # WHEN it is executed top to bottom (any cell error raises CellExecutionError)
     try:
         client.execute()
+    except BaseException:
+        # The cloud's own log (its warnings and errors) says why a cell waited in vain.
+        log = state / "cloud.log"
+        print(log.read_text(errors="replace")[-20_000:] if log.exists() else "no cloud.log")
+        raise
     finally:
         left_running = (state / "connection.json").exists()
         localcloud(state, dist, "down")  # the safety net; the notebook should have done it
