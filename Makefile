@@ -162,8 +162,9 @@ notebook: venv package ## Open notebooks/walkthrough.ipynb in JupyterLab on the 
 
 # --- benchmarks ---
 # `make bench` measures ours against the classic SageMaker predictor (nginx -> gunicorn gevent ->
-# Flask, from .venv-bench, with Debian's nginx) under wrk, plus the gateway, the pipeline, the Lambdas
-# and the full hardening runs; it writes bench/results/latest.json and the README's performance table.
+# Flask, from .venv-bench, with Debian's nginx) under wrk, plus the gateway, the pipeline, the Lambdas,
+# prod's rollouts and fleet, and the full hardening runs; it writes bench/results/latest.json and the
+# README's performance table.
 .PHONY: bench bench-venv bench-system lock-bench
 BENCH_VENV := .venv-bench
 

@@ -6,7 +6,7 @@ import operator
 from pathlib import Path
 from typing import Any
 
-from bench import capture, training
+from bench import capture, rollout, training
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -204,6 +204,8 @@ def markdown(results: dict[str, Any]) -> str:
         "kernel's count for that process, time wall-clock:",
         "",
         *training.table(results["training"]),
+        "",
+        *rollout.section(results["rollout"]),
         "",
         "**Lambdas** (`make package` zips; cold `import app` in a fresh interpreter, median; "
         f"boto3's own import alone is {results['lambdas']['boto3_import_ms']:.0f} ms):",

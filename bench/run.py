@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from bench import capture, lambdas, monitoring, serving, training
+from bench import capture, lambdas, monitoring, rollout, serving, training
 from bench.cloud import ENDPOINT, gateway_overhead, local_cloud, pipeline_figures
 from bench.fuzz import fuzz, poster
 from bench.hardening import kill_a_worker_under_load, kill_the_instance_under_load
@@ -174,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: local cloud: pipeline, gateway, load, faults, fuzzing", flush=True)
         results |= cloud_parts(work, args)
         results["hardening"]["fuzz_invocations"] = fuzz_serve
+        print("bench: prod's rollout and fleet, on a local cloud of its own", flush=True)
+        results["rollout"] = rollout.measure(work, args.dist, args.seconds * args.rounds)
     results["machine"]["load_average_start"] = [round(x, 2) for x in load_start]
     results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     results["total_seconds"] = round(time.monotonic() - started, 1)
@@ -189,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         and results["hardening"]["load_gateway_c32"]["errors"] == 0
         and results["capture"]["records"]["match"]  # every capture record written
+        and results["rollout"]["good_canary"]["errors"] == 0
+        and results["rollout"]["slow_model"]["errors"] == 0
+        and results["rollout"]["slow_model"]["status"] == "Failed"  # rolled back
+        and all(row["errors"] == 0 for row in results["rollout"]["throughput_by_instances"])
     )
     print(f"bench: results in {args.output}; README section rewritten")
     return 0 if hardened else 1

@@ -12,7 +12,6 @@ import io
 import json
 import random
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -23,10 +22,11 @@ import boto3
 import pytest
 import requests
 
+from bench.rollout import SLOW_SECONDS, model_code_copy, slow_model_code
 from localcloud.cloud import LOCAL_PIPELINE_PARAMETERS, LocalCloud
 from localcloud.codepipeline.runner import RunReport
-from localcloud.stacks import REPO_ROOT, upload_training_data
-from model_registry import APPROVED, served_package, version_of, versions
+from localcloud.stacks import upload_training_data
+from model_registry import APPROVED, config_package, served_package, version_of, versions
 from tests.cloud_support import (
     approve_all,
     lift_usage_limits,
@@ -162,18 +162,11 @@ def _wait_for_instances(endpoint: str, condition: Any, timeout: float) -> tuple[
     raise AssertionError(f"{endpoint} still at {_instances(endpoint)} instances after {timeout} s")
 
 
-def _model_code_copy(tmp_path: Path) -> tuple[Path, Path]:
-    """A copy of the model code to change, and its bin/serve."""
-    copy = tmp_path / "model-code"
-    shutil.copytree(REPO_ROOT / "model-code", copy, ignore=shutil.ignore_patterns("__pycache__"))
-    return copy, copy / "bin" / "serve"
-
-
 def test_a_serve_that_crashes_at_start_fails_deploydev_and_leaves_prod(
     cloud: LocalCloud, first_run: RunReport, tmp_path: Path
 ) -> None:
     # GIVEN model code whose serve program dies as it starts
-    broken, serve = _model_code_copy(tmp_path)
+    broken, serve = model_code_copy(tmp_path)
     serve.write_text(
         "#!/usr/bin/env python3\nraise SystemExit('serve: simulated crash at start')\n"
     )
@@ -271,13 +264,7 @@ def test_a_slow_model_is_rolled_back_by_the_canarys_latency_alarm_and_rejected(
 ) -> None:
     # GIVEN model code that passes the gate but answers 0.3 s late (its serve wraps the
     # predictor), and prod under steady load
-    slow, serve = _model_code_copy(tmp_path)
-    serve.write_text(
-        serve.read_text().replace(
-            "from tabular_container.serving import main  # noqa: E402\n",
-            "from tabular_container.serving import main  # noqa: E402\n" + SLOW_PREDICTOR,
-        )
-    )
+    slow = slow_model_code(tmp_path)
     sagemaker = boto3.client("sagemaker")
     prod_before = prod_config(cloud)
     stop = threading.Event()
@@ -304,24 +291,19 @@ def test_a_slow_model_is_rolled_back_by_the_canarys_latency_alarm_and_rejected(
     package = sagemaker.describe_model_package(ModelPackageName=rejected)
     assert package["ModelApprovalStatus"] == "Rejected"
     assert "abalone-prod-canary-latency" in package["ApprovalDescription"]
+    # AND it was rolled out once: of the two deployers of the approval (the registry rule and
+    # DeployProd), the one that waited followed the other's rollout instead of starting another
+    configs = sagemaker.list_endpoint_configs(NameContains=f"{PROD}-")["EndpointConfigs"]
+    made = [c["EndpointConfigName"] for c in configs]
+    assert [name for name in made if config_package(sagemaker, name) == rejected] == [
+        report.artifacts["ProdDeployment"]["EndpointConfigName"]
+    ], made
     # AND no request failed: the canary's were slow, not lost (the note reports how many)
     assert set(outcomes) == {200}, {code: outcomes.count(code) for code in set(outcomes)}
-    slow_answers = sum(1 for taken in seconds if taken >= 0.3)
-    print(f"{slow_answers} of {len(seconds)} answers took 0.3 s or more (the canary's)")
+    slow_answers = sum(1 for taken in seconds if taken >= SLOW_SECONDS)
+    print(f"{slow_answers} of {len(seconds)} answers took {SLOW_SECONDS} s or more (the canary's)")
     assert 0 < slow_answers < len(seconds)
     assert predict(cloud, "prod", raw_records(cloud, 3)[0]).status_code == 200
-
-
-# Prepended to the copied bin/serve: every prediction takes 0.3 s longer (each worker imports
-# bin/serve, so each is slowed).
-SLOW_PREDICTOR = """import time
-from tabular_container.predictor import Predictor
-_predict = Predictor.predict
-def _slow_predict(self, rows):
-    time.sleep(0.3)
-    return _predict(self, rows)
-Predictor.predict = _slow_predict
-"""
 
 
 def _watch_rollout(sagemaker: Any, statuses: list[str], stop: threading.Event) -> threading.Thread:
