@@ -632,8 +632,8 @@ def prod_event() -> dict:
     )
 
 
-def serve(cloud: Cloud, arn: str, name: str = SERVED) -> None:
-    """demo-prod in service on a model made from this version, as an earlier deployment left it."""
+def made_for(cloud: Cloud, arn: str, name: str) -> None:
+    """A model and configuration of this version, as a deployment makes them."""
     cloud.sagemaker.create_model(
         ModelName=name, Containers=[{"ModelPackageName": arn}], ExecutionRoleArn=ROLE_ARN
     )
@@ -648,6 +648,11 @@ def serve(cloud: Cloud, arn: str, name: str = SERVED) -> None:
             }
         ],
     )
+
+
+def serve(cloud: Cloud, arn: str, name: str = SERVED) -> None:
+    """demo-prod in service on a model made from this version, as an earlier deployment left it."""
+    made_for(cloud, arn, name)
     cloud.sagemaker.create_endpoint(EndpointName="demo-prod", EndpointConfigName=name)
 
 
@@ -954,22 +959,14 @@ def test_deployprod_waits_when_the_registry_rule_starts_prods_update_first(
 ROLLED_OUT = "demo-prod-20250102-040000-cafe"  # the other deployer's configuration
 
 
-def made_for(cloud: Cloud, arn: str, name: str = ROLLED_OUT) -> None:
-    """A model and configuration of this version, as the other deployer of its approval made."""
-    cloud.sagemaker.create_model(
-        ModelName=name, Containers=[{"ModelPackageName": arn}], ExecutionRoleArn=ROLE_ARN
-    )
-    cloud.sagemaker.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": name,
-                "InitialInstanceCount": 2,
-                "InstanceType": "ml.m5.xlarge",
-            }
-        ],
-    )
+def rolled_out_beside_older(cloud: Cloud, register: Any) -> str:
+    """Prod on an older Approved version, and a configuration of the newer one this execution
+    registered (as the other deployer of its approval made it); the newer one's ARN."""
+    older, newer = register("Approved"), register("Approved")
+    serve(cloud, older)
+    registered(cloud, newer)
+    made_for(cloud, newer, ROLLED_OUT)
+    return newer
 
 
 @pytest.fixture
@@ -991,10 +988,7 @@ def test_deployprod_follows_the_registry_rules_rollout_of_the_same_version(
     deploy_model, cloud, pipeline, register, schedules_pointed, endpoint_updates, prod_described
 ):
     # GIVEN prod on an older version, rolling out the newer one the registry rule deployed
-    older, newer = register("Approved"), register("Approved")
-    serve(cloud, older)
-    registered(cloud, newer)
-    made_for(cloud, newer)
+    newer = rolled_out_beside_older(cloud, register)
     prod_described["EndpointStatus"] = "Updating"
     prod_described["PendingDeploymentSummary"] = {"EndpointConfigName": ROLLED_OUT}
     pipeline.expect_success()
@@ -1013,10 +1007,7 @@ def test_after_this_approvals_rollout_was_rolled_back_deployprod_does_not_roll_i
 ):
     # GIVEN prod back in service on the older version after the registry rule's rollout of the
     # newer one was rolled back (its configuration, made after the approval, is not in service)
-    older, newer = register("Approved"), register("Approved")
-    serve(cloud, older)
-    registered(cloud, newer)
-    made_for(cloud, newer)
+    rolled_out_beside_older(cloud, register)
     prod_described["LastModifiedTime"] = datetime.now(UTC) + timedelta(seconds=5)
     prod_described["FailureReason"] = "alarm(s) demo-prod-canary-latency in ALARM"
     pipeline.expect_success()
@@ -1029,19 +1020,25 @@ def test_after_this_approvals_rollout_was_rolled_back_deployprod_does_not_roll_i
     assert deployment["EndpointConfigName"] == ROLLED_OUT
 
 
-def test_a_configuration_of_the_version_from_before_its_approval_is_no_rollout_of_it(
-    deploy_model, cloud, pipeline, register, schedules_pointed, endpoint_updates, monkeypatch
+def test_a_rollout_of_the_version_from_before_its_approval_does_not_stop_a_new_one(
+    deploy_model,
+    cloud,
+    pipeline,
+    register,
+    schedules_pointed,
+    endpoint_updates,
+    prod_described,
+    monkeypatch,
 ):
-    # GIVEN a configuration of the newer version made before it was (re-)approved
-    older, newer = register("Approved"), register("Approved")
-    serve(cloud, older)
-    registered(cloud, newer)
-    made_for(cloud, newer)
+    # GIVEN a configuration of the newer version that prod tried before the version was
+    # (re-)approved
+    rolled_out_beside_older(cloud, register)
     later = datetime.now(UTC) + timedelta(seconds=5)
+    prod_described["LastModifiedTime"] = later
     describe = deploy_model.SAGEMAKER.describe_model_package
 
     def approved_later(**params: Any) -> dict[str, Any]:
-        return {**describe(**params), "LastModifiedTime": later}
+        return {**describe(**params), "LastModifiedTime": later + timedelta(seconds=1)}
 
     monkeypatch.setattr(deploy_model.SAGEMAKER, "describe_model_package", approved_later)
     monkeypatch.setattr(deploy_model, "version_name", lambda *_: PROD_NEW)
