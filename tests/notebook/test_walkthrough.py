@@ -13,10 +13,10 @@ from typing import Any
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from walkthrough.monitoring import ALARM_WAIT_SECONDS
 
 from localcloud.background import free_port
 from localcloud.stacks import lambda_functions
+from notebooks.walkthrough.monitoring import ALARM_WAIT_SECONDS
 from tests.conftest import REPO_ROOT
 from tests.localcloud.test_cli import localcloud, port_is_free, processes_mentioning
 
