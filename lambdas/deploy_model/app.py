@@ -270,7 +270,8 @@ def deploy_version(settings: Settings, target: Target, arn: str) -> Rollout | No
 
 def rollout_of_this_approval(described: dict[str, Any], arn: str) -> str | None:
     """The configuration another deployer made for `arn` since its approval and pointed the
-    endpoint at: rolling out now, or ended without taking (rolled back, failed). None if none.
+    endpoint at: rolling out now, or ended without taking (rolled back, failed: newer than the
+    configuration served). None if none.
 
     Both the registry rule and DeployProd deploy an approval, and one waits while the other
     rolls out. Had the waiter started a rollout of its own after a rollback, the users would
@@ -283,9 +284,13 @@ def rollout_of_this_approval(described: dict[str, Any], arn: str) -> str | None:
         return None
     package = SAGEMAKER.describe_model_package(ModelPackageName=arn)
     approved = package.get("LastModifiedTime") or package["CreationTime"]  # never changed since
+    # A configuration older than the one served is history (served, then replaced), not one
+    # that the endpoint tried and came back from.
+    served = SAGEMAKER.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+    since = max(approved, served["CreationTime"])
     pages = SAGEMAKER.get_paginator("list_endpoint_configs").paginate(
         NameContains=f"{described['EndpointName']}-",
-        CreationTimeAfter=approved,
+        CreationTimeAfter=since,
         SortBy="CreationTime",
         SortOrder="Descending",
     )

@@ -1049,6 +1049,31 @@ def test_a_rollout_of_the_version_from_before_its_approval_does_not_stop_a_new_o
     assert [update["EndpointConfigName"] for update in endpoint_updates] == [PROD_NEW]
 
 
+def test_a_version_prod_served_before_and_moved_on_from_gets_a_rollout_of_its_own(
+    deploy_model,
+    cloud,
+    pipeline,
+    register,
+    schedules_pointed,
+    endpoint_updates,
+    prod_described,
+    monkeypatch,
+):
+    # GIVEN prod served the older version, then moved on to the newer one (the rollback to
+    # the older one, after the newer one is rejected, is what follows)
+    older, newer = register("Approved"), register("Approved")
+    made_for(cloud, older, ROLLED_OUT)
+    serve(cloud, newer)
+    registered(cloud, older)
+    prod_described["LastModifiedTime"] = datetime.now(UTC) + timedelta(seconds=5)
+    monkeypatch.setattr(deploy_model, "version_name", lambda *_: PROD_NEW)
+    pipeline.expect_success()
+    # WHEN DeployProd deploys the older version
+    deploy_model.handler(prod_event(), None)
+    # THEN its old configuration is history, not a rollout to follow: prod is updated
+    assert [update["EndpointConfigName"] for update in endpoint_updates] == [PROD_NEW]
+
+
 def test_deployprod_fails_when_prods_monitoring_cannot_follow_the_version(
     deploy_model, cloud, pipeline, register, monkeypatch
 ):
