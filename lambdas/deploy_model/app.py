@@ -46,7 +46,6 @@ from model_registry import (
     config_package,
     latest_approved,
     require_approved,
-    served_package,
     version_of,
 )
 from prod_monitoring import MONITORED_ENV, MonitoringFailed, MonitoringSettings, point_schedules
@@ -244,7 +243,7 @@ def deploy_version(settings: Settings, target: Target, arn: str) -> Rollout | No
     described = describe_endpoint(SAGEMAKER, endpoint)
     if described is not None:
         busy = described["EndpointStatus"] in BUSY
-        if not busy and served_package(SAGEMAKER, endpoint) == arn:
+        if not busy and config_package(SAGEMAKER, described["EndpointConfigName"]) == arn:
             return None
         followed = rollout_of_this_approval(described, arn)
         if followed is not None:
