@@ -68,9 +68,13 @@ class Cloud:
 
     def gateway_call(self, body: bytes) -> Callable[[requests.Session], int]:
         """One POST /prod/predict with the API key, for the load generator."""
-        headers = {"Content-Type": "application/json", "x-api-key": self.api_key}
-        url = self.predict_url
-        return lambda session: session.post(url, data=body, headers=headers, timeout=30).status_code
+        return predict_call(self.predict_url, self.api_key, body)
+
+
+def predict_call(url: str, api_key: str, body: bytes) -> Callable[[requests.Session], int]:
+    """One POST of `body` to a /predict URL with the API key: its status, for `Load`."""
+    headers = {"Content-Type": "application/json", "x-api-key": api_key}
+    return lambda session: session.post(url, data=body, headers=headers, timeout=30).status_code
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 
+from bench.cloud import predict_call
 from bench.load import Load, wrk
 from bench.usage_limits import lift_usage_limits
 from localcloud.background import free_port
@@ -77,7 +78,7 @@ def _rollout(
     """One pipeline run under steady load: how DeployProd ended and what the clients saw."""
     sagemaker = boto3.client("sagemaker")
     before = sagemaker.describe_endpoint(EndpointName=PROD)
-    with Load(_gateway_call(cloud, body), concurrency) as load:
+    with Load(predict_call(_prod_predict_url(cloud), cloud.api_key, body), concurrency) as load:
         report = cloud.run_pipeline(_approve, model_code=model_code)
     after = sagemaker.describe_endpoint(EndpointName=PROD)
     seconds = [outcome.seconds for outcome in load.outcomes]
@@ -99,10 +100,8 @@ def _stage_seconds(report: RunReport, name: str) -> float | None:
     return round(stage.seconds, 1) if stage is not None else None
 
 
-def _gateway_call(cloud: LocalCloud, body: bytes) -> Any:
-    url = f"{cloud.gateway_url}/prod/predict"
-    headers = {"Content-Type": "application/json", "x-api-key": cloud.api_key}
-    return lambda session: session.post(url, data=body, headers=headers, timeout=30).status_code
+def _prod_predict_url(cloud: LocalCloud) -> str:
+    return f"{cloud.gateway_url}/prod/predict"
 
 
 def set_instance_count(sagemaker: Any, count: int, timeout: float = 300.0) -> float:
@@ -147,7 +146,7 @@ def throughput_by_instances(
     """wrk through POST /prod/predict at each of INSTANCE_COUNTS, for each body."""
     sagemaker = boto3.client("sagemaker")
     _stop_autoscaling(sagemaker)
-    url = f"{cloud.gateway_url}/prod/predict"
+    url = _prod_predict_url(cloud)
     key = ("x-api-key", cloud.api_key)
     rows = []
     for count in INSTANCE_COUNTS:
