@@ -1,5 +1,5 @@
-"""The local SageMaker's state: training and processing jobs, models, endpoint configs, endpoints,
-monitoring schedules, the model registry, tags."""
+"""The local SageMaker's state: training, processing and transform jobs, models, endpoint configs,
+endpoints, monitoring schedules, the model registry, tags."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from localcloud.sagemaker.storage import S3Storage
 from localcloud.sagemaker.tags import TagStore
 from localcloud.sagemaker.training_jobs import TrainingJobs
 from localcloud.sagemaker.training_runner import TrainingRunner
+from localcloud.sagemaker.transform_jobs import TransformJobs
+from localcloud.sagemaker.transform_runner import TransformRunner
 
 
 class LocalSageMaker:
@@ -66,6 +68,12 @@ class LocalSageMaker:
             self.tags,
             clients,
         )
+        transform_runner = TransformRunner(
+            self.layout, storage, python, self.settings, lock, registry, clients
+        )
+        self.transform_jobs = TransformJobs(
+            self.layout, lock, self.tags, self.hosting, transform_runner
+        )
         self.job_definitions = JobDefinitions(lock, self.tags)
         self.monitoring_schedules = MonitoringSchedules(
             lock,
@@ -81,6 +89,7 @@ class LocalSageMaker:
     def set_event_sink(self, sink: EventSink | None) -> None:
         """Where this SageMaker's EventBridge events go (the local cloud's bus once it runs)."""
         self.registry.set_sink(sink)
+        self.transform_jobs.set_sink(sink)
 
     def training_job_log(self, name: str) -> str:
         """The job's stdout and stderr so far."""
@@ -91,8 +100,9 @@ class LocalSageMaker:
         return read_endpoint_log(self.state_dir, name)
 
     def shutdown(self) -> None:
-        """Stop every training, processing and serve process this local SageMaker started."""
+        """Stop every training, processing, transform and serve process this SageMaker started."""
         self.monitoring_schedules.shutdown()
         self.endpoints.shutdown()
         self.training_jobs.shutdown()
         self.processing_jobs.shutdown()
+        self.transform_jobs.shutdown()

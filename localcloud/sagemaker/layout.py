@@ -2,7 +2,8 @@
 
 `<state>/images/<repo>/<tag>/` holds the model-code snapshot an image URI names (made by the local
 build); `<state>/sagemaker/training-jobs/<name>/` is a job's /opt/ml (with `training.log`), and
-`<state>/sagemaker/processing-jobs/<name>/` a processing job's;
+`<state>/sagemaker/processing-jobs/<name>/` a processing job's, and
+`<state>/sagemaker/transform-jobs/<name>/` a transform job's;
 `<state>/sagemaker/endpoints/<name>/<deployment>/` is one serve process's /opt/ml (with
 `serve.log`). The log readers work on the directory alone, so the CLI can show logs from
 another process.
@@ -32,6 +33,7 @@ class StateLayout:
         self.training_jobs = self.sagemaker / "training-jobs"
         self.endpoints = self.sagemaker / "endpoints"
         self.processing_jobs = self.sagemaker / "processing-jobs"
+        self.transform_jobs = self.sagemaker / "transform-jobs"
 
     def training_job_dir(self, name: str) -> Path:
         """The job's SAGEMAKER_BASE_DIR."""
@@ -40,6 +42,10 @@ class StateLayout:
     def processing_job_dir(self, name: str) -> Path:
         """The job's /opt/ml (its SAGEMAKER_BASE_DIR, with `processing.log`)."""
         return inside(self.processing_jobs, name)
+
+    def transform_job_dir(self, name: str) -> Path:
+        """The job's /opt/ml: the model, the containers' `transform.log`, outputs under way."""
+        return inside(self.transform_jobs, name)
 
     def endpoint_dir(self, name: str) -> Path:
         """The parent of the endpoint's deployment dirs, one per serve process."""

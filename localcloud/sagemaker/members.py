@@ -231,6 +231,36 @@ MEMBERS: dict[str, Table] = {
     "DescribeProcessingJob": {"ProcessingJobName": USED},
     "StopProcessingJob": {"ProcessingJobName": USED},
     "ListProcessingJobs": PAGED_LIST_WITH_STATUS,
+    # A transform job runs the model's serve in batch mode over every object of an S3 prefix.
+    "CreateTransformJob": {
+        "TransformJobName": USED,
+        "ModelName": USED,
+        "MaxConcurrentTransforms": USED,
+        "ModelClientConfig": USED,
+        "MaxPayloadInMB": USED,
+        "BatchStrategy": USED,
+        "Environment": USED,
+        "TransformInput": {
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": only("S3Prefix", why="input objects are read from an S3 prefix"),
+                    "S3Uri": USED,
+                }
+            },
+            "ContentType": USED,
+            "CompressionType": USED,
+            "SplitType": only(
+                "None", "Line", why="objects are split by line (RecordIO and TFRecord are not)"
+            ),
+        },
+        "TransformOutput": USED,
+        "TransformResources": {"InstanceType": USED, "InstanceCount": USED},
+        "DataProcessing": USED,
+        "Tags": USED,
+    },
+    "DescribeTransformJob": {"TransformJobName": USED},
+    "StopTransformJob": {"TransformJobName": USED},
+    "ListTransformJobs": PAGED_LIST_WITH_STATUS,
     # Data or model quality of an endpoint's capture, run as processing jobs.
     "CreateMonitoringSchedule": {
         "MonitoringScheduleName": USED,

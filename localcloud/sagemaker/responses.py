@@ -67,6 +67,24 @@ class SageMakerResponses:
         """ListProcessingJobs."""
         return self._backend.processing_jobs.store.list(params)
 
+    # --- transform jobs --------------------------------------------------------------------
+    def create_transform_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateTransformJob."""
+        return {"TransformJobArn": self._backend.transform_jobs.create(params).arn}
+
+    def describe_transform_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DescribeTransformJob."""
+        return self._backend.transform_jobs.store.describe(params.get("TransformJobName", ""))
+
+    def stop_transform_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        """StopTransformJob."""
+        self._backend.transform_jobs.stop(params.get("TransformJobName", ""))
+        return {}
+
+    def list_transform_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListTransformJobs."""
+        return self._backend.transform_jobs.store.list(params)
+
     # --- monitoring schedules ----------------------------------------------------------------
     def create_monitoring_schedule(self, params: dict[str, Any]) -> dict[str, Any]:
         """CreateMonitoringSchedule."""

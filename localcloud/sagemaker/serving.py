@@ -62,7 +62,7 @@ Response = tuple[int, dict[str, str], bytes]
 class Instance:
     """One serve process on its own port, and the connections to it."""
 
-    def __init__(self, program: Program, port: int, settings: Settings) -> None:
+    def __init__(self, program: Program, port: int, invoke_timeout: float) -> None:
         self.program = program
         self.port = port
         self.pool = urllib3.HTTPConnectionPool(
@@ -70,10 +70,10 @@ class Instance:
             port,
             maxsize=MAX_POOLED_CONNECTIONS,
             block=False,
-            timeout=urllib3.Timeout(connect=PING_TIMEOUT_SECONDS, read=settings.invoke_timeout),
+            timeout=urllib3.Timeout(connect=PING_TIMEOUT_SECONDS, read=invoke_timeout),
             retries=urllib3.Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0),
         )
-        self.invoke_timeout = settings.invoke_timeout
+        self.invoke_timeout = invoke_timeout
         self.inflight = 0  # requests sent and not yet answered (the deployment's lock guards it)
 
     def ping(self) -> int | None:
@@ -105,6 +105,23 @@ class Instance:
     def close(self) -> None:
         """Drop the pooled connections (the process is stopped separately)."""
         self.pool.close()
+
+
+def wait_healthy(instance: Instance, timeout: float, cancelled: Callable[[], bool]) -> str | None:
+    """Poll GET /ping until 200: None then, else what went wrong ("exited with code 1 before
+    passing the ping health check"); DeploymentCancelled as soon as `cancelled()`."""
+    deadline = time.monotonic() + timeout
+    program = instance.program
+    while True:
+        if cancelled():
+            raise DeploymentCancelled
+        if program.exited.is_set():
+            return f"exited with code {program.returncode} before passing the ping health check"
+        if instance.ping() == 200:
+            return None
+        if time.monotonic() > deadline:
+            return f"did not pass the ping health check within {timeout:g} seconds"
+        program.exited.wait(PING_INTERVAL_SECONDS)
 
 
 class Deployment:
@@ -262,7 +279,7 @@ class Deployment:
                 # An exit before `holder` is filled is seen by the health check instead.
                 on_exit=lambda code: holder and on_exit(holder[0]),
             )
-            instance = Instance(program, port, settings)
+            instance = Instance(program, port, settings.invoke_timeout)
             holder.append(instance)
         follow(
             self._clients.client("logs"),
@@ -288,25 +305,9 @@ class Deployment:
             raise
 
     def _wait_healthy(self, instance: Instance, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        program = instance.program
-        while True:
-            if self.stopping:
-                raise DeploymentCancelled
-            if program.exited.is_set():
-                raise DeploymentFailed(
-                    self._reason(
-                        f"exited with code {program.returncode} before passing the ping health "
-                        "check"
-                    )
-                )
-            if instance.ping() == 200:
-                return
-            if time.monotonic() > deadline:
-                raise DeploymentFailed(
-                    self._reason(f"did not pass the ping health check within {timeout:g} seconds")
-                )
-            program.exited.wait(PING_INTERVAL_SECONDS)
+        problem = wait_healthy(instance, timeout, lambda: self.stopping)
+        if problem is not None:
+            raise DeploymentFailed(self._reason(problem))
 
     def _reason(self, what: str) -> str:
         reason = (

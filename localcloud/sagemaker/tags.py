@@ -60,6 +60,11 @@ class TagStore:
         selected, token = page(tags, params, LIST_TAGS_MAX_RESULTS)
         return {"Tags": selected, **({"NextToken": token} if token else {})}
 
+    def mapping(self, arn: str) -> dict[str, str]:
+        """The resource's tags as key: value (events carry them so)."""
+        with self._lock:
+            return dict(self._of(arn))
+
     def delete(self, arn: str, keys: list[str]) -> None:
         """DeleteTags: keys the resource does not have are no error, as in SageMaker."""
         _refuse_reserved(keys, "tagKeys")
