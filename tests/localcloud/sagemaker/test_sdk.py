@@ -120,3 +120,45 @@ def test_fit_attach_deploy_predict_update_delete(
     # THEN the endpoint is gone
     names = [e["EndpointName"] for e in cloud.sagemaker.list_endpoints()["Endpoints"]]
     assert endpoint not in names
+
+
+def test_transformer_runs_a_batch_job_and_prints_its_logs(
+    sagemaker_sdk: Any, session: Any, cloud: Cloud, model_name: str, capsys: Any
+) -> None:
+    # GIVEN two records in S3 and a Transformer for the shared model, with the KMS key
+    prefix = unique("sdk-batch")
+    cloud.s3.put_object(
+        Bucket=BUCKET, Key=f"{prefix}/in/records.csv", Body=f"{CSV_RECORD}\n{CSV_RECORD}\n"
+    )
+    transformer = sagemaker_sdk.transformer.Transformer(
+        model_name=model_name,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        strategy="MultiRecord",
+        assemble_with="Line",
+        accept="text/csv",
+        max_payload=1,
+        output_path=f"s3://{BUCKET}/{prefix}/out",
+        output_kms_key=KMS_KEY,
+        sagemaker_session=session,
+    )
+
+    # WHEN it transforms the prefix and waits, with the container's logs
+    transformer.transform(
+        f"s3://{BUCKET}/{prefix}/in/", content_type="text/csv", split_type="Line", wait=False
+    )
+    transformer.wait(logs=True)
+
+    # THEN the job completed and wrote one prediction per record, encrypted with the key
+    name = transformer.latest_transform_job.name
+    job = cloud.sagemaker.describe_transform_job(TransformJobName=name)
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["MaxPayloadInMB"] == 1
+    key = f"{prefix}/out/records.csv.out"
+    written = cloud.s3.get_object(Bucket=BUCKET, Key=key)
+    lines = written["Body"].read().decode().splitlines()
+    assert len(lines) == 2 and lines[0] == lines[1]
+    assert float(lines[0]) > 0
+    assert written["SSEKMSKeyId"] == KMS_KEY
+    # AND the SDK printed the container's output from CloudWatch Logs
+    assert "Application startup complete" in capsys.readouterr().out
