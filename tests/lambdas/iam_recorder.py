@@ -43,6 +43,7 @@ IAM_PREFIX = {"sagemaker-runtime": "sagemaker"}
 # The SageMaker parameter naming the resource an operation acts on, first match wins.
 SAGEMAKER_NAMES = (
     ("TrainingJobName", "training-job"),
+    ("TransformJobName", "transform-job"),
     ("EndpointName", "endpoint"),
     ("EndpointConfigName", "endpoint-config"),
     ("ModelName", "model"),

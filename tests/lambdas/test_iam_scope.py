@@ -79,6 +79,7 @@ SHARED = [
     Resource("training job log group", _logs("/aws/sagemaker/TrainingJobs")),
     Resource("notebook log group", _logs("/aws/sagemaker/NotebookInstances")),
     Resource("processing job log group", _logs("/aws/sagemaker/ProcessingJobs")),
+    Resource("transform job log group", _logs("/aws/sagemaker/TransformJobs")),
     # SageMaker names monitoring jobs itself, without the project: no pattern can tell one
     # project's monitoring job log streams from another's.
     *(
@@ -163,6 +164,7 @@ def resources_of(
     """`resources_of(project)`: everything a project's stacks and one pipeline run make."""
 
     prod_monitoring = load_module("prod_monitoring")
+    batch_scoring = load_module("batch_scoring")
 
     def resources(project: str) -> list[Resource]:
         found = [r for stack in stacks(project).values() for r in _stack_resources(stack)]
@@ -175,7 +177,21 @@ def resources_of(
                 _logs("/aws/sagemaker/TrainingJobs", f"{job}/algo-1-1735787045"),
             ),
         ]
+        batch = batch_scoring.transform_job_name(project, NOW, "0a1b2c3d-event-id")
+        found += [
+            Resource("transform-job", _sagemaker("transform-job", batch)),
+            Resource(
+                "transform job log stream",
+                _logs("/aws/sagemaker/TransformJobs", f"{batch}/i-0123456789abcdef0-1735787045"),
+            ),
+        ]
         data_bucket = stacks(project)["pipeline"].context.ref("DataBucket")
+        found += [
+            Resource("batch input", f"arn:aws:s3:::{data_bucket}/batch/input/2025/records.csv"),
+            Resource(
+                "batch output", f"arn:aws:s3:::{data_bucket}/batch/output/2025/records.csv.out"
+            ),
+        ]
         for env in deploy_environments(project):
             endpoint = codepipeline_job.sagemaker_name(project, env)
             version = deploy_model.version_name(project, env, NOW)
@@ -276,6 +292,13 @@ CALLS = [
     ("SageMakerExecutionRole", "logs:CreateLogGroup", "endpoint log group"),
     ("SageMakerExecutionRole", "logs:CreateLogStream", "endpoint log stream"),
     ("SageMakerExecutionRole", "logs:PutLogEvents", "endpoint log stream"),
+    # Batch transform jobs run as their model, with the execution role.
+    ("SageMakerExecutionRole", "logs:CreateLogGroup", "transform job log group"),
+    ("SageMakerExecutionRole", "logs:CreateLogStream", "transform job log stream"),
+    ("SageMakerExecutionRole", "logs:PutLogEvents", "transform job log stream"),
+    ("SageMakerExecutionRole", "s3:GetObject", "batch input"),
+    ("SageMakerExecutionRole", "s3:PutObject", "batch output"),
+    ("SageMakerExecutionRole", "s3:AbortMultipartUpload", "batch output"),
     ("NotebookRole", "s3:PutObject", "DataBucket object"),
     ("NotebookRole", "s3:GetObject", "ModelBucket object"),
     *(

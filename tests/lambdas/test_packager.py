@@ -34,12 +34,14 @@ SHARED_USED = {
     "ground_truth": ["api_proxy.py", "json_logging.py"],
     "predict_proxy": ["api_proxy.py", "json_logging.py"],
     "record_approval": ["codepipeline_job.py", "json_logging.py", "model_registry.py"],
+    "report_batch_transform": ["batch_scoring.py", "json_logging.py"],
     "register_model": [
         "codepipeline_job.py",
         "held_out.py",
         "json_logging.py",
         "model_registry.py",
     ],
+    "start_batch_transform": ["batch_scoring.py", "json_logging.py"],
     "train_model": ["codepipeline_job.py", "json_logging.py"],
 }
 

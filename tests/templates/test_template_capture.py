@@ -45,7 +45,7 @@ def test_capture_and_ground_truth_expire_after_the_retention_parameter():
         assert rules[prefix]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
 
 
-def test_the_models_role_may_write_capture_and_nothing_else_of_the_data_bucket():
+def test_the_models_role_may_write_capture_and_batch_output_and_nothing_else_of_the_data_bucket():
     template = load_template("pipeline")
     writes = [
         s
@@ -59,7 +59,13 @@ def test_the_models_role_may_write_capture_and_nothing_else_of_the_data_bucket()
             "Effect": "Allow",
             "Action": "s3:PutObject",
             "Resource": {"Fn::Sub": "${DataBucket.Arn}/capture/*"},
-        }
+        },
+        {
+            "Sid": "WriteBatchOutput",
+            "Effect": "Allow",
+            "Action": ["s3:AbortMultipartUpload", "s3:PutObject"],
+            "Resource": {"Fn::Sub": "${DataBucket.Arn}/batch/output/*"},
+        },
     ]
 
 

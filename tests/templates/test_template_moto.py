@@ -291,3 +291,24 @@ def test_api_has_the_predict_route_and_the_proxy_may_be_invoked_by_it(created: C
     assert method.get("apiKeyRequired") is True
     policy = created.session_client("lambda").get_policy(FunctionName=f"{PROJECT}-predict-proxy")
     assert f":{api['id']}/*/POST/predict" in policy["Policy"]
+
+
+def test_batch_scoring_rules_target_their_functions_and_the_outputs_name_the_prefixes(
+    created: Created,
+) -> None:
+    pipeline = {o["OutputKey"]: o["OutputValue"] for o in created.stacks["pipeline"]["Outputs"]}
+    bucket = pipeline["DataBucketName"]
+    assert pipeline["BatchInputUri"] == f"s3://{bucket}/batch/input/"
+    assert pipeline["BatchOutputUri"] == f"s3://{bucket}/batch/output/"
+    events = created.session_client("events")
+    targets = {
+        rule["Name"]: [t["Arn"] for t in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]]
+        for rule in events.list_rules()["Rules"]
+    }
+    function_arns = {
+        f["FunctionName"]: f["FunctionArn"]
+        for f in created.session_client("lambda").list_functions()["Functions"]
+    }
+    targeted = {arn for arns in targets.values() for arn in arns}
+    for name in ("start-batch-transform", "report-batch-transform"):
+        assert function_arns[f"{PROJECT}-{name}"] in targeted

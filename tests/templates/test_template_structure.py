@@ -139,6 +139,7 @@ def test_optional_parameters_default_to_empty_and_are_used_through_a_condition(n
             *(f"{fn}ZipVersion" for fn in ("TrainModel", "GetStatus", "DeployModel")),
             *(f"{fn}ZipVersion" for fn in ("EvaluateModel", "PredictProxy")),
             *(f"{fn}ZipVersion" for fn in ("RegisterModel", "RecordApproval", "GroundTruth")),
+            *(f"{fn}ZipVersion" for fn in ("StartBatchTransform", "ReportBatchTransform")),
         }
 
 
