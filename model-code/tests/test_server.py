@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import numpy as np
 import pytest
 
-from tabular_container.server import InferenceApp
+from tabular_container.environment import ExecutionParameters
+from tabular_container.numerals import PLAIN
+from tabular_container.predictor import Predictor
+from tabular_container.server import InferenceApp, create_app
 
 CSV_ROWS = b"M,0.455,0.514\nI,0.3,0.2\n"
+ROW = {"sex": "M", "length": 0.455, "weight": 0.514}
+MIB = 1024 * 1024
 CSV = [("content-type", "text/csv")]
 # A number near the float limit overflows in the model's arithmetic, as numpy warns.
 OVERFLOWS = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -216,7 +222,7 @@ def test_a_body_in_chunks_is_joined(predictor):
 @pytest.mark.parametrize(
     ("method", "path", "status", "message"),
     [
-        ("GET", "/", 404, "use GET /ping or POST /invocations"),
+        ("GET", "/", 404, "use GET /ping, GET /execution-parameters or POST /invocations"),
         ("GET", "/invocations", 405, "/invocations answers POST only"),
         ("POST", "/ping", 405, "/ping answers GET only"),
     ],
@@ -294,3 +300,202 @@ def test_a_csv_header_naming_the_target_ignores_that_column(predictor):
     # THEN the predictions are the same: the target is not a feature
     assert labelled[0] == 200
     assert json.loads(labelled[2]) == json.loads(plain[2])
+
+
+def test_execution_parameters_answer_the_settings_even_before_the_model_loads():
+    async def scenario():
+        app = InferenceApp(lambda: None, execution=ExecutionParameters(4, "SINGLE_RECORD", 20))
+        return await request(app, "GET", "/execution-parameters")
+
+    status, headers, body = asyncio.run(scenario())
+
+    assert status == 200
+    assert headers[b"content-type"] == b"application/json"
+    assert json.loads(body) == {
+        "MaxConcurrentTransforms": 4,
+        "BatchStrategy": "SINGLE_RECORD",
+        "MaxPayloadInMB": 20,
+    }
+
+
+def test_execution_parameters_answer_get_only(predictor):
+    async def scenario():
+        return await request(await loaded_app(predictor), "POST", "/execution-parameters")
+
+    reply = asyncio.run(scenario())
+
+    assert reply[0] == 405
+    assert reply[1][b"allow"] == b"GET"
+    assert error_of(reply) == "/execution-parameters answers GET only"
+
+
+def served_from(monkeypatch, predictor, **variables) -> InferenceApp:
+    """The app `serve` builds from these variables, its model the fixture's."""
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(Predictor, "load", staticmethod(lambda model_dir: predictor))
+    return create_app()
+
+
+def test_serve_answers_the_batch_variables_and_enforces_the_payload(monkeypatch, predictor):
+    # GIVEN serve started by a transform job with 1 MB payloads
+    app = served_from(
+        monkeypatch,
+        predictor,
+        SAGEMAKER_BATCH="true",
+        SAGEMAKER_MAX_PAYLOAD_IN_MB="1",
+        SAGEMAKER_MAX_CONCURRENT_TRANSFORMS="3",
+    )
+    fits = b"\n" * (MIB - len(CSV_ROWS)) + CSV_ROWS  # empty lines are no records
+
+    async def scenario():
+        await start(app)
+        parameters = await request(app, "GET", "/execution-parameters")
+        at_limit = await request(app, "POST", "/invocations", fits, CSV)
+        over = await request(app, "POST", "/invocations", fits + b"\n", CSV)
+        return parameters, at_limit, over
+
+    parameters, at_limit, over = asyncio.run(scenario())
+
+    assert json.loads(parameters[2]) == {
+        "MaxConcurrentTransforms": 3,
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": 1,
+    }
+    assert at_limit[0] == 200
+    assert len(json.loads(at_limit[2])["predictions"]) == 2
+    assert over[0] == 413
+    assert error_of(over) == (
+        f"request body is over {MIB} bytes (SageMaker's limit); send fewer rows"
+    )
+
+
+def test_outside_batch_mode_the_payload_variable_does_not_lift_six_mib(monkeypatch, predictor):
+    app = served_from(monkeypatch, predictor, SAGEMAKER_MAX_PAYLOAD_IN_MB="100")
+
+    async def scenario():
+        await start(app)
+        headers = [*CSV, ("content-length", str(6 * MIB + 1))]
+        return (
+            await request(app, "GET", "/execution-parameters"),
+            await request(app, "POST", "/invocations", b"", headers),
+        )
+
+    parameters, over = asyncio.run(scenario())
+
+    assert json.loads(parameters[2])["MaxPayloadInMB"] == 6
+    assert over[0] == 413
+    assert f"over {6 * MIB} bytes" in error_of(over)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "count"),
+    [
+        (CSV_ROWS, "text/csv", 2),
+        (b"sex,length,weight\n" + CSV_ROWS + b"F,0.5,0.6\n", "text/csv", 3),
+        (json.dumps({"instances": [ROW, ROW]}).encode(), "application/json", 2),
+        (b"\n".join([json.dumps(ROW).encode()] * 4), "application/jsonlines", 4),
+    ],
+)
+def test_single_record_refuses_a_body_of_several_records(predictor, body, content_type, count):
+    single = ExecutionParameters(batch_strategy="SINGLE_RECORD")
+
+    reply = invoke(predictor, body, content_type, execution=single)
+
+    assert reply[0] == 400
+    assert error_of(reply) == (
+        f"SAGEMAKER_BATCH_STRATEGY is SINGLE_RECORD: send one record per request, not {count}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"M,0.455,0.514\n", "text/csv"),
+        (b"rings,sex,length,weight\n\n9,M,0.455,0.514\n\n", "text/csv"),
+        (json.dumps({"instances": [ROW]}).encode(), "application/json"),
+        (b"\n" + json.dumps(ROW).encode() + b"\n\n", "application/jsonlines"),
+    ],
+)
+def test_single_record_answers_one_record(predictor, body, content_type):
+    single = ExecutionParameters(batch_strategy="SINGLE_RECORD")
+
+    status, _, answer = invoke(predictor, body, content_type, execution=single)
+
+    assert status == 200
+    assert len(json.loads(answer)["predictions"]) == 1
+
+
+def test_json_lines_in_and_out_one_line_a_record(predictor):
+    # GIVEN records as JSON Lines, blank lines between, one carrying the target
+    lines = [ROW, {**ROW, "sex": "I", "rings": 9}, {"sex": "F", "length": "0.3", "weight": None}]
+    body = b"\n\n".join(json.dumps(line).encode() for line in lines) + b"\n  \n"
+
+    status, headers, answer = invoke(
+        predictor, body, "application/jsonlines", accept="application/jsonlines"
+    )
+    _, _, as_json = invoke(predictor, body, "application/jsonlines")
+
+    # THEN one line per record, each {"prediction": value}, as the JSON answer's predictions
+    assert status == 200
+    assert headers[b"content-type"] == b"application/jsonlines"
+    assert answer.endswith(b"\n")
+    records = answer.decode().split("\n")[:-1]
+    assert all(re.fullmatch(r'\{"prediction":[-0-9.e]+\}', record) for record in records)
+    assert [json.loads(record)["prediction"] for record in records] == (
+        json.loads(as_json)["predictions"]
+    )
+    assert len(records) == 3
+
+
+@pytest.mark.parametrize(
+    ("accept", "lines"),
+    [("text/csv", 2), ("application/jsonlines", 2)],
+)
+def test_answers_for_batch_have_one_line_a_record(predictor, accept, lines):
+    reply = invoke(predictor, b"\n" + CSV_ROWS + b"\n\n", accept=accept)
+
+    assert reply[0] == 200
+    assert reply[2].count(b"\n") == lines
+    assert reply[2].endswith(b"\n")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            b'{"sex": "M", "length": 0.4, "weight": 0.5}\n\n{"sex": "M", "length": "abc", '
+            b'"weight": 1}\n',
+            f"line 2, column length: 'abc' is not a finite number ({PLAIN})",
+        ),
+        (
+            b'{"sex": "M", "length": 0.4, "weight": 0.5}\n[1, 2, 3]\n',
+            'line 2: must be an object of column: value, as in {"column": value, ...} on each line',
+        ),
+        (b'\n{"sex": "M", "length": 0.4}\n', "line 1: lacks column(s): weight"),
+        (
+            b'{"sex": "M", "length": 0.4, "weight": 0.5, "colour": "red"}',
+            "line 1: has unknown column(s): colour; expected sex, length, weight",
+        ),
+        (
+            b'{"sex": "M", "length": 0.4, "weight": {"a": 1}}',
+            f"line 1, column weight: {{'a': 1}} is not a finite number ({PLAIN})",
+        ),
+        (
+            b'{"sex": "M", "length": 0.4, "weight": 0.5}\n{"sex": "M"',
+            "line 2: malformed JSON: Expecting ',' delimiter: line 1 column 12 (char 11)",
+        ),
+        pytest.param(
+            b'{"sex": "M", "length": 0.4, "weight": 0.5}\n\n{"sex": "I", "length": 1e308, '
+            b'"weight": 0.2}',
+            "line 2: the model gives no finite prediction for these values; they are too far "
+            "outside the training data",
+            marks=OVERFLOWS,
+        ),
+    ],
+)
+def test_bad_json_lines_name_the_line(predictor, body, message):
+    reply = invoke(predictor, body, "application/jsonlines")
+
+    assert reply[0] == 400
+    assert error_of(reply) == message

@@ -1,4 +1,4 @@
-"""The model server: a raw ASGI application answering /ping and /invocations.
+"""The model server: a raw ASGI application answering /ping, /execution-parameters, /invocations.
 
 No web framework: per-request work is header lookup, one decode, one predict, one encode.
 """
@@ -12,9 +12,15 @@ from functools import partial
 from http import HTTPStatus
 from typing import Any
 
-from tabular_container.codecs import JSON, RequestError, decode_json, decoder_for, encoder_for
-from tabular_container.constants import CUSTOM_ATTRIBUTES_HEADER, MAX_REQUEST_BYTES, MODEL_ATTRIBUTE
-from tabular_container.environment import ServingEnvironment
+from tabular_container.codecs import JSON, RequestError, decoder_for, encoder_for, record_name
+from tabular_container.constants import (
+    BATCH_STRATEGY_ENV,
+    CUSTOM_ATTRIBUTES_HEADER,
+    MAX_REQUEST_BYTES,
+    MODEL_ATTRIBUTE,
+    SINGLE_RECORD,
+)
+from tabular_container.environment import ExecutionParameters, ServingEnvironment
 from tabular_container.predictor import Predictor, UnpredictableRowError
 
 logger = logging.getLogger(__name__)
@@ -63,7 +69,8 @@ class InferenceApp:
     So with several workers no request reaches one still loading: /ping is 200 from a worker
     with a model, and 503 with the reason from one whose model failed to load. Given a model
     name, every answer carries it in the CustomAttributes header: the caller learns which model
-    answered without asking SageMaker's control plane.
+    answered without asking SageMaker's control plane. GET /execution-parameters tells batch
+    transform the settings it was started with (`execution`); SINGLE_RECORD is enforced.
     """
 
     def __init__(
@@ -71,9 +78,12 @@ class InferenceApp:
         load: Callable[[], Predictor],
         max_body: int = MAX_REQUEST_BYTES,
         model_name: str | None = None,
+        execution: ExecutionParameters = ExecutionParameters(),  # noqa: B008 - frozen, shared
     ) -> None:
         self._load = load
         self._max_body = max_body
+        self._single_record = execution.batch_strategy == SINGLE_RECORD
+        self._execution_parameters = json.dumps(execution.to_json()).encode()
         header = CUSTOM_ATTRIBUTES_HEADER.lower().encode()
         attribute = f"{MODEL_ATTRIBUTE}={model_name}".encode()
         self._attributes = [(header, attribute)] if model_name else []
@@ -81,6 +91,7 @@ class InferenceApp:
         self.predictor: Predictor | None = None
         self._routes: dict[str, tuple[str, Callable[[Scope, Receive], Awaitable[Reply]]]] = {
             "/ping": ("GET", self._ping),
+            "/execution-parameters": ("GET", self._execution),
             "/invocations": ("POST", self._invocations),
         }
 
@@ -118,7 +129,8 @@ class InferenceApp:
             route = self._routes.get(scope["path"])
             if route is None:
                 raise RequestError(
-                    HTTPStatus.NOT_FOUND, "no such path; use GET /ping or POST /invocations"
+                    HTTPStatus.NOT_FOUND,
+                    "no such path; use GET /ping, GET /execution-parameters or POST /invocations",
                 )
             method, handler = route
             if scope["method"] != method:
@@ -154,6 +166,9 @@ class InferenceApp:
             raise self._not_ready()
         return HTTPStatus.OK, PING_OK, JSON
 
+    async def _execution(self, scope: Scope, receive: Receive) -> Reply:
+        return HTTPStatus.OK, self._execution_parameters, JSON
+
     async def _invocations(self, scope: Scope, receive: Receive) -> Reply:
         predictor = self.predictor
         if predictor is None:
@@ -168,15 +183,20 @@ class InferenceApp:
         if not body or body.isspace():
             raise RequestError(HTTPStatus.BAD_REQUEST, "request body is empty")
         rows = decode(body, predictor.schema)
+        del body  # a batch body may be 100 MB: the rows hold what it said
+        if self._single_record and len(rows) > 1:
+            raise RequestError(
+                HTTPStatus.BAD_REQUEST,
+                f"{BATCH_STRATEGY_ENV} is {SINGLE_RECORD}: send one record per request, "
+                f"not {len(rows)}",
+            )
         try:
             predictions = predictor.predict(rows)
         except UnpredictableRowError as error:
-            index = error.index
-            where = f"instances[{index}]" if decode is decode_json else f"row {index + 1}"
             raise RequestError(
                 HTTPStatus.BAD_REQUEST,
-                f"{where}: the model gives no finite prediction for these values; "
-                "they are too far outside the training data",
+                f"{record_name(decode, error.index)}: the model gives no finite prediction for "
+                "these values; they are too far outside the training data",
             ) from None
         return HTTPStatus.OK, encode(predictions), media_type
 
@@ -184,4 +204,9 @@ class InferenceApp:
 def create_app() -> InferenceApp:
     """uvicorn's factory: each worker process builds its app and loads the model itself."""
     env = ServingEnvironment.from_environ()
-    return InferenceApp(partial(Predictor.load, env.paths.model_dir), model_name=env.model_name)
+    return InferenceApp(
+        partial(Predictor.load, env.paths.model_dir),
+        max_body=env.max_body_bytes,
+        model_name=env.model_name,
+        execution=env.execution,
+    )
