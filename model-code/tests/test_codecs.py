@@ -4,21 +4,35 @@ from __future__ import annotations
 
 import json
 import math
+import string
 from http import HTTPStatus
+from unittest.mock import patch
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tabular_container import codecs
 from tabular_container.codecs import (
+    DECODERS,
+    ENCODE_CHUNK,
+    ENCODERS,
+    FAST_CSV_BYTES,
     RequestError,
+    _csv_cells,
+    _csv_columns,
     decode_csv,
     decode_json,
+    decode_jsonlines,
     decoder_for,
     encode_csv,
     encode_json,
+    encode_jsonlines,
     encoder_for,
 )
+from tabular_container.constants import REQUEST_TYPES, RESPONSE_TYPES
+from tabular_container.rows import ColumnRows
 
 ROW = {"sex": "M", "length": 0.455, "weight": 0.514}
 
@@ -120,7 +134,7 @@ def test_a_json_number_too_big_for_a_float_is_refused(schema):
 @settings(max_examples=300)
 @given(st.binary(max_size=200))
 def test_any_bytes_decode_or_raise_a_request_error(schema, body):
-    for decode in (decode_csv, decode_json):
+    for decode in (decode_csv, decode_json, decode_jsonlines):
         try:
             rows = decode(body, schema)
         except RequestError as error:
@@ -152,7 +166,7 @@ def test_other_content_types_are_a_415(content_type):
     error = rejected(decoder_for, content_type)
 
     assert error.status == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
-    assert "text/csv or application/json" in error.message
+    assert "text/csv, application/json or application/jsonlines" in error.message
 
 
 @pytest.mark.parametrize(
@@ -177,4 +191,176 @@ def test_unanswerable_accept_is_a_406(accept):
     error = rejected(encoder_for, accept)
 
     assert error.status == HTTPStatus.NOT_ACCEPTABLE
-    assert "application/json or text/csv" in error.message
+    assert "application/json, text/csv or application/jsonlines" in error.message
+
+
+def test_json_lines_are_instances_one_a_line_blank_lines_skipped(schema):
+    body = b'\n{"sex": "M", "length": 0.455, "weight": 0.514}\n\n{"sex": "I", "length": "0.3", ' + (
+        b'"weight": null, "rings": 7}\r\n  \n'
+    )
+
+    rows = decode_jsonlines(body, schema)
+
+    assert rows.tolist()[0] == ["M", 0.455, 0.514]
+    assert rows[1, :2].tolist() == ["I", 0.3]
+    assert math.isnan(rows[1, 2])
+
+
+@pytest.mark.parametrize("body", [b"", b"\n \n"])
+def test_json_lines_without_records_are_refused(schema, body):
+    assert rejected(decode_jsonlines, body, schema).message == "JSON Lines body has no records"
+
+
+def test_predictions_encode_as_json_lines_one_line_each():
+    assert encode_jsonlines([1.5, 2.0]) == b'{"prediction":1.5}\n{"prediction":2.0}\n'
+    assert encode_jsonlines(["a\nb", 3]) == b'{"prediction":"a\\nb"}\n{"prediction":3}\n'
+
+
+def test_long_answers_encode_as_in_one_piece():
+    predictions = [i / 7 for i in range(2 * ENCODE_CHUNK + 5)]
+
+    assert json.loads(encode_json(predictions)) == {"predictions": predictions}
+    assert encode_csv(predictions) == "".join(f"{p!r}\n" for p in predictions).encode()
+    lines = encode_jsonlines(predictions).decode().split("\n")
+    assert [json.loads(line)["prediction"] for line in lines[:-1]] == predictions
+    assert lines[-1] == ""
+
+
+def test_the_media_types_listed_are_the_ones_served():
+    # The registry lists REQUEST_TYPES and RESPONSE_TYPES as each version's content types.
+    assert tuple(DECODERS) == REQUEST_TYPES
+    assert tuple(ENCODERS) == RESPONSE_TYPES
+    assert decoder_for("application/jsonlines; charset=utf-8") is decode_jsonlines
+    assert encoder_for("application/jsonlines")[0] == "application/jsonlines"
+
+
+# --- the CSV fast path: pandas' C parser, column-wise, identical to the per-cell reading ---
+
+NAMES = ("sex", "length", "weight")
+# Cells text_number reads (numbers) or any text without quotes, spaces or commas (categories).
+PLAIN_NUMBER = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.integers(-(10**20), 10**20).map(str),
+    st.from_regex(
+        r"[+-]?([0-9]{1,25}\.?[0-9]{0,25}|\.[0-9]{1,25})([eE][+-]?[0-9]{1,2})?", fullmatch=True
+    ),
+    st.just(""),
+)
+PLAIN_TEXT = st.text(
+    alphabet=[c for c in string.printable if c.isprintable() and c not in ' ",'], max_size=6
+).filter(lambda text: text not in (*NAMES, "rings"))
+# What the fast path must leave to the per-cell path, or read exactly as it does.
+NASTY_CELLS = [
+    " ", "  1.5", "2.5 ", "\t3", "inf", "-inf", "Infinity", "nan", "NaN", "-nan", "1_000",
+    "0x10", "\uff11", "\u0663", "1e999", "-1e400", "1e-400", "+.5", "5.", ".", "-", "e5", "1e",
+    "1,5",
+    '"1.5"', '"a,b"', "1.5\r", "a\rb", "N/A", "NULL", "#N/A", "None", "true", "é", "x y", "\x00",
+]  # fmt: skip
+NASTY_NUMBER = st.one_of(PLAIN_NUMBER, st.sampled_from(NASTY_CELLS))
+NASTY_TEXT = st.one_of(PLAIN_TEXT, st.sampled_from(NASTY_CELLS))
+
+
+@st.composite
+def csv_bodies(draw, nasty: bool) -> bytes:
+    """CSV bodies of the fixture schema: header or not, \\n or \\r\\n, empty lines anywhere."""
+    number, text = (NASTY_NUMBER, NASTY_TEXT) if nasty else (PLAIN_NUMBER, PLAIN_TEXT)
+    header = draw(st.none() | st.permutations([*NAMES, "rings"]) | st.permutations(NAMES).map(list))
+    columns = header or list(NAMES)
+    cells = {"sex": text, "length": number, "weight": number, "rings": PLAIN_NUMBER}
+    rows = draw(
+        st.lists(st.fixed_dictionaries({name: cells[name] for name in columns}), min_size=1)
+    )
+    lines = [[row[name] for name in columns] for row in rows]
+    if nasty and draw(st.booleans()):  # ragged rows
+        for line in draw(st.lists(st.sampled_from(lines), max_size=3)):
+            line.append("0") if draw(st.booleans()) else line.pop()
+    end = draw(st.sampled_from(["\n", "\r\n", "\r"] if nasty else ["\n", "\r\n"]))
+    text_lines = [",".join(line) for line in ([header] if header else []) + lines]
+    for _ in range(draw(st.integers(0, 3))):
+        text_lines.insert(draw(st.integers(0, len(text_lines))), "")
+    last = draw(st.sampled_from([end, ""]))
+    return (end.join(text_lines) + last).encode()
+
+
+def read(decode, body: bytes, schema) -> tuple:
+    """A decoder's reading of a body: each cell's repr (type, value, sign of zero), or its error."""
+    try:
+        rows = decode(body, schema)
+    except RequestError as error:
+        return ("error", error.status, error.message)
+    return ("rows", [[repr(cell) for cell in row] for row in rows[:].tolist()])
+
+
+@settings(max_examples=300, deadline=None)
+@given(csv_bodies(nasty=False))
+def test_the_fast_path_reads_every_plain_body_as_the_per_cell_path(schema, body):
+    rows = _csv_columns(body, schema)
+
+    assert rows is not None
+    assert read(lambda *_: rows, body, schema) == read(_csv_cells, body, schema)
+
+
+@settings(max_examples=400, deadline=None)
+@given(csv_bodies(nasty=True))
+def test_nasty_bodies_give_the_per_cell_rows_or_error_whichever_path(schema, body):
+    expected = read(_csv_cells, body, schema)
+    rows = _csv_columns(body, schema)
+
+    if rows is not None:
+        assert read(lambda *_: rows, body, schema) == expected
+    with patch.object(codecs, "FAST_CSV_BYTES", 0):
+        assert read(decode_csv, body, schema) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"M,1,2\nF,3\nI,4,5,6\n", "row 2 has 2 fields, expected 3"),
+        (b"M,1,2,9\nF,3\n", "row 1 has 4 fields, expected 3"),
+        (b"M,1,2\nF,3\n", "row 2 has 2 fields, expected 3"),
+        (b"M,1,2\n   \nF,3,4\n", "row 2 has 1 fields, expected 3"),
+        (b"M,1,2\rF,3,4\r", "malformed CSV: new-line character seen in unquoted field"),
+        (b"M,nan,2\n", "row 1, column length: 'nan' is not a finite number"),
+        (b"M,1,inf\n", "row 1, column weight: 'inf' is not a finite number"),
+        (b"M,1e999,2\n", "row 1, column length: '1e999' is not a finite number"),
+        (b"M,1_000,2\n", "row 1, column length: '1_000' is not a finite number"),
+        (b"M,N/A,2\n", "row 1, column length: 'N/A' is not a finite number"),
+        ("M,\uff11,2\n".encode(), "row 1, column length: '\uff11' is not a finite number"),
+        (b"sex,length,colour\nM,1,2\n", "unknown column(s): colour"),
+        (b"sex,length,weight\n", "CSV body has a header but no rows"),
+        (b"M," + b"1" * 131_073 + b",2\n", "malformed CSV: field larger than field limit"),
+    ],
+)
+def test_what_the_fast_path_is_unsure_of_the_per_cell_path_words(schema, body, message):
+    with patch.object(codecs, "FAST_CSV_BYTES", 0):
+        error = rejected(decode_csv, body, schema)
+
+    assert _csv_columns(body, schema) is None
+    assert error.message == rejected(_csv_cells, body, schema).message
+    assert message in error.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'M,"0.5",1\n',  # quotes
+        b"M, 0.5,1\n",  # spaces around a number, which text_number reads
+        b"x y,0.5,1\n",  # a category with a space
+        "é,0.5,1\n".encode(),  # non-ASCII text
+    ],
+)
+def test_plain_but_unusual_cells_take_the_per_cell_path_and_read_the_same(schema, body):
+    with patch.object(codecs, "FAST_CSV_BYTES", 0):
+        decoded = decode_csv(body, schema)
+
+    assert _csv_columns(body, schema) is None
+    assert read(lambda *_: decoded, body, schema) == read(_csv_cells, body, schema)
+
+
+def test_a_large_body_is_read_column_wise_and_a_small_one_cell_by_cell(schema):
+    row = b"M,0.455,0.514\n"
+    large = row * (FAST_CSV_BYTES // len(row) + 1)
+
+    assert isinstance(decode_csv(large, schema), ColumnRows)
+    assert isinstance(decode_csv(row * 10, schema), np.ndarray)
+    assert decode_csv(large, schema)[:].tolist() == _csv_cells(large, schema).tolist()

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from tabular_container.artifacts import save_model
-from tabular_container.predictor import Predictor, UnpredictableRowError
+from tabular_container.predictor import CHUNK_ROWS, Predictor, UnpredictableRowError
+from tabular_container.rows import ColumnRows
 
 ROWS = np.array([["M", 0.3 + i / 100, 0.1 + i / 50] for i in range(20)], dtype=object)
 
@@ -55,3 +56,29 @@ def test_a_row_the_model_gives_no_finite_prediction_for_is_named(
         predictor.predict(rows)
 
     assert raised.value.index == 9
+
+
+def test_column_wise_rows_predict_as_object_rows_a_chunk_at_a_time(predictor, monkeypatch):
+    count = 2 * CHUNK_ROWS + 3
+    rng = np.random.default_rng(0)
+    sexes = rng.choice(np.array(["M", "F", "I", ""], dtype=object), count)
+    lengths, weights = rng.uniform(0.1, 0.8, count), rng.uniform(0.0, 1.0, count)
+    weights[::7] = np.nan
+    objects = np.empty((count, 3), dtype=object)
+    objects[:, 0], objects[:, 1], objects[:, 2] = sexes, lengths, weights
+    columns = ColumnRows([sexes, lengths, weights])
+    slices = []
+    take = ColumnRows.__getitem__
+    monkeypatch.setattr(
+        ColumnRows, "__getitem__", lambda self, window: slices.append(window) or take(self, window)
+    )
+
+    assert predictor.predict(columns) == predictor.predict(objects)
+    assert [(s.start, s.stop) for s in slices] == [
+        (0, CHUNK_ROWS),
+        (CHUNK_ROWS, 2 * CHUNK_ROWS),
+        (2 * CHUNK_ROWS, 3 * CHUNK_ROWS),
+    ]
+    chunk = take(columns, slice(CHUNK_ROWS, CHUNK_ROWS + 2))
+    assert chunk.tolist() == objects[CHUNK_ROWS : CHUNK_ROWS + 2].tolist()
+    assert {type(cell) for cell in chunk[:, 1]} == {float}

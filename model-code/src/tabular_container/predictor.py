@@ -12,6 +12,7 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 
 from tabular_container.artifacts import load_model, read_metadata
+from tabular_container.rows import Rows
 from tabular_container.schema import Schema
 
 CHUNK_ROWS = 8192
@@ -53,14 +54,15 @@ class Predictor:
         schema = Schema.from_json(metadata.get("features"), metadata.get("target"))
         return cls(load_model(model_dir), schema)
 
-    def predict(self, rows: np.ndarray) -> list[object]:
+    def predict(self, rows: Rows) -> list[object]:
         """Predictions as plain Python values (floats or class labels), ready to encode.
 
         Same result as `model.predict(rows)`, minus the per-call checks (Pipeline's fitted
         check, Ridge's input validation: over half of a one-row predict; `train` fitted the
         steps), in chunks so that a 6 MB request's kernel features take tens of megabytes, not
-        hundreds. UnpredictableRowError names the first row whose prediction is not finite
-        (numbers near the float limit overflow), which JSON could not carry.
+        hundreds, and column-wise rows become object rows one chunk at a time.
+        UnpredictableRowError names the first row whose prediction is not finite (numbers near
+        the float limit overflow), which JSON could not carry.
         """
         predictions: list[object] = []
         for start in range(0, len(rows), CHUNK_ROWS):
