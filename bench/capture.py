@@ -53,13 +53,15 @@ CAPTURE_WAIT_SECONDS = 30.0
 
 
 @contextmanager
-def quiet_local_sagemaker(work: Path, data: Path) -> Iterator[Cloud]:
+def quiet_local_sagemaker(work: Path, data: Path, moto_url: str | None = None) -> Iterator[Cloud]:
     """The tests' local SageMaker, without moto's server logging every request to stderr."""
     requests_log = logging.getLogger("werkzeug")
     level = requests_log.level
     requests_log.setLevel(logging.WARNING)
     try:
-        with local_sagemaker(work / "localcloud", data, health_timeout=60) as cloud:
+        with local_sagemaker(
+            work / "localcloud", data, health_timeout=60, moto_url=moto_url
+        ) as cloud:
             yield cloud
     finally:
         requests_log.setLevel(level)

@@ -6,7 +6,7 @@ import operator
 from pathlib import Path
 from typing import Any
 
-from bench import capture, rollout, training
+from bench import capture, rollout, training, transform
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -49,6 +49,12 @@ TARGETS = {
         " s",
         "`train` on a 200 MB CSV, wall time",
     ),
+    "transform_rows_per_second": (
+        ">=",
+        transform.TARGET_ROWS_PER_SECOND,
+        " rows/s",
+        "a 1,000,000-row CSV through a local transform job, S3 to S3",
+    ),
 }
 COMPARE = {">=": operator.ge, "<=": operator.le}
 
@@ -68,6 +74,7 @@ def targets_of(results: dict[str, Any]) -> dict[str, Any]:
         **capture.target_values(results["capture"]),
         "pipeline_seconds": results["pipeline"]["seconds"],
         **training.target_values(results["training"]),
+        **transform.target_values(results["transform"]),
     }
     targets = {
         key: {
@@ -206,6 +213,8 @@ def markdown(results: dict[str, Any]) -> str:
         *training.table(results["training"]),
         "",
         *rollout.section(results["rollout"]),
+        "",
+        *transform.section(results["transform"]),
         "",
         "**Lambdas** (`make package` zips; cold `import app` in a fresh interpreter, median; "
         f"boto3's own import alone is {results['lambdas']['boto3_import_ms']:.0f} ms):",

@@ -1,10 +1,10 @@
 """`python -m bench`: every benchmark and the full hardening runs, in one run, on this machine.
 
-Order matters on two shared cores: the Lambda imports, the serving comparison and the data
-capture comparison (its own local SageMaker, stopped after) run before the local cloud starts
-(its idle services would be noise), then everything that needs the cloud, the destructive
-endpoint kill last. Writes bench/results/latest.json, rewrites the README's performance section
-and prints the target figures.
+Order matters on two shared cores: the Lambda imports, the serving comparison, the data capture
+comparison and the batch transform (each its own local SageMaker, stopped after) run before the
+local cloud starts (its idle services would be noise), then everything that needs the cloud, the
+destructive endpoint kill last. Writes bench/results/latest.json, rewrites the README's
+performance section and prints the target figures.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from bench import capture, lambdas, monitoring, rollout, serving, training
+from bench import capture, lambdas, monitoring, rollout, serving, training, transform
 from bench.cloud import ENDPOINT, gateway_overhead, local_cloud, pipeline_figures
 from bench.fuzz import fuzz, poster
 from bench.hardening import kill_a_worker_under_load, kill_the_instance_under_load
@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: fuzzing /invocations", flush=True)
         fuzz_serve = hardening_on_serve(base, splits, args.fuzz_examples)
         results["capture"] = capture.measure(work, args.capture_requests)
+        print("bench: batch transform of 250,000 and 1,000,000 rows, S3 to S3", flush=True)
+        results["transform"] = transform.measure(work)
         print("bench: local cloud: pipeline, gateway, load, faults, fuzzing", flush=True)
         results |= cloud_parts(work, args)
         results["hardening"]["fuzz_invocations"] = fuzz_serve
