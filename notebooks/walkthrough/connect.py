@@ -60,6 +60,11 @@ class Config:
         return f"{self.project}-prod"
 
     @property
+    def batch_input_uri(self) -> str:
+        """Where a file of records is scored with prod's model (the stack's BatchInputUri)."""
+        return f"s3://{self.data_bucket}/batch/input/"
+
+    @property
     def prod_ground_truth_url(self) -> str:
         """POST /prod/ground-truth, beside prod's predict route."""
         return self.prod_predict_url.removesuffix("/predict") + "/ground-truth"

@@ -24,7 +24,7 @@ from localcloud.codepipeline.definition import Action, PipelineDefinition, Stage
 from localcloud.core.signing import Credentials
 from localcloud.stacks import upload_training_data
 from notebooks.draw_architecture import draw, stages_metadata, template_stages
-from notebooks.walkthrough import aws, connect, data, progress
+from notebooks.walkthrough import aws, batch, connect, data, progress
 from notebooks.walkthrough.progress import STAGE_NOTES, Approval, StageInfo
 
 REGION = "eu-west-1"
@@ -320,3 +320,29 @@ def test_aws_clean_up_confirmed_without_the_project_scripts_deletes_nothing(
     # WHEN destroying is confirmed, THEN it says where to run it instead
     with pytest.raises(RuntimeError, match="run `make destroy PROJECT=demo` from a clone"):
         aws_config(session, tmp_path).clean_up(True)
+
+
+def test_batch_records_go_up_headerless_and_the_jobs_predictions_come_back_in_order(
+    session: boto3.Session, tmp_path: Path
+) -> None:
+    # GIVEN the data bucket and two records
+    config = aws_config(session, tmp_path)
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket="demo-data", CreateBucketConfiguration={"LocationConstraint": REGION})
+    features = pd.DataFrame(
+        {"sex": ["M", "F"], "length": [0.455, 0.53], "shell_weight": [0.15, 0.21]}
+    )
+    # WHEN they are uploaded for batch scoring
+    uri, _ = batch.upload_records(config, features, "records.csv")
+    # THEN they sit under the stack's batch input folder as headerless CSV, in column order
+    assert uri == "s3://demo-data/batch/input/records.csv"
+    body = s3.get_object(Bucket="demo-data", Key="batch/input/records.csv")["Body"].read()
+    assert body == b"M,0.455,0.15\nF,0.53,0.21\n"
+    # AND a job's predictions are read from <S3OutputPath>/<file>.out, one per line, in order
+    described = {
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3Uri": uri}}},
+        "TransformOutput": {"S3OutputPath": "s3://demo-data/batch/output"},
+    }
+    assert batch.output_uri(described) == "s3://demo-data/batch/output/records.csv.out"
+    s3.put_object(Bucket="demo-data", Key="batch/output/records.csv.out", Body=b"9.5\n10.25\n")
+    assert batch.read_predictions(config, described) == [9.5, 10.25]

@@ -131,6 +131,15 @@ def test_the_notebook_runs_end_to_end_and_stops_the_cloud_it_started(
     assert whole is not None
     assert int(whole[1]) > 600
     assert float(whole[2]) <= evaluation["threshold"]
+    # AND the test split, uploaded to batch/input/ as one file, was scored by a transform job
+    # with prod's model: one prediction per record, as good as the endpoint's
+    assert "/batch/input/walkthrough.csv" in text_of(notebook, "batch-upload")
+    assert "Completed" in "".join(data_of(notebook, "batch-watch", "text/html"))
+    batch = re.search(
+        r"(\d+) batch predictions for (\d+) records: MSE ([\d.]+)", text_of(notebook, "batch-plot")
+    )
+    assert batch is not None and batch[1] == batch[2] == whole[1]
+    assert float(batch[3]) == pytest.approx(float(whole[2]), abs=1e-6)
     # AND the registry shows the run's version Approved and in prod, with its reports
     first_table = text_of(notebook, "registry-table")
     assert re.search(r"^1\s+Approved\s.*◀ prod", first_table, re.M), first_table
@@ -161,6 +170,7 @@ def test_the_notebook_runs_end_to_end_and_stops_the_cloud_it_started(
     for cell_id in (
         "data-plot",
         "residual-plot",
+        "batch-plot",
         "registry-reports",
         "monitoring-drift-plot",
         "monitoring-quality-plot",
