@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import random
 import re
 import subprocess
@@ -95,6 +96,67 @@ def test_the_gateway_requires_the_api_key_and_serves_both_stages(
     bad = predict(cloud, "prod", [{"sex": "M"}])
     assert bad.status_code == 400
     assert "length" in bad.json()["message"]
+
+
+def test_a_file_copied_to_batch_input_is_scored_by_prods_model_as_invocations_scores_it(
+    cloud: LocalCloud, first_run: RunReport, tmp_path: Path
+) -> None:
+    assert first_run.status == "Succeeded", first_run.message
+    assert cloud.pipeline_stack is not None
+    outputs = cloud.pipeline_stack.outputs
+    bucket = outputs["DataBucketName"]
+    assert outputs["BatchInputUri"] == f"s3://{bucket}/batch/input/"
+    # GIVEN the topic's messages in a queue, and a headerless CSV file of raw test records
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="batch-results")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    boto3.client("sns").subscribe(
+        TopicArn=outputs["NotificationTopicArn"],
+        Protocol="sqs",
+        Endpoint=queue_arn["Attributes"]["QueueArn"],
+    )
+    records, _ = raw_records(cloud, 300)
+    lines = io.StringIO()
+    csv.writer(lines, lineterminator="\n").writerows(list(r.values()) for r in records)
+    records_file = tmp_path / "records.csv"
+    records_file.write_text(lines.getvalue())
+    # WHEN it is copied to batch/input/ with the AWS CLI, as the README says
+    copied = subprocess.run(
+        [str(AWS_CLI), "s3", "cp", str(records_file), outputs["BatchInputUri"]],
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **cloud.environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert copied.returncode == 0, copied.stderr
+    # THEN batch/output/records.csv.out appears, one prediction per row
+    s3 = boto3.client("s3")
+    deadline = time.monotonic() + 120
+    while True:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix="batch/output/").get("Contents", [])
+        if any(item["Key"] == "batch/output/records.csv.out" for item in listed):
+            break
+        assert time.monotonic() < deadline, "no batch/output/records.csv.out within 120 s"
+        time.sleep(1)
+    body = s3.get_object(Bucket=bucket, Key="batch/output/records.csv.out")["Body"].read()
+    predictions = body.decode().splitlines()
+    assert len(predictions) == len(records)
+    # ... each what prod's /invocations answers for the same rows
+    answer = boto3.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=PROD, ContentType="text/csv", Accept="text/csv", Body=lines.getvalue()
+    )
+    expected = answer["Body"].read().decode().splitlines()
+    assert [float(p) for p in predictions] == [float(e) for e in expected]
+    # AND the job ran prod's model, and the topic heard the counts
+    sagemaker = boto3.client("sagemaker")
+    (job,) = sagemaker.list_transform_jobs(NameContains="abalone-batch-")["TransformJobSummaries"]
+    described = sagemaker.describe_transform_job(TransformJobName=job["TransformJobName"])
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=prod_config(cloud))
+    assert described["ModelName"] == config["ProductionVariants"][0]["ModelName"]
+    message = _wait_for_message(sqs, queue, "abalone batch scoring Completed: records.csv", 60)
+    assert f"Records in: 300 (s3://{bucket}/batch/input/records.csv)" in message
+    assert f"Predictions out: 300 (s3://{bucket}/batch/output/records.csv.out)" in message
 
 
 @pytest.mark.timeout(600)  # scaling in waits for the last minute's requests to age out
