@@ -47,6 +47,16 @@ def _check_payload(params: dict[str, Any]) -> None:
         )
 
 
+def _check_strategy(params: dict[str, Any]) -> None:
+    """SingleRecord splits records apart, so it needs records: SplitType Line."""
+    split = params["TransformInput"].get("SplitType", "None")
+    if params.get("BatchStrategy") == "SingleRecord" and split == "None":
+        raise ValidationException(
+            "BatchStrategy SingleRecord needs TransformInput.SplitType Line: with SplitType None "
+            "each object is sent whole, as one request"
+        )
+
+
 def _check_uris(params: dict[str, Any]) -> None:
     for member, uri in (
         (
@@ -92,6 +102,7 @@ class TransformJobs:
         model = self._hosting.models.get(params["ModelName"])
         check_environment(params.get("Environment", {}), "environment")
         _check_payload(params)
+        _check_strategy(params)
         _check_uris(params)
         processing = DataProcessing.from_request(params)
         base_dir = self._layout.transform_job_dir(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import json
 from pathlib import Path
 from typing import Any
 
@@ -290,25 +291,25 @@ def test_gzip_input_whole_object_and_single_record(
     put(cloud, f"{prefix}/in/records.csv.gz", gzip.compress(body.encode()))
     put(cloud, f"{prefix}/in/plain.csv", body)
     expected, _ = invoke(cloud, endpoint, body, "text/csv", Accept="text/csv")
-    for overrides in (
-        {"SplitType": "None"},  # the whole object in one request
-        {"SplitType": "Line"},
+    for split, strategy in (
+        ("None", "MultiRecord"),  # the whole object in one request
+        ("Line", "MultiRecord"),
+        ("Line", "SingleRecord"),
     ):
-        for strategy in ("MultiRecord", "SingleRecord"):
-            name = unique("transform")
-            request = job_request(name, model_name, prefix, BatchStrategy=strategy)
-            request["TransformInput"] |= overrides
-            request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] += "records"
-            request["TransformInput"]["CompressionType"] = "Gzip"
-            request["TransformOutput"]["S3OutputPath"] += f"/{name}"
-            cloud.sagemaker.create_transform_job(**request)
-            job = wait_job(cloud, name)
-            assert job["TransformJobStatus"] == "Completed", (overrides, strategy, job)
-            written = read(cloud, f"{prefix}/out/{name}/records.csv.gz.out")
-            # One row at a time, the model's arithmetic may differ in the last bits.
-            predictions = [float(line) for line in written.splitlines()]
-            wanted = [float(line) for line in expected.splitlines()]
-            assert predictions == pytest.approx(wanted, rel=1e-12), (overrides, strategy)
+        name = unique("transform")
+        request = job_request(name, model_name, prefix, BatchStrategy=strategy)
+        request["TransformInput"]["SplitType"] = split
+        request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] += "records"
+        request["TransformInput"]["CompressionType"] = "Gzip"
+        request["TransformOutput"]["S3OutputPath"] += f"/{name}"
+        cloud.sagemaker.create_transform_job(**request)
+        job = wait_job(cloud, name)
+        assert job["TransformJobStatus"] == "Completed", (split, strategy, job)
+        written = read(cloud, f"{prefix}/out/{name}/records.csv.gz.out")
+        # One row at a time, the model's arithmetic may differ in the last bits.
+        predictions = [float(line) for line in written.splitlines()]
+        wanted = [float(line) for line in expected.splitlines()]
+        assert predictions == pytest.approx(wanted, rel=1e-12), (split, strategy)
 
 
 @pytest.mark.parametrize(
@@ -336,6 +337,17 @@ def test_gzip_input_whole_object_and_single_record(
             },
             "DataProcessing needs TransformOutput.Accept to equal TransformInput.ContentType "
             "('text/csv'); got '(none)'",
+        ),
+        (
+            {
+                "BatchStrategy": "SingleRecord",
+                "TransformInput": {
+                    "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/k"}},
+                    "SplitType": "None",
+                },
+            },
+            "BatchStrategy SingleRecord needs TransformInput.SplitType Line: with SplitType None "
+            "each object is sent whole, as one request",
         ),
         (
             {"Environment": {"PYTHONPATH": "/tmp"}},
@@ -393,3 +405,41 @@ def test_the_job_s_container_output_goes_to_cloudwatch_logs(
 
     found = wait_for(streams, timeout=10)
     assert found[0]["logStreamName"].startswith(f"{name}/i-0")
+
+
+def test_json_lines_join_keeps_the_id_and_nests_the_prediction(
+    cloud: Cloud, model_name: str, endpoint: str, rows: list[dict[str, Any]]
+) -> None:
+    # GIVEN JSON Lines records carrying an id the model does not know
+    prefix = unique("batch")
+    records = [{"id": f"r{i}", "features": row} for i, row in enumerate(rows)]
+    put(cloud, f"{prefix}/in/records.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    name = unique("transform")
+    request = job_request(
+        name,
+        model_name,
+        prefix,
+        DataProcessing={
+            "InputFilter": "$.features",
+            "JoinSource": "Input",
+            "OutputFilter": "$['id','SageMakerOutput']",
+        },
+    )
+    request["TransformInput"]["ContentType"] = "application/jsonlines"
+    request["TransformOutput"]["Accept"] = "application/jsonlines"
+
+    # WHEN the job filters the features in and joins each answer to its record
+    cloud.sagemaker.create_transform_job(**request)
+    job = wait_job(cloud, name)
+
+    # THEN each line is the record's id and the container's answer for its features
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    expected, _ = invoke(cloud, endpoint, json.dumps({"instances": rows}), "application/json")
+    predictions = json.loads(expected)["predictions"]
+    written = [
+        json.loads(line) for line in read(cloud, f"{prefix}/out/records.jsonl.out").splitlines()
+    ]
+    assert written == [
+        {"id": f"r{i}", "SageMakerOutput": {"prediction": prediction}}
+        for i, prediction in enumerate(predictions)
+    ]
