@@ -36,7 +36,10 @@ FAST_CSV_BYTES = 16 * 1024
 # The bytes the column-wise reading is sure to read as csv.reader does: printable ASCII but the
 # quote and the space (a line of spaces is a row to csv.reader, nothing to pandas), line ends.
 PLAIN_CSV_BYTES = bytes(byte for byte in range(0x21, 0x7F) if byte != ord('"')) + b"\r\n"
+# Where float parsing fails, pandas tries these as booleans, and a float column takes 1 or 0.
+BOOLEAN_WORDS = (b"true", b"True", b"TRUE", b"false", b"False", b"FALSE")
 LINE_SCAN_BYTES = 1 << 22
+READ_CHUNK_ROWS = 1 << 16
 LINE_ENDS = re.compile(rb"[\r\n]*")
 # Predictions are encoded this many at a time, so no list of millions of strings is built.
 ENCODE_CHUNK = 8192
@@ -164,10 +167,11 @@ def _longest_line(body: bytes) -> int:
 def _plain_csv(body: bytes) -> bool:
     """Whether csv.reader and pandas split this body into the same lines and cells.
 
-    No quotes, spaces, other controls or non-ASCII bytes; \r only before \n; no line longer
-    than csv.reader's field limit (past which it refuses the body).
+    No quotes, spaces, other controls or non-ASCII bytes, no word pandas reads as a boolean;
+    \r only before \n; no line longer than csv.reader's field limit (past which it refuses the
+    body).
     """
-    if body.translate(None, PLAIN_CSV_BYTES):
+    if body.translate(None, PLAIN_CSV_BYTES) or any(word in body for word in BOOLEAN_WORDS):
         return False
     if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
         return False
@@ -187,9 +191,9 @@ def _csv_columns(body: bytes, schema: Schema) -> ColumnRows | None:
 
     Sure means the per-cell path would read the same: a plain body (_plain_csv), every line of
     the first one's width (pandas refuses longer lines and pads shorter ones, so the commas are
-    counted), numbers pandas parsed finite (its parser rounds as float() does, and refuses the
-    spellings text_number refuses but inf, which comes out infinite), NaN only for empty cells.
-    A header the per-cell path would refuse is left to it, to word the error.
+    counted), every number finite as pandas parsed it (its parser rounds as float() does and
+    refuses the spellings text_number refuses but inf, which comes out infinite), NaN only for
+    an empty number. A header the per-cell path would refuse is left to it, to word the error.
     """
     if not _plain_csv(body):
         return None
@@ -208,27 +212,36 @@ def _csv_columns(body: bytes, schema: Schema) -> ColumnRows | None:
     numeric = [key for key, number in zip(keys, schema.numeric, strict=True) if number]
     # Text as strings, never inferred (a column of digits stays text); the target's too, unread.
     types = dict.fromkeys(columns, object) | dict.fromkeys(numeric, np.float64)
+    # Read a chunk of rows at a time into arrays sized for every line: pandas' whole-body
+    # frame would take twice the columns' memory on the way (its chunks, then their join).
+    capacity = body.count(b"\n") + 1
+    columns_read = [np.empty(capacity, np.float64 if key in numeric else object) for key in keys]
+    length = 0
     try:
-        frame = pd.read_csv(
+        with pd.read_csv(
             io.BytesIO(body),
             header=header,
             dtype=types,
             keep_default_na=False,
             na_values={key: [""] for key in numeric},
             engine="c",
-        )
+            chunksize=READ_CHUNK_ROWS,
+        ) as chunks:
+            for frame in chunks:
+                if frame.shape[1] != len(fields):
+                    return None
+                for column, key in zip(columns_read, keys, strict=True):
+                    column[length : length + len(frame)] = frame[key].to_numpy()
+                length += len(frame)
     except (ValueError, OverflowError):
         return None
-    length, width = frame.shape
-    if width != len(fields) or not length:
+    if not length or body.count(b",") - header_commas != length * (len(fields) - 1):
         return None
-    if body.count(b",") - header_commas != length * (width - 1):
+    read = [column[:length] for column in columns_read]
+    numbers = (column for column, key in zip(read, keys, strict=True) if key in numeric)
+    if any(np.isinf(column).any() for column in numbers):
         return None
-    if any(np.isinf(frame[key].to_numpy()).any() for key in numeric):
-        return None
-    return ColumnRows(
-        [frame[key].to_numpy(dtype=np.float64 if key in numeric else object) for key in keys]
-    )
+    return ColumnRows(read)
 
 
 def decode_csv(body: bytes, schema: Schema) -> Rows:

@@ -198,6 +198,7 @@ class InferenceApp:
                 f"{record_name(decode, error.index)}: the model gives no finite prediction for "
                 "these values; they are too far outside the training data",
             ) from None
+        del rows  # nor are the rows needed to encode the answer
         return HTTPStatus.OK, encode(predictions), media_type
 
 
