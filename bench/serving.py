@@ -4,7 +4,8 @@ One model is trained with the real `train`; both servers serve that model direct
 workers each and get byte-identical CSV bodies (1 and 100 records, and a 10,000-row batch) from
 wrk at each concurrency, ours and classic back to back, rounds alternating who goes first. The
 in-process predict of the same records is the floor; GET /ping the round trip with no work; a
-py-spy profile of our workers under load shows where the rest goes.
+py-spy profile of our workers under load shows where the rest goes. Last, one ~100 MB CSV request
+to our server in batch mode measures how much its worker's memory grows for it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -35,7 +37,7 @@ from bench.hardening import uvicorn_workers
 from bench.load import wrk
 from bench.servers import BENCH_VENV, classic_server, our_server
 from localcloud.samples import sample_records
-from tabular_container.codecs import decode_csv, encode_json
+from tabular_container.codecs import _csv_cells, decode_csv, encode_json
 from tabular_container.predictor import Predictor
 from tests.container.conftest import REPO_ROOT, finish, make_job, start_train
 
@@ -45,6 +47,9 @@ BATCH_ROWS = 10_000
 CSV = "text/csv"
 RAW_DATA = REPO_ROOT / "data" / "abalone" / "abalone.data"
 PROFILE_SECONDS = 6
+# The memory figure's request: about 100 MB of CSV, to a server allowed 100 MiB bodies.
+LARGE_CSV_BYTES = 100 * 10**6
+BATCH_MODE = {"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "100"}
 # Where a sampled stack spends its time, by the first marker found in its frames.
 LAYERS = (
     ("model predict (Predictor.predict)", "predict (tabular_container/predictor.py"),
@@ -103,16 +108,18 @@ def p50_us(call: Callable[[], object], repeats: int = 3000) -> float:
 def in_process(predictor: Predictor, body: bytes, repeats: int = 3000) -> dict[str, float]:
     """The floor: the body's records predicted in this process, several ways (p50, µs).
 
-    Also each server's parsing alone: our codec, and the classic app's `pandas.read_csv`.
+    Also each server's parsing alone: our codec (column-wise from FAST_CSV_BYTES on; its
+    per-cell path too), and the classic app's `pandas.read_csv`.
     """
     schema = predictor.schema
-    rows = decode_csv(body, schema)
+    rows = decode_csv(body, schema)[:]  # the model's object rows, whichever path read them
     frame = pd.DataFrame(rows, columns=list(schema.names))
     model = predictor.model
     figures = {
         "pipeline_predict_default_config_us": p50_us(lambda: model.predict(rows), repeats),
         "pipeline_predict_dataframe_us": p50_us(lambda: model.predict(frame), repeats),
         "decode_csv_us": p50_us(lambda: decode_csv(body, schema), repeats),
+        "decode_csv_cells_us": p50_us(lambda: _csv_cells(body, schema), repeats),
         "pandas_read_csv_us": p50_us(
             lambda: pd.read_csv(io.BytesIO(body), header=None, names=list(schema.names)), repeats
         ),
@@ -168,6 +175,54 @@ def _batch(url: str, body: bytes, repeats: int) -> dict[str, Any]:
         response.raise_for_status()
     seconds = statistics.median(times)
     return {"seconds": round(seconds, 3), "rows_per_second": round(BATCH_ROWS / seconds)}
+
+
+def _peak_rss_growth(worker: psutil.Process, call: Callable[[], object]) -> tuple[int, int]:
+    """The worker's RSS before call() and how far its peak rose above that during it (bytes).
+
+    The kernel's peak (VmHWM) is reset first (clear_refs 5), so the peak is this call's.
+    """
+    before = worker.memory_info().rss
+    Path(f"/proc/{worker.pid}/clear_refs").write_text("5")
+    call()
+    status = Path(f"/proc/{worker.pid}/status").read_text()
+    peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+    return before, peak_kb * 1024 - before
+
+
+def large_request_memory(base: Path, batch: bytes) -> dict[str, Any]:
+    """One ~100 MB CSV request (the batch body repeated) to our server in batch mode.
+
+    One worker, warmed up by the 10,000-row body first; the figure is its peak RSS growth
+    during the request, also as a multiple of the payload. Answered as CSV, a line a row.
+    """
+    body = batch * max(1, LARGE_CSV_BYTES // len(batch))
+    rows = BATCH_ROWS * (len(body) // len(batch))
+
+    def post(payload: bytes) -> requests.Response:
+        headers = {"Content-Type": CSV, "Accept": CSV}
+        response = requests.post(f"{url}/invocations", data=payload, headers=headers, timeout=600)
+        response.raise_for_status()
+        return response
+
+    with mock.patch.dict(os.environ, BATCH_MODE), our_server(base, workers=1) as (url, pid):
+        worker = psutil.Process(pid)  # one worker: uvicorn serves in its main process
+        post(batch)
+        answers: list[requests.Response] = []
+        started = time.perf_counter()
+        before, growth = _peak_rss_growth(worker, lambda: answers.append(post(body)))
+        seconds = time.perf_counter() - started
+    lines = answers[0].content.count(b"\n")
+    if lines != rows:
+        raise RuntimeError(f"{rows} rows answered in {lines} lines")
+    return {
+        "csv_bytes": len(body),
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "rss_before_mb": round(before / 1e6, 1),
+        "peak_rss_growth_mb": round(growth / 1e6, 1),
+        "peak_growth_over_payload": round(growth / len(body), 2),
+    }
 
 
 def _layer(stack: str) -> str:
@@ -334,4 +389,5 @@ def run(base: Path, splits: Path, seconds: float, rounds: int) -> dict[str, Any]
             [worker.pid for worker in workers],
             lambda: wrk(ours, bodies["1"], CSV, connections=1, seconds=PROFILE_SECONDS - 1),
         )
+    results["large_request_memory"] = large_request_memory(base, bodies["batch"])
     return results
