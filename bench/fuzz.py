@@ -138,7 +138,8 @@ def headers() -> st.SearchStrategy[dict[str, str]]:
         lambda chosen: {
             name: value
             for name, value in chosen.items()
-            if value.isascii() and value.isprintable()  # what an HTTP client can send
+            # What an HTTP client can send: printable ASCII without whitespace around it.
+            if value.isascii() and value.isprintable() and value == value.strip()
         }
     )
 
