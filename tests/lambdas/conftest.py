@@ -31,6 +31,7 @@ ARTIFACT_BUCKET = f"codepipeline-{REGION}-artifacts"
 JOB_ID = "11111111-abcd-1111-abcd-111111abcdef"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/demo-sagemaker-execution"
 IMAGE_URI = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/demo-model:0123456789abcdef"
+TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:demo-approvals"
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -187,6 +188,24 @@ def create_endpoint_in_moto(
         ],
     )
     sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+
+
+@pytest.fixture
+def inbox(cloud: Cloud) -> str:
+    """The topic with an SQS queue subscribed, to read what was published; the queue's URL."""
+    assert cloud.sns.create_topic(Name="demo-approvals")["TopicArn"] == TOPIC_ARN
+    queue_url = cloud.sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    queue_arn = cloud.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    cloud.sns.subscribe(TopicArn=TOPIC_ARN, Protocol="sqs", Endpoint=queue_arn)
+    return queue_url
+
+
+def published(cloud: Cloud, queue_url: str) -> list[dict[str, Any]]:
+    """The SNS notifications published so far."""
+    answer = cloud.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+    return [json.loads(message["Body"]) for message in answer.get("Messages", [])]
 
 
 @cache

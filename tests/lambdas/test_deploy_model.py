@@ -28,6 +28,7 @@ from tests.lambdas.conftest import (
     job_event,
     load_event,
     load_module,
+    published,
 )
 from tests.localcloud.sagemaker.conftest import IMAGE_URI as LOCAL_IMAGE_URI
 from tests.localcloud.sagemaker.conftest import Cloud as LocalSageMaker
@@ -568,7 +569,6 @@ PROD_TARGET = {
 }
 PROD_NEW = "demo-prod-20250102-031000-beef"
 SERVED = "demo-prod-20250101-120000-00b2"  # what an earlier deployment left behind prod
-TOPIC_ARN = f"{ARN.replace('sagemaker', 'sns')}demo-approvals"
 
 
 @pytest.fixture
@@ -588,24 +588,6 @@ def register(cloud: Cloud):
         )["ModelPackageArn"]
 
     return new_version
-
-
-@pytest.fixture
-def inbox(cloud: Cloud) -> str:
-    """The approvals topic with an SQS queue subscribed, to read what was published; its URL."""
-    assert cloud.sns.create_topic(Name="demo-approvals")["TopicArn"] == TOPIC_ARN
-    queue_url = cloud.sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    queue_arn = cloud.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    cloud.sns.subscribe(TopicArn=TOPIC_ARN, Protocol="sqs", Endpoint=queue_arn)
-    return queue_url
-
-
-def published(cloud: Cloud, queue_url: str) -> list[dict[str, Any]]:
-    """The SNS notifications published so far."""
-    answer = cloud.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
-    return [json.loads(message["Body"]) for message in answer.get("Messages", [])]
 
 
 def registered(cloud: Cloud, arn: str) -> None:

@@ -5,7 +5,6 @@ streams), its reason when it failed; other projects' jobs and unended ones are l
 from __future__ import annotations
 
 import gc
-import json
 import random
 import tracemalloc
 from collections.abc import Iterator
@@ -14,10 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.lambdas.conftest import Cloud, load_event, load_module
+from tests.lambdas.conftest import TOPIC_ARN, Cloud, load_event, load_module, published
 
 BUCKET = "demo-data"
-TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:demo-approvals"
 JOB = "demo-batch-20250102-030405-0a1b2c3d"
 MODEL = "demo-prod-20250102-010203-0a1b"
 INPUT_KEY = "batch/input/2025/records.csv"
@@ -43,24 +41,6 @@ def environment(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
     }.items():
         monkeypatch.setenv(name, value)
     cloud.s3.create_bucket(Bucket=BUCKET)
-
-
-@pytest.fixture
-def inbox(cloud: Cloud) -> str:
-    """The topic with an SQS queue subscribed (raw delivery off, as e-mail sees it); its URL."""
-    assert cloud.sns.create_topic(Name="demo-approvals")["TopicArn"] == TOPIC_ARN
-    queue_url = cloud.sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    queue_arn = cloud.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    cloud.sns.subscribe(TopicArn=TOPIC_ARN, Protocol="sqs", Endpoint=queue_arn)
-    return queue_url
-
-
-def published(cloud: Cloud, queue_url: str) -> list[dict[str, Any]]:
-    """The SNS notifications published so far."""
-    answer = cloud.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
-    return [json.loads(message["Body"]) for message in answer.get("Messages", [])]
 
 
 def ended(status: str, name: str = JOB, **detail: Any) -> dict[str, Any]:

@@ -4,17 +4,22 @@ prod the topic hears why; folder markers, .out files and other buckets are left 
 
 from __future__ import annotations
 
-import json
 from types import ModuleType
 from typing import Any
 
 import pytest
 from botocore.stub import ANY, Stubber
 
-from tests.lambdas.conftest import Cloud, create_endpoint_in_moto, load_event, load_module
+from tests.lambdas.conftest import (
+    TOPIC_ARN,
+    Cloud,
+    create_endpoint_in_moto,
+    load_event,
+    load_module,
+    published,
+)
 
 BUCKET = "demo-data"
-TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:demo-approvals"
 PROD_CONFIG = "demo-prod-20250102-030405-0a1b"
 EVENT_ID = "17793124-05d4-b198-2fde-7ededc63b103"  # the captured event's
 JOB = "demo-batch-20211112-000000-"  # the captured event's time, then the hash of its id
@@ -37,24 +42,6 @@ def environment(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
     }.items():
         monkeypatch.setenv(name, value)
     cloud.s3.create_bucket(Bucket=BUCKET)
-
-
-@pytest.fixture
-def inbox(cloud: Cloud) -> str:
-    """The topic with an SQS queue subscribed, to read what was published; the queue's URL."""
-    assert cloud.sns.create_topic(Name="demo-approvals")["TopicArn"] == TOPIC_ARN
-    queue_url = cloud.sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    queue_arn = cloud.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    cloud.sns.subscribe(TopicArn=TOPIC_ARN, Protocol="sqs", Endpoint=queue_arn)
-    return queue_url
-
-
-def published(cloud: Cloud, queue_url: str) -> list[dict[str, Any]]:
-    """The SNS notifications published so far."""
-    answer = cloud.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
-    return [json.loads(message["Body"]) for message in answer.get("Messages", [])]
 
 
 def uploaded(key: str, bucket: str = BUCKET) -> dict[str, Any]:
