@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from localcloud.constants import ACCOUNT_ID, REGION
@@ -33,6 +34,11 @@ class Settings:
     capture_flush_seconds: float = 1.0  # how often captured records are written to S3
     monitoring_poll_seconds: float = 10.0  # how often the monitoring schedules are looked at
     rollback_poll_seconds: float = 1.0  # how often a baking update reads its rollback alarms
+
+
+def event_time(moment: float) -> str:
+    """A time as SageMaker's state-change events give it: ISO 8601 in UTC, to the second."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def arn(kind: str, name: str) -> str:

@@ -19,11 +19,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from localcloud.sagemaker.common import arn, list_page
+from localcloud.sagemaker.common import arn, event_time, list_page
 from localcloud.sagemaker.exceptions import ConflictException, ValidationException
 from localcloud.sagemaker.tags import TagStore
 
@@ -46,11 +45,6 @@ KEPT_MEMBERS = (
 _ARN_PREFIX = re.compile(r"arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:[a-z\-]*/")
 # (source, detail-type, detail, resources): the local bus's put_event
 EventSink = Callable[[str, str, dict[str, Any], Iterable[str]], Any]
-
-
-def _iso(moment: float) -> str:
-    """A time as the event's detail gives it: ISO 8601 in UTC, to the second."""
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -138,7 +132,7 @@ class ModelPackage:
         """The state-change event's detail: the Describe answer with ISO 8601 times."""
         detail = self.describe()
         for key in ("CreationTime", "LastModifiedTime"):
-            detail[key] = _iso(detail[key])
+            detail[key] = event_time(detail[key])
         return detail
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.processes import Program
-from localcloud.sagemaker.common import arn
+from localcloud.sagemaker.common import arn, event_time
 from localcloud.sagemaker.data_processing import DataProcessing
 from localcloud.sagemaker.exceptions import ResourceInUse, ValidationException
 from localcloud.sagemaker.store import Kind
@@ -30,6 +30,7 @@ ECHOED_FIELDS = (
     "TransformResources",
     "DataProcessing",
 )
+# The detail of SageMaker's "Transform Job State Change" events (Tags added as a map).
 EVENT_FIELDS = (
     "TransformJobName",
     "TransformJobArn",
@@ -43,7 +44,6 @@ EVENT_FIELDS = (
     "TransformInput",
     "TransformOutput",
     "TransformResources",
-    "DataProcessing",
     "CreationTime",
     "TransformStartTime",
     "TransformEndTime",
@@ -136,13 +136,13 @@ class TransformJob:
         return out
 
     def event_detail(self, tags: dict[str, str]) -> dict[str, Any]:
-        """The "SageMaker Transform Job State Change" detail: Describe's fields, times in epoch
-        milliseconds and the tags as a map, as SageMaker's job events carry them."""
+        """The "SageMaker Transform Job State Change" detail: Describe's fields, times in ISO 8601
+        and the tags as a map, as SageMaker's event carries them."""
         described = self.describe()
         detail = {key: described[key] for key in EVENT_FIELDS if key in described}
         for key in TIME_FIELDS:
             if key in detail:
-                detail[key] = round(detail[key] * 1000)
+                detail[key] = event_time(detail[key])
         detail["Tags"] = tags
         return detail
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,7 @@ def test_each_object_gets_its_out_with_the_answers_invoke_endpoint_gives(
     changes = [d for _, kind, d in events if d.get("TransformJobName") == name]
     assert {kind for _, kind, _ in events} == {"SageMaker Transform Job State Change"}
     assert [d["TransformJobStatus"] for d in changes] == ["InProgress", "Completed"]
-    assert isinstance(changes[-1]["TransformEndTime"], int)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", changes[-1]["TransformEndTime"])
     assert changes[-1]["TransformOutput"]["S3OutputPath"] == f"s3://{BUCKET}/{prefix}/out"
 
 
