@@ -73,8 +73,8 @@ def _in_service(cloud: Cloud, endpoint: str) -> None:
         raise RuntimeError(f"{endpoint} is {described['EndpointStatus']}: {described}")
 
 
-def endpoints(cloud: Cloud) -> tuple[dict[str, str], str]:
-    """One training job, then the two endpoints on its model: names by role, the capture URI."""
+def trained_model(cloud: Cloud) -> str:
+    """One training job with the real `train`, and a SageMaker model of it; the model's name."""
     job = unique("bench-train")
     cloud.sagemaker.create_training_job(**cloud.training_job_request(job))
     trained = cloud.wait_training_done(job, timeout=180)
@@ -82,6 +82,12 @@ def endpoints(cloud: Cloud) -> tuple[dict[str, str], str]:
         raise RuntimeError(f"training failed: {trained.get('FailureReason')}")
     model = unique("bench-model")
     cloud.create_model(model, trained["ModelArtifacts"]["S3ModelArtifacts"])
+    return model
+
+
+def endpoints(cloud: Cloud) -> tuple[dict[str, str], str]:
+    """One training job, then the two endpoints on its model: names by role, the capture URI."""
+    model = trained_model(cloud)
     prefix = unique("capture")
     capturing, _ = start_endpoint(
         cloud,

@@ -18,23 +18,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from bench.capture import quiet_local_sagemaker
+from bench.capture import quiet_local_sagemaker, trained_model
 from bench.training import splits
-from localcloud.background import free_port
 from tests.localcloud.sagemaker.conftest import BUCKET, Cloud, unique
+from tests.moto_server import moto_server_process
 
 ROWS = (250_000, 1_000_000)
 TARGET_ROWS_PER_SECOND = 150_000
@@ -42,32 +38,6 @@ RAW_DATA = Path(__file__).resolve().parent.parent / "data" / "abalone" / "abalon
 FEATURES = 8  # the raw file's columns before rings
 SAMPLE_SECONDS = 0.05
 MB = 1e6
-
-
-@contextmanager
-def moto_process() -> Iterator[str]:
-    """A moto server in a process of its own; its URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the moto server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def write_csv(path: Path, rows: int) -> int:
@@ -114,17 +84,6 @@ class MemorySampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def _model(cloud: Cloud) -> str:
-    job = unique("bench-train")
-    cloud.sagemaker.create_training_job(**cloud.training_job_request(job))
-    trained = cloud.wait_training_done(job, timeout=180)
-    if trained["TrainingJobStatus"] != "Completed":
-        raise RuntimeError(f"training failed: {trained.get('FailureReason')}")
-    model = unique("bench-model")
-    cloud.create_model(model, trained["ModelArtifacts"]["S3ModelArtifacts"])
-    return model
 
 
 def _transform(cloud: Cloud, model: str, key: str, moto_pid: int) -> dict[str, Any]:
@@ -175,13 +134,13 @@ def measure(work: Path) -> dict[str, Any]:
     """Both sizes through one local SageMaker; rows/s and peak memory of each."""
     runs = []
     with (
-        moto_process() as moto_url,
+        moto_server_process() as moto_url,
         quiet_local_sagemaker(work / "transform", splits(work), moto_url=moto_url) as cloud,
     ):
         moto_pid = next(
             p.pid for p in psutil.Process().children() if "moto.server" in " ".join(p.cmdline())
         )
-        model = _model(cloud)
+        model = trained_model(cloud)
         for rows in ROWS:
             path = work / f"batch-{rows}.csv"
             size = write_csv(path, rows)

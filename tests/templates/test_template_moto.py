@@ -5,10 +5,6 @@ does not model; these tests pin exactly which, so none is skipped unknowingly.""
 from __future__ import annotations
 
 import io
-import socket
-import subprocess
-import sys
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +12,8 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 
+from tests.moto_server import moto_server_process
 from tests.templates.conftest import TEMPLATE_PATHS, design_lambdas, load_template
 
 REGION = "us-east-1"
@@ -53,39 +49,11 @@ MOTO_SKIPPED_TYPES = {
 MOTO_MISSING_OUTPUTS = {"prep": set(), "pipeline": {"ApiKeyId"}}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     """A moto server of its own (a separate process, so no other test's mock shares its state)."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            try:
-                requests.get(f"{endpoint}/moto-api/", timeout=1)
-                break
-            except requests.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"moto server did not start on port {port}", pytrace=False)
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with moto_server_process() as url:
+        yield url
 
 
 @dataclass(frozen=True)
