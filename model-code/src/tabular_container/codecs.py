@@ -152,6 +152,9 @@ def _csv_cells(body: bytes, schema: Schema) -> np.ndarray:
     return _to_array(cells, labels, schema)
 
 
+NEWLINE, CARRIAGE_RETURN, COMMA = ord("\n"), ord("\r"), ord(",")
+
+
 def _longest_line(body: bytes) -> int:
     """The longest line's length in bytes, counting its end, scanned in windows of fixed size."""
     view = np.frombuffer(body, dtype=np.uint8)
@@ -162,6 +165,31 @@ def _longest_line(body: bytes) -> int:
             longest = max(longest, int(np.diff(ends, prepend=previous).max()))
             previous = int(ends[-1])
     return max(longest, len(view) - 1 - previous)
+
+
+def _one_width(body: bytes, commas: int) -> bool:
+    """Whether every non-empty line of a plain body has `commas` commas, in windows of lines.
+
+    A total count is not enough: pandas takes a first row one field longer than the header for
+    an index column and pads shorter rows, so a long row and a short one balance.
+    """
+    view = np.frombuffer(body, dtype=np.uint8)
+    start = 0
+    while start < len(view):
+        end = body.rfind(b"\n", start, start + LINE_SCAN_BYTES) + 1
+        if end <= start:  # one line longer than the window: up to its end
+            end = body.find(b"\n", start + LINE_SCAN_BYTES) + 1 or len(view)
+        if start + LINE_SCAN_BYTES >= len(view):
+            end = len(view)
+        window = view[start:end]
+        starts = np.flatnonzero(window[:-1] == NEWLINE) + 1
+        starts = np.concatenate(([0], starts))
+        per_line = np.add.reduceat((window == COMMA).view(np.uint8), starts, dtype=np.int64)
+        empty = (window[starts] == NEWLINE) | (window[starts] == CARRIAGE_RETURN)
+        if (per_line[~empty] != commas).any():
+            return False
+        start = end
+    return True
 
 
 def _plain_csv(body: bytes) -> bool:
@@ -190,10 +218,10 @@ def _csv_columns(body: bytes, schema: Schema) -> ColumnRows | None:
     """The rows of a CSV body read column-wise by pandas' C parser, None when it cannot be sure.
 
     Sure means the per-cell path would read the same: a plain body (_plain_csv), every line of
-    the first one's width (pandas refuses longer lines and pads shorter ones, so the commas are
-    counted), every number finite as pandas parsed it (its parser rounds as float() does and
-    refuses the spellings text_number refuses but inf, which comes out infinite), NaN only for
-    an empty number. A header the per-cell path would refuse is left to it, to word the error.
+    the first one's width (counted line by line, _one_width), every number finite as pandas
+    parsed it (its parser rounds as float() does and refuses the spellings text_number refuses
+    but inf, which comes out infinite), NaN only for an empty number. A header the per-cell
+    path would refuse is left to it, to word the error.
     """
     if not _plain_csv(body):
         return None
@@ -203,9 +231,9 @@ def _csv_columns(body: bytes, schema: Schema) -> ColumnRows | None:
             _header_order(fields, schema)
         except RequestError:
             return None
-        keys, header, header_commas, columns = list(schema.names), 0, len(fields) - 1, fields
+        keys, header, columns = list(schema.names), 0, fields
     elif len(fields) == len(schema.names):
-        keys, header, header_commas = list(range(len(fields))), None, 0
+        keys, header = list(range(len(fields))), None
         columns = keys
     else:
         return None
@@ -235,7 +263,7 @@ def _csv_columns(body: bytes, schema: Schema) -> ColumnRows | None:
                 length += len(frame)
     except (ValueError, OverflowError):
         return None
-    if not length or body.count(b",") - header_commas != length * (len(fields) - 1):
+    if not length or not _one_width(body, len(fields) - 1):
         return None
     read = [column[:length] for column in columns_read]
     numbers = (column for column, key in zip(read, keys, strict=True) if key in numeric)
