@@ -121,7 +121,12 @@ class LocalBuilder:
         log = tree.parent / "unit-tests.log"
         program = Program(
             [self.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-            env={"PATH": base_path(), "PYTHONPATH": str(tree / "src"), "HOME": str(tree)},
+            env={
+                "PATH": base_path(),
+                "PYTHONPATH": str(tree / "src"),
+                "HOME": str(tree),
+                "HYPOTHESIS_PROFILE": "build",  # as the buildspec runs them
+            },
             cwd=tree,
             log_path=log,
             what="build: unit tests",

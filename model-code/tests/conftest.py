@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
 
 from tabular_container.estimators import build_model
 from tabular_container.hyperparameters import Hyperparameters
 from tabular_container.paths import SageMakerPaths
 from tabular_container.predictor import Predictor
 from tabular_container.schema import CATEGORICAL, NUMERIC, Column, Schema
+
+# Each property test draws 400 examples under `make test`; the image build, which runs these
+# tests for every new commit, draws 25 (HYPOTHESIS_PROFILE=build: the buildspec, the local build).
+settings.register_profile("thorough", max_examples=400, deadline=None)
+settings.register_profile("build", max_examples=25, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "thorough"))
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from unittest.mock import patch
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tabular_container import codecs
@@ -133,7 +133,6 @@ def test_a_json_number_too_big_for_a_float_is_refused(schema):
     assert "is not a finite number" in rejected(decode_json, body, schema).message
 
 
-@settings(max_examples=300)
 @given(st.binary(max_size=200))
 def test_any_bytes_decode_or_raise_a_request_error(schema, body):
     for decode in (decode_csv, decode_json, decode_jsonlines):
@@ -294,7 +293,6 @@ def read(decode, body: bytes, schema) -> tuple:
     return ("rows", [[repr(cell) for cell in row] for row in rows[:].tolist()])
 
 
-@settings(max_examples=300, deadline=None)
 @given(csv_bodies(nasty=False))
 def test_the_fast_path_reads_every_plain_body_as_the_per_cell_path(schema, body):
     rows = _csv_columns(body, schema)
@@ -303,7 +301,6 @@ def test_the_fast_path_reads_every_plain_body_as_the_per_cell_path(schema, body)
     assert read(lambda *_: rows, body, schema) == read(_csv_cells, body, schema)
 
 
-@settings(max_examples=400, deadline=None)
 @given(csv_bodies(nasty=True))
 def test_nasty_bodies_give_the_per_cell_rows_or_error_whichever_path(schema, body):
     expected = read(_csv_cells, body, schema)

@@ -11,7 +11,7 @@ import re
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tabular_container.codecs import RequestError, decode_csv, decode_json
@@ -115,7 +115,6 @@ def test_json_nan_and_infinity_literals_are_refused(schema):
 CELLS = st.text(alphabet="0123456789+-.eE_x ,\t\u00a0\uff11infaNI", max_size=8)
 
 
-@settings(max_examples=500)
 @given(CELLS)
 def test_text_number_reads_plain_ascii_decimals_only(cell):
     number = text_number(cell)
@@ -127,7 +126,6 @@ def test_text_number_reads_plain_ascii_decimals_only(cell):
         assert number is None
 
 
-@settings(max_examples=500)
 @given(st.lists(CELLS, min_size=1, max_size=5))
 def test_the_column_reading_is_the_cell_reading(cells):
     # GIVEN any cells WHEN training reads them as a column (pandas' fast path first)
