@@ -45,37 +45,43 @@ class S3Storage:
         """The shared S3 client."""
         return self._clients.client("s3")
 
-    def download_prefix(self, uri: str, target: Path) -> int:
-        """Every object under an S3Prefix into `target`, keeping paths below the prefix."""
+    def object_keys(self, uri: str) -> list[str]:
+        """The key of every object under an S3Prefix, in key order, folder markers left out.
+
+        StorageError, worded as SageMaker words it, when there is none; a listing that fails
+        raises botocore's error, for the caller to word.
+        """
         bucket, prefix = parse_s3_uri(uri)
-        count = 0
-        try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=bucket, Prefix=prefix
-            )
-            for page in pages:
-                for item in page.get("Contents", []):
-                    key = item["Key"]
-                    if key.endswith("/"):
-                        continue
-                    relative = key[len(prefix) :].lstrip("/") or PurePosixPath(key).name
-                    try:
-                        destination = inside(target, *PurePosixPath(relative).parts)
-                    except PathEscapes:
-                        raise StorageError(
-                            f"S3 key {key!r} escapes the channel directory"
-                        ) from None
-                    destination.parent.mkdir(parents=True, exist_ok=True)
-                    self.client.download_file(bucket, key, str(destination))
-                    count += 1
-        except (ClientError, BotoCoreError) as error:
-            raise StorageError(f"Could not download {uri}: {error}") from error
-        if count == 0:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        keys = [
+            item["Key"]
+            for page in pages
+            for item in page.get("Contents", [])
+            if not item["Key"].endswith("/")
+        ]
+        if not keys:
             raise StorageError(
                 f'No S3 objects found under S3 URL "{uri}" given in input data source. '
                 "Please ensure that the bucket exists and that objects exist under that S3 prefix."
             )
-        return count
+        return keys
+
+    def download_prefix(self, uri: str, target: Path) -> int:
+        """Every object under an S3Prefix into `target`, keeping paths below the prefix."""
+        bucket, prefix = parse_s3_uri(uri)
+        try:
+            keys = self.object_keys(uri)
+            for key in keys:
+                relative = key[len(prefix) :].lstrip("/") or PurePosixPath(key).name
+                try:
+                    destination = inside(target, *PurePosixPath(relative).parts)
+                except PathEscapes:
+                    raise StorageError(f"S3 key {key!r} escapes the channel directory") from None
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                self.client.download_file(bucket, key, str(destination))
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"Could not download {uri}: {error}") from error
+        return len(keys)
 
     def folders(self, uri: str) -> list[str]:
         """The URIs of the "folders" right below an s3:// prefix (ending in "/")."""

@@ -180,25 +180,12 @@ class TransformRunner:
         # The sub-path below the prefix's last "/" is kept: in/a/b.csv -> out/a/b.csv.out.
         base = prefix[: prefix.rfind("/") + 1]
         try:
-            pages = self._storage.client.get_paginator("list_objects_v2").paginate(
-                Bucket=bucket, Prefix=prefix
-            )
-            keys = [
-                item["Key"]
-                for page in pages
-                for item in page.get("Contents", [])
-                if not item["Key"].endswith("/")
-            ]
+            keys = self._storage.object_keys(uri)
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"Could not list {uri}: {error}") from error
-        if not keys:
-            raise StorageError(
-                f'No S3 objects found under S3 URL "{uri}" given in input data source. '
-                "Please ensure that the bucket exists and that objects exist under that S3 prefix."
-            )
         return [
             InputObject(bucket, key, f"{output_path}/{key[len(base) :]}{OUTPUT_SUFFIX}")
-            for key in sorted(keys)
+            for key in keys
         ]
 
     # --- containers ----------------------------------------------------------------------------
