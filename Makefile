@@ -110,7 +110,7 @@ lock-awscli: ## Re-resolve requirements/awscli.in into the pinned requirements/a
 	  build/lockenv-awscli/bin/pip freeze; } > requirements/awscli.txt
 
 # --- lambdas: packaging and the real-AWS deploy path ---
-.PHONY: package upload deploy destroy
+.PHONY: package upload deploy destroy push-code
 
 # The packager needs only the standard library, so a console user gets zips without the venv.
 package: ## Build deterministic Lambda zips in dist/lambdas (fails if one is over 32 KB)
@@ -142,6 +142,10 @@ deploy: venv ## On AWS: create or update both stacks from PARAMS=<file.json>, zi
 
 destroy: venv ## On AWS: delete PROJECT=<name>'s endpoints, models, buckets, stacks (CONFIRM=yes)
 	$(PY) -m scripts.aws_stacks destroy --project "$(PROJECT)" $(if $(filter yes,$(CONFIRM)),--yes)
+
+# The zip is of the committed tree (git archive HEAD); the upload to the S3 source starts a run.
+push-code: venv ## Zip the committed model code and upload it to the S3 source (PROJECT=<name> on AWS, LOCAL=yes for the local cloud)
+	$(PY) -m scripts.push_code $(if $(filter yes,$(LOCAL)),--local) $(if $(strip $(PROJECT)),--project "$(PROJECT)")
 
 # --- local cloud ---
 up: venv package ## Start the local cloud in the background and run the pipeline (APPROVE=auto)
