@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +96,7 @@ def deploy(session: Any, params_path: Path, dist: Path) -> None:
     )
     if before is not None:
         redeploy_if_policy_changed(session.client("apigateway"), before, pipeline)
-    branch = parameters.pipeline.get(
-        "BranchName", str(template("pipeline")["Parameters"]["BranchName"]["Default"])
-    )
-    print_summary(prep, pipeline, region, branch)
+    print_summary(prep, pipeline, region, parameters.pipeline)
 
 
 def _parameter(stack: dict[str, Any], name: str) -> str:
@@ -124,8 +122,37 @@ def redeploy_if_policy_changed(
         )
 
 
-def print_summary(prep: dict[str, Any], pipeline: dict[str, Any], region: str, branch: str) -> None:
-    """Every output (saying which the stacks did not report) and what to do next."""
+def model_code_steps(output: Callable[[str], str], region: str, chosen: dict[str, str]) -> str:
+    """What to do so the pipeline gets the model code, for the source the stacks were given."""
+    source = chosen["SourceProvider"]
+    branch = chosen.get(
+        "BranchName", str(template("pipeline")["Parameters"]["BranchName"]["Default"])
+    )
+    if source == "CodeConnection":
+        return f"""  Connection: a new connection is PENDING until confirmed once: in the console,
+    Developer Tools > Settings > Connections > {chosen["ConnectionArn"]}
+    > Update pending connection (authorize the provider's app for {chosen["FullRepositoryId"]})
+  Model code: push the contents of model-code/ and buildspecs/ to branch {branch} of
+    {chosen["FullRepositoryId"]}; each push to it starts the pipeline"""
+    if source == "CodeCommit":
+        code_dir = f"build/{output('ProjectName')}-model-code"
+        clone_url = output("RepositoryCloneUrlHttp")
+        return f"""  Model code: push model-code/ and buildspecs/ to {clone_url}
+    (branch {branch}; pip install git-remote-codecommit, or use the HTTPS credential helper):
+    git clone codecommit::{region}://{output("RepositoryName")} {code_dir}
+    git archive HEAD:model-code | tar -x -C {code_dir}
+    git archive HEAD buildspecs | tar -x -C {code_dir}
+    cd {code_dir} && git add -A && git commit -m "Model code" && git push origin HEAD:{branch}"""
+    return f"""  Model code: make push-code PROJECT={output("ProjectName")}
+    (zips the committed model-code/ and buildspecs/ to {output("ModelCodeUploadUri")};
+    each upload starts the pipeline)"""
+
+
+def print_summary(
+    prep: dict[str, Any], pipeline: dict[str, Any], region: str, chosen: dict[str, str]
+) -> None:
+    """Every output (saying which the stacks did not report) and what to do next, for the
+    source in `chosen`, the pipeline parameters deploy passed."""
     outputs: dict[str, str] = {}
     print()
     for section, stack in (("prep", prep), ("pipeline", pipeline)):
@@ -138,8 +165,6 @@ def print_summary(prep: dict[str, Any], pipeline: dict[str, Any], region: str, b
     def output(key: str) -> str:
         return outputs.get(key, f"<{key}: not reported by the stack>")
 
-    project = output("ProjectName")
-    code_dir = f"build/{project}-model-code"
     pipeline_url = (
         f"https://{region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/"
         f"{output('PipelineName')}/view?region={region}"
@@ -154,9 +179,4 @@ Next steps
                -H 'Content-Type: application/json' -d '{sample_request()}'
   Data:      train/, validation/, test/ and pipeline/data.zip into s3://{output("DataBucketName")}
                (the walkthrough notebook uploads them; docs/design.md has the layout)
-  Model code: push model-code/ and buildspecs/ to {output("RepositoryCloneUrlHttp")}
-    (branch {branch}; pip install git-remote-codecommit, or use the HTTPS credential helper):
-    git clone codecommit::{region}://{output("RepositoryName")} {code_dir}
-    git archive HEAD:model-code | tar -x -C {code_dir}
-    git archive HEAD buildspecs | tar -x -C {code_dir}
-    cd {code_dir} && git add -A && git commit -m "Model code" && git push origin HEAD:{branch}""")
+{model_code_steps(output, region, chosen)}""")

@@ -14,6 +14,17 @@ from scripts.aws_stacks.constraints import violation
 from tabular_container.hyperparameters import HyperparameterError, parse_hyperparameters
 
 HYPERPARAMETERS = "Hyperparameters"  # the one pipeline parameter a JSON object may be given for
+SOURCE = "SourceProvider"  # chosen in pipeline; deploy gives prep the same value
+
+# The parameters only some sources read: (section, name) -> (what it is, the sources taking it,
+# whether they need it). A value the chosen source ignores is refused rather than silently
+# dropped, and a needed one is asked for here rather than by a failed first pipeline run.
+SOURCE_PARAMETERS: dict[tuple[str, str], tuple[str, tuple[str, ...], bool]] = {
+    ("pipeline", "ConnectionArn"): ("a connection", ("CodeConnection",), True),
+    ("pipeline", "FullRepositoryId"): ("a repository id", ("CodeConnection",), True),
+    ("pipeline", "BranchName"): ("a branch", ("CodeCommit", "CodeConnection"), False),
+    ("prep", "GitCloneUrl"): ("a clone URL", ("CodeConnection",), False),
+}
 
 
 @dataclass(frozen=True)
@@ -23,6 +34,11 @@ class DeployParameters:
     project: str
     prep: dict[str, str]
     pipeline: dict[str, str]
+
+    @property
+    def source(self) -> str:
+        """The model-code source both stacks were given (S3, CodeCommit or CodeConnection)."""
+        return self.pipeline[SOURCE]
 
 
 def _as_parameter_value(where: str, key: str, value: Any) -> str:
@@ -106,6 +122,23 @@ def deploy_sets(project: str) -> dict[str, str]:
     return managed
 
 
+def check_source(path: Path, sections: dict[str, dict[str, str]]) -> None:
+    """Refuse a source parameter the chosen source ignores, or one it needs left out."""
+    source = sections["pipeline"][SOURCE]
+    for (section, key), (what, sources, needed) in SOURCE_PARAMETERS.items():
+        given = bool(sections[section].get(key))  # "" is the template's default: none
+        where = f"{path}: {section}.{key}"
+        if given and source not in sources:
+            takes = "source takes" if len(sources) == 1 else "sources take"
+            raise Failure(
+                f"{where}: only the {' and '.join(sources)} {takes} {what} "
+                f"(SourceProvider is {source}); remove it or set pipeline.{SOURCE} to "
+                + " or ".join(sources)
+            )
+        if needed and not given and source in sources:
+            raise Failure(f"{where} is required when pipeline.{SOURCE} is {source}")
+
+
 def _document(path: Path) -> dict[str, Any]:
     """The file's JSON object, or one error line naming what is wrong with it."""
     if not path.is_file():
@@ -143,10 +176,17 @@ def read_parameters(path: Path) -> DeployParameters:
         "prep.",
         sections["prep"],
         "prep",
-        {"ProjectName": "goes at the top level of the file, not under prep"},
+        {
+            "ProjectName": "goes at the top level of the file, not under prep",
+            SOURCE: f"deploy sets it from pipeline.{SOURCE}",
+        },
     )
     project = prep["ProjectName"]
     pipeline = check_section(
         path, "pipeline.", sections["pipeline"], "pipeline", deploy_sets(project)
     )
+    # Both stacks get the source explicitly: the template's default when the file names none.
+    pipeline.setdefault(SOURCE, str(template("pipeline")["Parameters"][SOURCE]["Default"]))
+    prep[SOURCE] = pipeline[SOURCE]
+    check_source(path, {"prep": prep, "pipeline": pipeline})
     return DeployParameters(project, prep, pipeline)
