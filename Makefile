@@ -78,9 +78,13 @@ $(SAM_VENV)/.installed: requirements/iac-sam.txt
 
 iac-venvs: $(CHECKOV_VENV)/.installed $(SAM_VENV)/.installed ## Create .venv-checkov and .venv-sam (idempotent)
 
-lint-templates: venv iac-venvs ## cfn-lint, checkov and sam validate --lint on templates/
+# Each model-code source (SourceProvider) is linted with its parameters too: cfn-lint takes them,
+# checkov, which takes no parameters, reads the templates as each source renders them
+# (scripts/template_choices.py).
+lint-templates: venv iac-venvs ## cfn-lint, checkov and sam validate --lint on templates/, per source
 	$(VENV)/bin/cfn-lint --include-checks I --regions us-east-1 us-west-2 eu-west-1 -- $(TEMPLATES)
-	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --compact --quiet $(addprefix -f ,$(TEMPLATES))
+	$(PY) -m scripts.template_choices --out build/templates
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --compact --quiet -d build/templates
 	@for t in $(TEMPLATES); do $(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint -t $$t || exit 1; done
 
 lock-iac: ## Re-resolve requirements/iac-*.in into the pinned requirements/iac-*.txt
@@ -145,7 +149,7 @@ destroy: venv ## On AWS: delete PROJECT=<name>'s endpoints, models, buckets, sta
 
 # The zip is of the committed tree (git archive HEAD); the upload to the S3 source starts a run.
 push-code: venv ## Zip the committed model code and upload it to the S3 source (PROJECT=<name> on AWS, LOCAL=yes for the local cloud)
-	$(PY) -m scripts.push_code $(if $(filter yes,$(LOCAL)),--local) $(if $(strip $(PROJECT)),--project "$(PROJECT)")
+	$(PY) -m scripts.push_code $(if $(filter yes,$(LOCAL)),--local) $(if $(strip $(PROJECT)),--project "$(PROJECT)") $(if $(strip $(STATE_DIR)),--state-dir "$(STATE_DIR)")
 
 # --- local cloud ---
 up: venv package ## Start the local cloud in the background and run the pipeline (APPROVE=auto)

@@ -149,3 +149,49 @@ def resolve(value: Any, context: StackContext) -> Any:
     if isinstance(value, list):
         return [item for item in (resolve(v, context) for v in value) if item is not NO_VALUE]
     return value
+
+
+def _defaults_context(template: dict[str, Any], parameters: Mapping[str, str]) -> StackContext:
+    defaults = {
+        name: str(declared["Default"])
+        for name, declared in template.get("Parameters", {}).items()
+        if "Default" in declared
+    }
+    return StackContext(
+        stack_name="rendered",
+        region="us-east-1",
+        account_id="123456789012",
+        parameters={**defaults, **parameters},
+        physical_ids={},
+        conditions=template.get("Conditions", {}),
+    )
+
+
+def _choose(value: Any, context: StackContext) -> Any:
+    """`value` with each Fn::If replaced by its branch (other intrinsics kept)."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"}:
+            name, when_true, when_false = value["Fn::If"]
+            return _choose(when_true if context.condition(name) else when_false, context)
+        if value == {"Ref": "AWS::NoValue"}:
+            return NO_VALUE
+        chosen = {key: _choose(item, context) for key, item in value.items()}
+        return {key: item for key, item in chosen.items() if item is not NO_VALUE}
+    if isinstance(value, list):
+        return [item for item in (_choose(v, context) for v in value) if item is not NO_VALUE]
+    return value
+
+
+def render(template: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
+    """The template a stack with `parameters` (the rest at their defaults) would be made of:
+    resources and outputs of false conditions removed and every `Fn::If` replaced by its
+    branch, the other intrinsic functions kept (for the linters and readers with no stack)."""
+    context = _defaults_context(template, parameters)
+    rendered = dict(template)
+    for section in ("Resources", "Outputs"):
+        rendered[section] = {
+            logical_id: _choose(entry, context)
+            for logical_id, entry in template.get(section, {}).items()
+            if "Condition" not in entry or context.condition(entry["Condition"])
+        }
+    return rendered

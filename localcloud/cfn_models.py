@@ -386,6 +386,7 @@ def _camel(value: Any) -> Any:
 class CodeCommitRepository(_Listed, CloudFormationModel):
     type_name, name_property = "AWS::CodeCommit::Repository", "RepositoryName"
     modelled = frozenset({"RepositoryName", "RepositoryDescription"})
+    attributes: dict[str, str]  # what GetAtt reads, set at create
 
     @classmethod
     def create(cls, request: _Request) -> CodeCommitRepository:
@@ -394,7 +395,21 @@ class CodeCommitRepository(_Listed, CloudFormationModel):
         name = properties["RepositoryName"]
         metadata = backend.create_repository(name, properties.get("RepositoryDescription", ""))
         # Ref is the repository id on AWS (a UUID), not its name.
-        return cls(metadata["repositoryId"], lambda: backend.delete_repository(name))
+        repository = cls(metadata["repositoryId"], lambda: backend.delete_repository(name))
+        repository.attributes = {
+            "Arn": metadata["Arn"],
+            "Name": name,
+            "CloneUrlHttp": metadata["cloneUrlHttp"],
+            "CloneUrlSsh": metadata["cloneUrlSsh"],
+        }
+        return repository
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in {"Arn", "Name", "CloneUrlHttp", "CloneUrlSsh"}
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.attributes[attribute_name]
 
 
 class SnsSubscription(_Listed, CloudFormationModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from localcloud.cfn import StackContext, TemplateError, resolve
+from localcloud.cfn import StackContext, TemplateError, render, resolve
 
 PIPELINE_TYPE = "AWS::CodePipeline::Pipeline"
 PIPELINE_VERSION = 1  # the local pipeline is never updated
@@ -91,9 +91,10 @@ def _stages(properties: dict[str, Any]) -> tuple[Stage, ...]:
 
 
 def template_stages(template: dict[str, Any]) -> tuple[Stage, ...]:
-    """The template's stages as written (intrinsic functions unresolved): what the pipeline
-    is, for readers that have no stack (the architecture picture, the tests)."""
-    return _stages(_pipeline_resource(template)[1]["Properties"])
+    """The template's stages as a stack with its default parameters has them (other intrinsic
+    functions unresolved): what the pipeline is, for readers that have no stack (the
+    architecture picture, the tests)."""
+    return _stages(_pipeline_resource(render(template, {}))[1]["Properties"])
 
 
 def read_pipeline(template: dict[str, Any], context: StackContext) -> PipelineDefinition:

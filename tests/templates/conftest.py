@@ -31,6 +31,7 @@ SECTION_ORDER = [
     "Description",
     "Metadata",
     "Parameters",
+    "Rules",
     "Conditions",
     "Resources",
     "Outputs",
@@ -119,8 +120,19 @@ def identity_statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[st
         elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             documents = [properties["PolicyDocument"]]
         for document in documents:
-            for statement in as_list(document["Statement"]):
-                yield logical_id, statement
+            for entry in as_list(document["Statement"]):
+                for statement in _branches(entry):
+                    yield logical_id, statement
+
+
+def _branches(value: Any) -> Iterator[Any]:
+    """Every value an `Fn::If` may take (each model-code source's statement, say), none for
+    `AWS::NoValue`."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        for branch in value["Fn::If"][1:]:
+            yield from _branches(branch)
+    elif value != {"Ref": "AWS::NoValue"}:
+        yield value
 
 
 # --- docs/design.md: the contracts the templates follow -------------------------------------

@@ -1,7 +1,8 @@
-"""cfn-lint, checkov and `sam validate --lint` find nothing in either template.
+"""cfn-lint, checkov and `sam validate --lint` find nothing in either template, for every
+model-code source (SourceProvider) with its parameters.
 
 checkov and sam run from the virtualenvs `make iac-venvs` builds; each runs once per session,
-all three processes at the same time."""
+all three processes at the same time, checkov on the templates as each source renders them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import pytest
 import yaml
 from cfnlint.api import ManualArgs, lint_file
 
+from localcloud.cfn import render
+from scripts.template_choices import SOURCE_CHOICES, cfn_lint, write_rendered
 from tests.templates.conftest import CHECKOV, CHECKOV_CONFIG, SAM, TEMPLATE_PATHS, load_template
 
 NAMES = ("prep", "pipeline")
@@ -65,10 +68,11 @@ def _sam_environment(app_dir: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def tool_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ToolRun]]:
-    """checkov on both templates and sam on each, started together and awaited."""
+    """checkov on both templates of every source and sam on each, started together and awaited."""
     _require(CHECKOV)
     _require(SAM)
-    files = [arg for path in TEMPLATE_PATHS.values() for arg in ("-f", str(path))]
+    rendered = write_rendered(tmp_path_factory.mktemp("rendered"))
+    files = [arg for path in rendered for arg in ("-f", str(path))]
     checkov_env = {**os.environ, "LOG_LEVEL": "WARNING"}
     commands: dict[str, tuple[list[str], dict[str, str]]] = {
         "checkov": (
@@ -146,6 +150,51 @@ def test_cfn_lint_finds_nothing_not_even_informational(name: str) -> None:
     assert [str(m) for m in matches] == []
 
 
+@pytest.mark.parametrize("choice", SOURCE_CHOICES)
+def test_cfn_lint_finds_nothing_with_each_sources_parameters(choice: str) -> None:
+    assert cfn_lint(choice) == []
+
+
+def test_each_source_renders_its_own_action_rule_and_outputs() -> None:
+    """What checkov reads per source: only that source's branch of every Fn::If, and only the
+    resources and outputs of its conditions."""
+    rendered = {
+        choice: {name: render(load_template(name), parameters[name]) for name in NAMES}
+        for choice, parameters in SOURCE_CHOICES.items()
+    }
+    providers = {
+        choice: templates["pipeline"]["Resources"]["Pipeline"]["Properties"]["Stages"][0][
+            "Actions"
+        ][0]["ActionTypeId"]["Provider"]
+        for choice, templates in rendered.items()
+    }
+    assert providers == {
+        "S3": "S3",
+        "CodeCommit": "CodeCommit",
+        "CodeConnection": "CodeStarSourceConnection",
+    }
+    rules = {
+        choice: {"ModelCodeRule", "ModelCodeUploadRule"} & set(t["pipeline"]["Resources"])
+        for choice, t in rendered.items()
+    }
+    assert rules == {
+        "S3": {"ModelCodeUploadRule"},
+        "CodeCommit": {"ModelCodeRule"},
+        "CodeConnection": set(),
+    }
+    assert (
+        "Triggers" in rendered["CodeConnection"]["pipeline"]["Resources"]["Pipeline"]["Properties"]
+    )
+    assert "Triggers" not in rendered["S3"]["pipeline"]["Resources"]["Pipeline"]["Properties"]
+    repositories = {
+        choice: "Repository" in t["prep"]["Resources"] for choice, t in rendered.items()
+    }
+    assert repositories == {"S3": False, "CodeCommit": True, "CodeConnection": False}
+    assert "ModelCodeUploadUri" in rendered["S3"]["pipeline"]["Outputs"]
+    assert "ModelCodeUploadUri" not in rendered["CodeCommit"]["pipeline"]["Outputs"]
+    assert "Fn::If" not in json.dumps(rendered)
+
+
 def test_checkov_has_no_failed_checks(checkov_report: dict[str, Any]) -> None:
     summary = checkov_report["summary"]
     failed = [
@@ -155,6 +204,8 @@ def test_checkov_has_no_failed_checks(checkov_report: dict[str, Any]) -> None:
     assert failed == []
     assert summary["parsing_errors"] == 0
     assert summary["passed"] > 100, "checkov evaluated the templates"
+    scanned = {Path(c["file_path"]).name for c in checkov_report["results"]["passed_checks"]}
+    assert len(scanned) == len(SOURCE_CHOICES) * len(NAMES), "every source's two templates"
 
 
 def test_checkov_skips_are_exactly_the_ones_declared_in_place(

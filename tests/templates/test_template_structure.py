@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from localcloud.cfn import render
 from scripts.aws_stacks.constraints import violation
+from scripts.template_choices import SOURCE_CHOICES
 from tests.templates.conftest import (
     SECTION_ORDER,
     TEMPLATE_PATHS,
@@ -261,29 +263,53 @@ def test_notebook_instance_uses_imdsv2_the_repository_and_its_lifecycle_config()
     assert props["RoleArn"] == {"Fn::GetAtt": ["NotebookRole", "Arn"]}
     assert props["PlatformIdentifier"] == "notebook-al2-v3"
     assert props["RootAccess"] == "Disabled"
-    repository_url = _render(props["DefaultCodeRepository"], template)
-    assert repository_url == _render(
-        template["Outputs"]["RepositoryCloneUrlHttp"]["Value"], template
-    )
-    assert repository_url == "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/abalone"
-    assert notebook["DependsOn"] == "Repository"
     (repository,) = resources_of_type(template, "AWS::CodeCommit::Repository").values()
     assert repository["Properties"]["RepositoryName"] == {"Ref": "ProjectName"}
+
+
+@pytest.mark.parametrize(
+    ("choice", "repository"),
+    [
+        ("CodeCommit", {"Fn::GetAtt": ["Repository", "CloneUrlHttp"]}),
+        ("CodeConnection", {"Ref": "GitCloneUrl"}),
+        ("S3", None),  # the lifecycle script unpacks the pushed zip instead
+    ],
+)
+def test_the_notebook_clones_the_source_the_stack_was_made_for(
+    choice: str, repository: dict[str, Any] | None
+) -> None:
+    prep = render(load_template("prep"), SOURCE_CHOICES[choice]["prep"])
+    notebook = prep["Resources"]["NotebookInstance"]["Properties"]
+    assert notebook.get("DefaultCodeRepository") == repository
+    assert ("Repository" in prep["Resources"]) == (choice == "CodeCommit")
+    codecommit_outputs = {"RepositoryName", "RepositoryCloneUrlHttp"} & set(prep["Outputs"])
+    assert codecommit_outputs == (
+        {"RepositoryName", "RepositoryCloneUrlHttp"} if choice == "CodeCommit" else set()
+    )
+    if choice == "CodeCommit":
+        assert _render(prep["Outputs"]["RepositoryCloneUrlHttp"]["Value"], prep) == (
+            "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/abalone"
+        )
 
 
 # --- pipeline stack: the pipeline -----------------------------------------------------------
 
 
-def _pipeline() -> dict[str, Any]:
-    (pipeline,) = resources_of_type(
-        load_template("pipeline"), "AWS::CodePipeline::Pipeline"
-    ).values()
+def _rendered(choice: str = "S3") -> dict[str, Any]:
+    """The pipeline template as a stack of that model-code source is made of it."""
+    return render(load_template("pipeline"), SOURCE_CHOICES[choice]["pipeline"])
+
+
+def _pipeline(choice: str = "S3") -> dict[str, Any]:
+    (pipeline,) = resources_of_type(_rendered(choice), "AWS::CodePipeline::Pipeline").values()
     return pipeline["Properties"]
 
 
-def _actions() -> list[tuple[str, dict[str, Any]]]:
+def _actions(choice: str = "S3") -> list[tuple[str, dict[str, Any]]]:
     return [
-        (stage["Name"], action) for stage in _pipeline()["Stages"] for action in stage["Actions"]
+        (stage["Name"], action)
+        for stage in _pipeline(choice)["Stages"]
+        for action in stage["Actions"]
     ]
 
 
@@ -332,8 +358,6 @@ def test_action_providers_and_functions_match_design_md() -> None:
             assert logical_id in design_lambdas()
             assert (type_id["Category"], type_id["Provider"]) == ("Invoke", "Lambda")
             assert action["Configuration"]["FunctionName"] == {"Ref": logical_id}
-        elif row.kind == "CodeCommit":
-            assert (type_id["Category"], type_id["Provider"]) == ("Source", "CodeCommit")
         elif row.kind.startswith("S3"):
             assert (type_id["Category"], type_id["Provider"]) == ("Source", "S3")
         elif row.kind == "CodeBuild":
@@ -371,13 +395,47 @@ def test_user_parameters_match_design_md() -> None:
                 assert isinstance(rendered["instance_count"], int)
 
 
-def test_sources_are_event_driven() -> None:
-    template = load_template("pipeline")
-    by_name = {action["Name"]: action for _, action in _actions()}
-    code = by_name["ModelCode"]["Configuration"]
-    assert code["PollForSourceChanges"] is False
-    assert _import_of(code["RepositoryName"]) == "RepositoryName"
-    assert code["BranchName"] == {"Ref": "BranchName"}
+# What starts the pipeline, by model-code source: its rules (logical id -> event source) and
+# its model-code action's configuration.
+SOURCE_STARTERS = {
+    "S3": {
+        "ModelCodeUploadRule": "aws.s3",
+        "TrainingDataRule": "aws.s3",
+        "RetrainOnDriftRule": "aws.cloudwatch",
+    },
+    "CodeCommit": {
+        "ModelCodeRule": "aws.codecommit",
+        "TrainingDataRule": "aws.s3",
+        "RetrainOnDriftRule": "aws.cloudwatch",
+    },
+    "CodeConnection": {"TrainingDataRule": "aws.s3", "RetrainOnDriftRule": "aws.cloudwatch"},
+}
+MODEL_CODE_CONFIGURATION = {
+    "S3": {
+        "S3Bucket": {"Ref": "DataBucket"},
+        "S3ObjectKey": "pipeline/model-code.zip",
+        "PollForSourceChanges": False,
+    },
+    "CodeCommit": {
+        "RepositoryName": {"Fn::ImportValue": {"Fn::Sub": "${PrepStackName}-RepositoryName"}},
+        "BranchName": {"Ref": "BranchName"},
+        "PollForSourceChanges": False,
+    },
+    "CodeConnection": {
+        "ConnectionArn": {"Ref": "ConnectionArn"},
+        "FullRepositoryId": {"Ref": "FullRepositoryId"},
+        "BranchName": {"Ref": "BranchName"},
+        "OutputArtifactFormat": "CODE_ZIP",
+    },
+}
+
+
+@pytest.mark.parametrize("choice", SOURCE_CHOICES)
+def test_sources_are_event_driven(choice: str) -> None:
+    template = _rendered(choice)
+    by_name = {action["Name"]: action for _, action in _actions(choice)}
+    assert by_name["ModelCode"]["Configuration"] == MODEL_CODE_CONFIGURATION[choice]
+    assert by_name["ModelCode"]["OutputArtifacts"] == [{"Name": "SourceOutput"}]
     data = by_name["TrainingData"]["Configuration"]
     assert data == {
         "S3Bucket": {"Ref": "DataBucket"},
@@ -391,27 +449,49 @@ def test_sources_are_event_driven() -> None:
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
 
     rules = resources_of_type(template, "AWS::Events::Rule")
-    patterns = {
-        r["Properties"]["EventPattern"]["source"][0]: r["Properties"]
-        for r in rules.values()
+    starters = {
+        logical_id: r["Properties"]
+        for logical_id, r in rules.items()
         if r["Properties"]["Targets"][0].get("RoleArn")  # the ones that start the pipeline
     }
-    assert set(patterns) == {"aws.codecommit", "aws.s3", "aws.cloudwatch"}
-    drift = patterns["aws.cloudwatch"]
-    assert drift["State"] == {"Fn::If": ["RetrainsOnDrift", "ENABLED", "DISABLED"]}
+    sources = {k: r["EventPattern"]["source"][0] for k, r in starters.items()}
+    assert sources == SOURCE_STARTERS[choice]
+    drift = starters["RetrainOnDriftRule"]
+    raw_drift = load_template("pipeline")["Resources"]["RetrainOnDriftRule"]["Properties"]
+    assert raw_drift["State"] == {"Fn::If": ["RetrainsOnDrift", "ENABLED", "DISABLED"]}
     assert drift["EventPattern"]["detail"] == {
         "alarmName": [{"Ref": "DataDriftAlarm"}],
         "state": {"value": ["ALARM"]},
     }
-    codecommit = patterns["aws.codecommit"]["EventPattern"]
-    assert codecommit["detail"]["referenceName"] == [{"Ref": "BranchName"}]
-    s3 = patterns["aws.s3"]["EventPattern"]
-    assert s3["detail-type"] == ["Object Created"]
-    assert s3["detail"] == {
-        "bucket": {"name": [{"Ref": "DataBucket"}]},
-        "object": {"key": ["pipeline/data.zip"]},
+    if choice == "CodeCommit":
+        codecommit = starters["ModelCodeRule"]["EventPattern"]
+        assert codecommit["detail"]["referenceName"] == [{"Ref": "BranchName"}]
+    uploads = {
+        "TrainingDataRule": "pipeline/data.zip",
+        "ModelCodeUploadRule": "pipeline/model-code.zip",
     }
-    for rule in patterns.values():
+    for logical_id, key in uploads.items():
+        if logical_id in starters:
+            s3 = starters[logical_id]["EventPattern"]
+            assert s3["detail-type"] == ["Object Created"]
+            assert s3["detail"] == {
+                "bucket": {"name": [{"Ref": "DataBucket"}]},
+                "object": {"key": [key]},
+            }
+    triggers = _pipeline(choice).get("Triggers")
+    if choice == "CodeConnection":  # a push to the branch, through the connection
+        assert triggers == [
+            {
+                "ProviderType": "CodeStarSourceConnection",
+                "GitConfiguration": {
+                    "SourceActionName": "ModelCode",
+                    "Push": [{"Branches": {"Includes": [{"Ref": "BranchName"}]}}],
+                },
+            }
+        ]
+    else:
+        assert triggers is None
+    for rule in starters.values():
         (target,) = rule["Targets"]
         assert _render(target["Arn"], template) == (
             "arn:aws:codepipeline:us-east-1:123456789012:abalone-pipeline"
