@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from localcloud import daemon
 from localcloud.client import CONNECTION_FILE, REPO_ROOT, STATE_DIR, aws_client, read_connection
+from localcloud.constants import LOCAL_SOURCE, LOCAL_SOURCES
 from localcloud.recovery import RESTART_NOTE, find_crash, forget_crash, last_crash, recover
 from localcloud.routes import local_urls
 from localcloud.run_reports import (
@@ -98,7 +99,7 @@ def demo(args: argparse.Namespace) -> int:
 # --- up / serve / down -----------------------------------------------------------------------
 def serve(args: argparse.Namespace) -> int:
     """The background process of `up`: the cloud, until SIGTERM."""
-    return daemon.serve(args.state_dir, args.dist, args.port)
+    return daemon.serve(args.state_dir, args.dist, args.port, args.source)
 
 
 def _recover(state_dir: Path) -> bool:
@@ -117,7 +118,9 @@ def start(args: argparse.Namespace) -> dict[str, Any]:
         if crashed or latest_report(args.state_dir) is not None:
             print(RESTART_NOTE)
         print(f"Starting the local cloud (log: {args.state_dir / 'cloud.log'}) ...", flush=True)
-        connection = daemon.start_background(args.state_dir, args.dist, args.port)
+        connection = daemon.start_background(
+            args.state_dir, args.dist, args.port, getattr(args, "source", LOCAL_SOURCE)
+        )
         forget_crash(args.state_dir)
         print(f"The local cloud is up (pid {connection['pid']}).")
     else:
@@ -466,7 +469,14 @@ def push_command(args: argparse.Namespace) -> int:
 
     connection = _require_connection(args)
     branch = args.branch or load_template(PIPELINE_TEMPLATE)["Parameters"]["BranchName"]["Default"]
-    repository = connection["stacks"]["prep"]["RepositoryName"]
+    repository = connection["stacks"]["prep"].get("RepositoryName")
+    if repository is None:
+        print(
+            "localcloud: this cloud's pipeline takes its model code from S3, not a branch: "
+            "upload it with `make push-code LOCAL=yes`",
+            file=sys.stderr,
+        )
+        return 1
     events = aws_client(connection, "events")
     arn = f"arn:aws:codecommit:{connection['region']}:{ACCOUNT_ID}:{repository}"
     event_id = push(events, arn, branch, commit_id(REPO_ROOT / "model-code"))
@@ -586,6 +596,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands.choices["up"].add_argument(
         "--auto-approve", action="store_true", help="approve the prod deployment without asking"
     )
+    for name in ("start", "serve"):
+        commands.choices[name].add_argument(
+            "--source",
+            choices=LOCAL_SOURCES,
+            default=LOCAL_SOURCE,
+            help="the pipeline's model-code source: CodeCommit (the working copy of model-code/, "
+            "`push` starts a run) or S3 (`make push-code LOCAL=yes` uploads the committed code "
+            f"and starts a run); default {LOCAL_SOURCE}",
+        )
     run_command = command("run", run, "run the pipeline again in the running cloud")
     run_command.add_argument("--auto-approve", action="store_true", help="approve without asking")
     approve_command = command("approve", approve, "approve (or reject) the waiting stage")

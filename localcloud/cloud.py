@@ -22,7 +22,7 @@ from localcloud.codepipeline.build import LocalBuilder, zip_source_tree
 from localcloud.codepipeline.definition import PipelineDefinition, read_pipeline
 from localcloud.codepipeline.models import Approver
 from localcloud.codepipeline.runner import ActionServices, RunReport
-from localcloud.constants import ACCOUNT_ID, GATEWAY_PORT, REGION
+from localcloud.constants import ACCOUNT_ID, GATEWAY_PORT, LOCAL_SOURCE, LOCAL_SOURCES, REGION
 from localcloud.core.signing import Credentials
 from localcloud.edge import Edge
 from localcloud.events import LocalEvents, TargetServices
@@ -72,6 +72,7 @@ class CloudSettings:
     model_code: Path = REPO_ROOT / "model-code"
     dist: Path = REPO_ROOT / "dist" / "lambdas"
     pipeline_parameters: dict[str, str] = field(default_factory=dict)
+    source_provider: str = LOCAL_SOURCE  # both stacks' SourceProvider, one of LOCAL_SOURCES
     python: str = sys.executable
     # How often alarms are evaluated over their periods (CloudWatch: every minute); more often
     # here, so a rollout's short bake sees its alarms.
@@ -196,13 +197,22 @@ class LocalCloud:
         boto3.DEFAULT_SESSION = None
 
     def _create_stacks(self, progress: Callable[[str], None]) -> None:
-        project = self.settings.project
+        project, source = self.settings.project, self.settings.source_provider
+        if source not in LOCAL_SOURCES:
+            raise StackError(
+                f"the local cloud has no {source} source: it offers {' and '.join(LOCAL_SOURCES)} "
+                "(CodeConnection needs GitHub, GitLab or Bitbucket: deploy to AWS for it)"
+            )
         self.prep_stack = create_stack(
-            self.session, f"{project}-prep", PREP_TEMPLATE, {"ProjectName": project}
+            self.session,
+            f"{project}-prep",
+            PREP_TEMPLATE,
+            {"ProjectName": project, "SourceProvider": source},
         )
         progress(f"stack created      {self.prep_stack.name}")
         parameters = {
             "PrepStackName": self.prep_stack.name,
+            "SourceProvider": source,
             **LOCAL_PIPELINE_PARAMETERS,
             **self.settings.pipeline_parameters,
         }

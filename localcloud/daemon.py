@@ -19,6 +19,7 @@ from localcloud.client import (
     read_connection,
     write_connection,
 )
+from localcloud.constants import LOCAL_SOURCE
 from localcloud.processes import ProcessRecord, ProcessRegistry
 from localcloud.recovery import Heartbeat
 from localcloud.run_reports import mark_interrupted
@@ -28,14 +29,16 @@ START_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 30
 
 
-def serve(state_dir: Path, dist: Path, port: int) -> int:
+def serve(state_dir: Path, dist: Path, port: int, source: str = LOCAL_SOURCE) -> int:
     """The background process itself: the cloud, until SIGTERM."""
     from localcloud.cloud import CloudSettings, LocalCloud
     from localcloud.connection import connection_document
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    cloud = LocalCloud(CloudSettings(state_dir=state_dir, gateway_port=port, dist=dist))
+    cloud = LocalCloud(
+        CloudSettings(state_dir=state_dir, gateway_port=port, dist=dist, source_provider=source)
+    )
     heartbeat = Heartbeat(state_dir)
     try:
         cloud.start()
@@ -50,12 +53,14 @@ def serve(state_dir: Path, dist: Path, port: int) -> int:
         heartbeat.stop()
 
 
-def start_background(state_dir: Path, dist: Path, port: int) -> dict[str, Any]:
+def start_background(
+    state_dir: Path, dist: Path, port: int, source: str = LOCAL_SOURCE
+) -> dict[str, Any]:
     """Start `serve` detached, wait for its connection file, and surface its log on failure."""
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     log_path = state_dir / "cloud.log"
     command = [sys.executable, "-m", "localcloud", "serve", "--state-dir", str(state_dir)]
-    command += ["--dist", str(dist), "--port", str(port)]
+    command += ["--dist", str(dist), "--port", str(port), "--source", source]
     with log_path.open("w") as log:
         process = subprocess.Popen(
             command,

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 from localcloud.cfn import load_template
-from localcloud.codepipeline.build import BUILDSPEC, image_tag
+from localcloud.codepipeline.build import BUILDSPEC, REVISION_FILE, image_tag, source_commit
 from tests.conftest import REPO_ROOT
 
 MODEL_CODE = REPO_ROOT / "model-code"
@@ -89,10 +91,15 @@ if [ "$1" = login ]; then read -r password; echo "password $password" >> "$CALLS
 """
 
 
-def run_build(spec: dict, tmp_path: Path, **extra: str) -> tuple[str, Path]:
-    """pre_build, build and post_build in one bash, as CodeBuild runs them, in a model-code copy."""
+def run_build(
+    spec: dict, tmp_path: Path, revision_file: str | None = None, **extra: str
+) -> tuple[str, Path]:
+    """pre_build, build and post_build in one bash, as CodeBuild runs them, in a model-code copy
+    (with a SOURCE_REVISION file of `revision_file`, as make push-code's zip has)."""
     source = tmp_path / "source"
     shutil.copytree(REPO_ROOT / "model-code", source, ignore=shutil.ignore_patterns("__pycache__"))
+    if revision_file is not None:
+        (source / REVISION_FILE).write_text(revision_file + "\n")
     shims = tmp_path / "shims"
     shims.mkdir()
     python = f'#!/usr/bin/env bash\nexec "{sys.executable}" "$@"\n'
@@ -117,8 +124,13 @@ def run_build(spec: dict, tmp_path: Path, **extra: str) -> tuple[str, Path]:
     done = subprocess.run(
         ["bash", "-c", script], cwd=source, env=env, capture_output=True, text=True, timeout=300
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+    if done.returncode != 0:
+        raise BuildFailed(done.stdout + done.stderr)
     return calls.read_text(), source
+
+
+class BuildFailed(Exception):
+    """The commands exited non-zero; the message is their output."""
 
 
 def test_a_build_pushes_the_commit_tag_the_local_build_uses_and_names_it_in_image_detail(
@@ -143,6 +155,50 @@ def test_a_commit_built_before_reuses_its_image(spec, tmp_path):
     assert "docker push" not in calls
     image = f"{REPOSITORY_URI}:{image_tag(COMMIT)}"
     assert json.loads((source / "imageDetail.json").read_text()) == {"ImageURI": image}
+
+
+# An S3 source's revision (CODEBUILD_RESOLVED_SOURCE_VERSION) is the zip's object version.
+S3_VERSION_ID = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+
+
+def test_an_s3_source_is_tagged_with_the_commit_its_zip_names_as_the_local_build_tags_it(
+    spec, tmp_path
+):
+    pushed = "fedcba9876543210fedcba9876543210fedcba98"
+    calls, source = run_build(
+        spec, tmp_path, revision_file=pushed, CODEBUILD_RESOLVED_SOURCE_VERSION=S3_VERSION_ID
+    )
+
+    image = f"{REPOSITORY_URI}:{image_tag(pushed)}"
+    assert image.endswith(":fedcba9")
+    assert f"docker push {image}" in calls
+    assert json.loads((source / "imageDetail.json").read_text()) == {"ImageURI": image}
+    assert source_commit(_zip({REVISION_FILE: pushed + "\n"}), S3_VERSION_ID) == pushed
+
+
+def test_an_s3_source_without_its_commit_file_fails_before_building_as_the_local_build_does(
+    spec, tmp_path
+):
+    with pytest.raises(BuildFailed) as failed:
+        run_build(spec, tmp_path, CODEBUILD_RESOLVED_SOURCE_VERSION=S3_VERSION_ID)
+
+    message = (
+        f'no commit id: the source revision is "{S3_VERSION_ID}", not a commit (an S3 source '
+        "zip needs the SOURCE_REVISION file make push-code writes)"
+    )
+    assert message in str(failed.value)
+    calls = tmp_path / "calls.log"
+    assert not calls.exists() or "docker" not in calls.read_text()
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        source_commit(_zip({"Dockerfile": "FROM scratch\n"}), S3_VERSION_ID)
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return zipped.getvalue()
 
 
 def test_the_unit_tests_run_on_the_python_the_image_runs(spec):

@@ -26,20 +26,36 @@ from localcloud.stacks import REPO_ROOT
 IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints"}
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 BUILDSPEC = REPO_ROOT / "buildspecs" / "buildspec.yml"
-_TAG_CUT = re.compile(r'IMAGE_TAG="\$\{CODEBUILD_RESOLVED_SOURCE_VERSION:0:(\d+)\}"')
+_TAG_CUT = re.compile(r'IMAGE_TAG="\$\{SOURCE_COMMIT:0:(\d+)\}"')
+# An S3 source's revision is an object version: the buildspec reads the commit from this file.
+REVISION_FILE = "SOURCE_REVISION"
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
 @cache
 def _tag_length() -> int:
     match = _TAG_CUT.search(BUILDSPEC.read_text())
     if not match:
-        raise RuntimeError(f"{BUILDSPEC} sets no IMAGE_TAG from CODEBUILD_RESOLVED_SOURCE_VERSION")
+        raise RuntimeError(f"{BUILDSPEC} sets no IMAGE_TAG from SOURCE_COMMIT")
     return int(match.group(1))
 
 
 def image_tag(revision: str) -> str:
     """The tag the buildspec gives `revision`: the commit cut as its IMAGE_TAG line says."""
     return revision[: _tag_length()]
+
+
+def source_commit(source_zip: bytes, revision: str) -> str:
+    """The commit the buildspec builds: the zip's SOURCE_REVISION, else the source's revision."""
+    with zipfile.ZipFile(io.BytesIO(source_zip)) as archive:
+        if REVISION_FILE in archive.namelist():
+            revision = archive.read(REVISION_FILE).decode(errors="replace").strip()
+    if not _COMMIT.fullmatch(revision):
+        raise RuntimeError(
+            f'no commit id: the source revision is "{revision}", not a commit (an S3 source zip '
+            f"needs the {REVISION_FILE} file make push-code writes)"
+        )
+    return revision
 
 
 def _tree_files(root: Path) -> list[Path]:
@@ -94,13 +110,13 @@ class LocalBuilder:
         self.python = python
 
     def __call__(self, source_zip: bytes, configuration: dict[str, Any], revision: str) -> bytes:
-        """Build the source artifact into an image tagged with its revision; return imageDetail."""
+        """Build the source artifact into an image tagged with its commit; return imageDetail."""
         project = configuration.get("ProjectName", "")
         environment = self.environment_by_project.get(project, {})
         repository_uri = environment.get("REPOSITORY_URI")
         if not repository_uri:
             raise RuntimeError(f"build project {project!r} sets no REPOSITORY_URI")
-        tag = image_tag(revision)
+        tag = image_tag(source_commit(source_zip, revision))
         repository = repository_uri.split("/", 1)[1]
         snapshot = inside(self.images_dir, *repository.split("/"), tag)
         if not snapshot.exists():

@@ -194,7 +194,8 @@ class PipelineRunner:
         self.control = control
         self.report = report
         self._artifacts: dict[str, dict[str, str]] = {}
-        self._revision = ""
+        self._revision = ""  # the model code's, once built: what later artifacts carry
+        self._source_revisions: dict[str, str] = {}  # source output artifact -> its revision
         # (stage, action) -> the namespace its output variables are found under
         self._namespaces = {
             (stage.name, action.name): action.namespace
@@ -345,6 +346,7 @@ class PipelineRunner:
 
     def _add_revision(self, record: ActionRecord, artifact: str, revision: str) -> None:
         record.revision = revision
+        self._source_revisions[artifact] = revision
         entry = {"name": artifact, "revisionId": revision, "created": time.time()}
         self.report.revisions = [r for r in self.report.revisions if r["name"] != artifact]
         self.report.revisions.append(entry)
@@ -393,12 +395,13 @@ class PipelineRunner:
             )
             return f"s3://{bucket}/{key}"
         data, revision = self.services.source_code()
-        self._revision = revision
         self._store(output, data)
         self._add_revision(record, output, revision)
         return f"revision {revision}"
 
     def _build(self, action: Action, record: ActionRecord) -> str:
+        # CODEBUILD_RESOLVED_SOURCE_VERSION: the revision of the source that made the input.
+        self._revision = self._source_revisions.get(action.input_artifacts[0], "")
         source = self._fetch(action.input_artifacts[0])
         try:
             output = self.services.build_image(source, action.configuration, self._revision)
