@@ -27,7 +27,7 @@ STUBS = {
 }
 
 
-def on_start_script(project: str, stack: str, region: str) -> str:
+def on_start_script(project: str, stack: str, region: str, source: str = "CodeCommit") -> str:
     """The OnStart script as CloudFormation hands it to the instance (Fn::Sub resolved)."""
     config = load_template(PREP_TEMPLATE)["Resources"]["NotebookLifecycleConfig"]
     (hook,) = config["Properties"]["OnStart"]
@@ -36,6 +36,9 @@ def on_start_script(project: str, stack: str, region: str) -> str:
         "ProjectName": project,
         "AWS::StackName": stack,
         "AWS::Region": region,
+        "AWS::AccountId": "123456789012",
+        "SourceProvider": source,
+        "GitCloneUrl": "",
     }.items():
         script = script.replace("${" + name + "}", value)
     assert "${" not in script, "a Sub variable the test does not know"
@@ -85,8 +88,12 @@ def test_the_instance_start_pulls_the_walkthrough_and_installs_the_pins_in_the_b
 ) -> None:
     _, sudo_calls, setup = run_on_start(tmp_path)
     # THEN the long part runs detached as ec2-user (SageMaker stops a start after 5 minutes)
-    assert "-u ec2-user -i bash -s" in sudo_calls
-    assert "git pull --ff-only origin main" in setup
+    assert "-u ec2-user -i bash -s -- CodeCommit " in sudo_calls  # the source, then GitCloneUrl
+    assert "CodeCommit) cd demo && git pull --ff-only origin main" in setup
+    # AND with the S3 source it unpacks the zip make push-code uploaded to the data bucket
+    assert "zip=s3://demo-data-123456789012-eu-west-1/pipeline/model-code.zip" in setup, (
+        "the pipeline stack's data bucket, named as templates/02-pipeline.yml names it"
+    )
     assert "source /home/ec2-user/anaconda3/bin/activate python3" in setup
     assert "pip install --quiet -r notebooks/requirements.txt" in setup
     # AND the clone's own modules (pipeline_data) become importable in that environment
