@@ -23,11 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import ClientError
 
 from localcloud.client import STATE_DIR, aws_client, read_connection
 from localcloud.constants import REPO_ROOT
-from scripts.registry.target import Problem, aws_target, check_project_name, project_parameter
+from scripts.registry.target import (
+    Problem,
+    aws_target,
+    check_project_name,
+    project_parameter,
+    report,
+)
 
 PROG = "python -m scripts.push_code"
 
@@ -291,27 +297,7 @@ def run(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     """The command line; its exit status."""
     args = parse_args(argv)
-    try:
-        print(run(args))
-    except Problem as err:
-        return fail(str(err), err.status)
-    except ClientError as err:
-        error = err.response["Error"]
-        return fail(f"AWS {error['Code']} in {err.operation_name}: {error['Message']}")
-    except NoCredentialsError:
-        return fail(
-            "no AWS credentials: configure a profile (AWS_PROFILE, `aws configure`) or "
-            "environment credentials, or use --local"
-        )
-    except BotoCoreError as err:
-        return fail(f"AWS: {err}")
-    return 0
-
-
-def fail(message: str, status: int = 1) -> int:
-    """Print one `error:` line on stderr; the exit status."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return status
+    return report(PROG, lambda: run(args))
 
 
 if __name__ == "__main__":

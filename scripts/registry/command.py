@@ -5,22 +5,19 @@ for bad arguments, 1 for what AWS or the registry refused."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 import scripts.registry
 from localcloud.client import STATE_DIR
 from model_registry import APPROVAL_STATUSES, APPROVED, REJECTED
 from scripts.registry import actions, view
 from scripts.registry.target import (
-    Problem,
     Target,
     aws_target,
     check_project_name,
     local_target,
     project_parameter,
+    report,
 )
 
 PROG = "python -m scripts.registry"
@@ -140,24 +137,4 @@ def run(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     """The command line; its exit status."""
     args = parse_args(argv)
-    try:
-        print(run(args))
-    except Problem as err:
-        return fail(str(err), err.status)
-    except ClientError as err:
-        error = err.response["Error"]
-        return fail(f"AWS {error['Code']} in {err.operation_name}: {error['Message']}")
-    except NoCredentialsError:
-        return fail(
-            "no AWS credentials: configure a profile (AWS_PROFILE, `aws configure`) or "
-            "environment credentials, or use --local"
-        )
-    except BotoCoreError as err:
-        return fail(f"AWS: {err}")
-    return 0
-
-
-def fail(message: str, status: int = 1) -> int:
-    """Print one `error:` line on stderr; the exit status."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return status
+    return report(PROG, lambda: run(args))

@@ -4,6 +4,7 @@ running local cloud (its connection.json), and which project's group and endpoin
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, partial
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from localcloud.cfn import load_template
 from localcloud.client import CONNECTION_FILE, aws_client, read_connection
@@ -90,3 +92,28 @@ def local_target(project: str | None, state_dir: Path) -> Target:
         "the local cloud",
         partial(aws_client, connection),
     )
+
+
+def report(prog: str, work: Callable[[], str]) -> int:
+    """Print what `work` returns, or its problem (ours or AWS's) as one `prog: error:` line on
+    stderr; the exit status."""
+
+    def fail(message: str, status: int = 1) -> int:
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return status
+
+    try:
+        print(work())
+    except Problem as err:
+        return fail(str(err), err.status)
+    except ClientError as err:
+        error = err.response["Error"]
+        return fail(f"AWS {error['Code']} in {err.operation_name}: {error['Message']}")
+    except NoCredentialsError:
+        return fail(
+            "no AWS credentials: configure a profile (AWS_PROFILE, `aws configure`) or "
+            "environment credentials, or use --local"
+        )
+    except BotoCoreError as err:
+        return fail(f"AWS: {err}")
+    return 0
