@@ -93,7 +93,7 @@ def draw(stages: list[StageInfo], out: Path) -> None:
             _arrow(axes, (x - GAP, 3.75), (x, 3.75))
     first = stages[0].name
     for offset, label in [
-        (-0.55, "CodeCommit\nmodel code"),
+        (-0.55, "model code\nS3 zip or Git"),
         (1.45, "S3 data bucket\npipeline/data.zip"),
     ]:
         x = centres[first] + offset - 0.55

@@ -19,7 +19,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from .aws import CodePipelineControl
 
-# The clone of the CodeCommit repository (notebooks/ and data/ in it) or of this project.
+# The model-code tree on the notebook instance (notebooks/ and data/ in it) or this project.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_ENV = ".project.env"
 AWS_POLL_SECONDS = 10.0  # an AWS run takes tens of minutes

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 # Drawn from the pipeline template by `python -m notebooks.draw_architecture`.
 ARCHITECTURE_PNG = Path(__file__).resolve().parents[1] / "architecture.png"
 STAGE_NOTES = {
-    "Source": "Takes the model code (CodeCommit) and the training-data manifest (S3); a push "
-    "or a new pipeline/data.zip starts a run.",
+    "Source": "Takes the model code (SourceProvider: an S3 zip, CodeCommit or a Git "
+    "connection) and the training-data manifest (S3); a new zip, a push or a new "
+    "pipeline/data.zip starts a run.",
     "Build": "CodeBuild runs the container's unit tests, builds the image and pushes it to ECR, "
     "tagged with the commit.",
     "Train": "A SageMaker training job runs the image's `train` on the train and validation "

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from localcloud.cfn import render
 from localcloud.stacks import lambda_functions
 from scripts import package_lambdas, upload_lambdas
 from scripts.aws_stacks.common import TEMPLATES, Failure, stack_name, template, whoami
@@ -159,7 +160,9 @@ def print_summary(
         print(f"{stack['StackName']}  {stack['StackStatus']}")
         reported = stack_outputs(stack)
         outputs |= reported
-        for key in template(section)["Outputs"]:
+        parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+        # The outputs a stack of these parameters has (the source's own among them).
+        for key in render(template(section), parameters)["Outputs"]:
             print(f"  {key:<27} {reported.get(key, '(not reported by the stack)')}")
 
     def output(key: str) -> str:

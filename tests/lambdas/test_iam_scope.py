@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.cfn import resolve
+from localcloud.cfn import render, resolve
 from tests.lambdas.conftest import load_module
 from tests.lambdas.iam_policy import ACCOUNT, REGION, Resource, Stack, allows, reaches, stacks
 from tests.templates.conftest import as_list, identity_statements
@@ -51,6 +51,7 @@ ACCOUNT_WIDE_ROLES = {"ApiGatewayCloudWatchRole"}
 OBJECT_KEYS = (
     "test/test.csv",
     "pipeline/data.zip",
+    "pipeline/model-code.zip",
     "models/job/output/model.tar.gz",
     "models/job/output/evidence/data-quality-constraints.json",
 )
@@ -98,7 +99,7 @@ def _stack_resources(stack: Stack) -> Iterator[Resource]:
     yield Resource(
         "stack", f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{context.stack_name}/0a1b2c3d"
     )
-    for logical_id, resource in stack.template["Resources"].items():
+    for logical_id, resource in render(stack.template, context.parameters)["Resources"].items():
         kind, name = resource["Type"], context.ref(logical_id)
         if kind in ("AWS::S3::Bucket", "AWS::Lambda::Function", "AWS::ECR::Repository"):
             yield Resource(logical_id, context.attribute(logical_id, "Arn"))
@@ -146,7 +147,7 @@ def deploy_environments(project: str) -> list[str]:
     stack = stacks(project)["pipeline"]
     (pipeline,) = [
         r
-        for r in stack.template["Resources"].values()
+        for r in render(stack.template, stack.context.parameters)["Resources"].values()
         if r["Type"] == "AWS::CodePipeline::Pipeline"
     ]
     return [
@@ -241,7 +242,9 @@ def scoped_statements() -> Iterator[tuple[str, dict[str, Any]]]:
     without resource-level permissions; test_template_security pins which) and the account-wide
     role."""
     for stack in stacks(PROJECT).values():
-        for logical_id, statement in identity_statements(stack.template):
+        for logical_id, statement in identity_statements(
+            render(stack.template, stack.context.parameters)
+        ):
             resolved = resolve(statement, stack.context)
             if resolved["Resource"] != "*" and logical_id not in ACCOUNT_WIDE_ROLES:
                 yield logical_id, resolved
