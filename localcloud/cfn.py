@@ -16,6 +16,8 @@ from typing import Any
 
 from cfnlint.decode import cfn_yaml
 
+from localcloud.constants import ACCOUNT_ID, REGION
+
 NO_VALUE = object()
 _SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
 
@@ -151,17 +153,23 @@ def resolve(value: Any, context: StackContext) -> Any:
     return value
 
 
-def _defaults_context(template: dict[str, Any], parameters: Mapping[str, str]) -> StackContext:
-    defaults = {
-        name: str(declared["Default"])
-        for name, declared in template.get("Parameters", {}).items()
-        if "Default" in declared
+def with_defaults(template: dict[str, Any], given: Mapping[str, str]) -> dict[str, str]:
+    """The values a stack of the template has: `given`, the rest at their defaults."""
+    values = {
+        name: str(spec["Default"])
+        for name, spec in template.get("Parameters", {}).items()
+        if "Default" in spec
     }
+    values.update(given)
+    return values
+
+
+def _defaults_context(template: dict[str, Any], parameters: Mapping[str, str]) -> StackContext:
     return StackContext(
         stack_name="rendered",
-        region="us-east-1",
-        account_id="123456789012",
-        parameters={**defaults, **parameters},
+        region=REGION,
+        account_id=ACCOUNT_ID,
+        parameters=with_defaults(template, parameters),
         physical_ids={},
         conditions=template.get("Conditions", {}),
     )

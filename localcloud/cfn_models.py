@@ -383,6 +383,15 @@ def _camel(value: Any) -> Any:
     return value
 
 
+# GetAtt's attributes of a repository -> the keys of moto's repository metadata holding them
+_REPOSITORY_ATTRIBUTES = {
+    "Arn": "Arn",
+    "Name": "repositoryName",
+    "CloneUrlHttp": "cloneUrlHttp",
+    "CloneUrlSsh": "cloneUrlSsh",
+}
+
+
 class CodeCommitRepository(_Listed, CloudFormationModel):
     type_name, name_property = "AWS::CodeCommit::Repository", "RepositoryName"
     modelled = frozenset({"RepositoryName", "RepositoryDescription"})
@@ -397,16 +406,13 @@ class CodeCommitRepository(_Listed, CloudFormationModel):
         # Ref is the repository id on AWS (a UUID), not its name.
         repository = cls(metadata["repositoryId"], lambda: backend.delete_repository(name))
         repository.attributes = {
-            "Arn": metadata["Arn"],
-            "Name": name,
-            "CloneUrlHttp": metadata["cloneUrlHttp"],
-            "CloneUrlSsh": metadata["cloneUrlSsh"],
+            attribute: metadata[key] for attribute, key in _REPOSITORY_ATTRIBUTES.items()
         }
         return repository
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in {"Arn", "Name", "CloneUrlHttp", "CloneUrlSsh"}
+        return attr in _REPOSITORY_ATTRIBUTES
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         return self.attributes[attribute_name]

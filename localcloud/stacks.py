@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud import cfn_models
-from localcloud.cfn import StackContext, TemplateError, load_template
+from localcloud.cfn import StackContext, TemplateError, load_template, with_defaults
 from localcloud.constants import REPO_ROOT
 from localcloud.functions import FunctionSpec, pipeline_functions
 from pipeline_data import SPLITS, split_key, upload_split_bodies
@@ -87,7 +87,7 @@ def read_stack(clients: Any, name: str, template_path: Path) -> Stack:
         stack_name=name,
         region=region,
         account_id=account_id,
-        parameters=_with_defaults(template, parameters),
+        parameters=with_defaults(template, parameters),
         physical_ids=physical_ids,
         exports=exports,
         conditions=template.get("Conditions", {}),
@@ -95,16 +95,6 @@ def read_stack(clients: Any, name: str, template_path: Path) -> Stack:
     )
     outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
     return Stack(name=name, template=template, context=context, outputs=outputs)
-
-
-def _with_defaults(template: dict[str, Any], given: Mapping[str, str]) -> dict[str, str]:
-    values = {
-        name: str(spec["Default"])
-        for name, spec in template.get("Parameters", {}).items()
-        if "Default" in spec
-    }
-    values.update(given)
-    return values
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from cfnlint.api import ManualArgs, lint_file
 
-from localcloud.cfn import load_template, render
-from scripts.aws_stacks.common import TEMPLATES
+from localcloud.cfn import render
+from scripts.aws_stacks.common import TEMPLATES, template
 
 LINT_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
 # What a user of each source fills in (the pipeline's PrepStackName has no default).
@@ -69,9 +69,9 @@ def write_rendered(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for choice, parameters in SOURCE_CHOICES.items():
-        for name, path in TEMPLATES.items():
+        for name in TEMPLATES:
             target = out / f"{choice}-{name}.json"
-            target.write_text(json.dumps(render(load_template(path), parameters[name]), indent=1))
+            target.write_text(json.dumps(render(template(name), parameters[name]), indent=1))
             written.append(target)
     return written
 

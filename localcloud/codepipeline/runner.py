@@ -195,7 +195,6 @@ class PipelineRunner:
         self.report = report
         self._artifacts: dict[str, dict[str, str]] = {}
         self._revision = ""  # the model code's, once built: what later artifacts carry
-        self._source_revisions: dict[str, str] = {}  # source output artifact -> its revision
         # (stage, action) -> the namespace its output variables are found under
         self._namespaces = {
             (stage.name, action.name): action.namespace
@@ -346,7 +345,6 @@ class PipelineRunner:
 
     def _add_revision(self, record: ActionRecord, artifact: str, revision: str) -> None:
         record.revision = revision
-        self._source_revisions[artifact] = revision
         entry = {"name": artifact, "revisionId": revision, "created": time.time()}
         self.report.revisions = [r for r in self.report.revisions if r["name"] != artifact]
         self.report.revisions.append(entry)
@@ -401,7 +399,10 @@ class PipelineRunner:
 
     def _build(self, action: Action, record: ActionRecord) -> str:
         # CODEBUILD_RESOLVED_SOURCE_VERSION: the revision of the source that made the input.
-        self._revision = self._source_revisions.get(action.input_artifacts[0], "")
+        built = action.input_artifacts[0]
+        self._revision = next(
+            (r["revisionId"] for r in self.report.revisions if r["name"] == built), ""
+        )
         source = self._fetch(action.input_artifacts[0])
         try:
             output = self.services.build_image(source, action.configuration, self._revision)

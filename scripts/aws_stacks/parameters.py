@@ -35,11 +35,6 @@ class DeployParameters:
     prep: dict[str, str]
     pipeline: dict[str, str]
 
-    @property
-    def source(self) -> str:
-        """The model-code source both stacks were given (S3, CodeCommit or CodeConnection)."""
-        return self.pipeline[SOURCE]
-
 
 def _as_parameter_value(where: str, key: str, value: Any) -> str:
     # CloudFormation takes strings; JSON numbers and booleans, and an object for Hyperparameters,

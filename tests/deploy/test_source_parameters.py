@@ -126,7 +126,11 @@ def test_a_source_with_its_own_parameters_is_accepted_and_prep_gets_the_same_sou
     # THEN they are passed as given, and prep is given the pipeline's source
     assert checked.pipeline.items() >= pipeline.items()
     assert checked.prep.items() >= prep.items()
-    assert checked.prep["SourceProvider"] == checked.source == pipeline["SourceProvider"]
+    assert (
+        checked.prep["SourceProvider"]
+        == checked.pipeline["SourceProvider"]
+        == pipeline["SourceProvider"]
+    )
 
 
 def test_with_no_source_named_both_stacks_get_the_template_default(tmp_path):

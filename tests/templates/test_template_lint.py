@@ -20,11 +20,10 @@ import yaml
 from cfnlint.api import ManualArgs, lint_file
 
 from localcloud.cfn import render
-from scripts.template_choices import SOURCE_CHOICES, cfn_lint, write_rendered
+from scripts.template_choices import LINT_REGIONS, SOURCE_CHOICES, cfn_lint, write_rendered
 from tests.templates.conftest import CHECKOV, CHECKOV_CONFIG, SAM, TEMPLATE_PATHS, load_template
 
 NAMES = ("prep", "pipeline")
-LINT_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
 
 
 def _require(tool: Path) -> None:
